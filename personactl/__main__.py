@@ -1,0 +1,3 @@
+from personactl.cli import main
+
+main()

@@ -1,0 +1,186 @@
+"""Apply a plan: bounded parallel API calls, every success journaled as it happens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from personactl import secrets
+from personactl.backends.base import Backend, CreateOutcomeUnknown
+from personactl.diff import fingerprint, kept_as_sent, verify
+from personactl.errors import ApiError, Problem, StalePlan, UserError
+from personactl.plan import Change, Plan
+from personactl.state import Recorder, Resource, State, now
+
+Report = Callable[[str], None]
+
+
+@dataclass
+class Outcome:
+    done: list[Change] = field(default_factory=list)
+    failed: list[tuple[Change, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def live_by_id(backend: Backend) -> dict[str, dict[str, Any]]:
+    """Every deployed persona of the account, from the paginated list (no per-persona GET)."""
+    return {p["persona_id"]: p for p in backend.list_personas() if p.get("persona_id")}
+
+
+def check_fresh(
+    plan: Plan, state: State, live: Mapping[str, Mapping[str, Any]], environ: Mapping[str, str]
+) -> None:
+    """Refuse a saved plan if anything it touches moved since it was made."""
+    problems: list[Problem] = []
+
+    def stale(address: str, why: str) -> None:
+        problems.append(Problem(None, f"{address}: {why} since the plan was made"))
+
+    for change in plan.changes:
+        resource = state.resources.get(change.address)
+        if change.action == "create":
+            if resource is not None and resource.persona_id in live:
+                stale(change.address, f"was created as {resource.persona_id}")
+        else:
+            if resource is None or resource.persona_id != change.persona_id:
+                stale(change.address, "its state entry changed")
+            elif change.fingerprint is not None:
+                deployed = live.get(change.persona_id or "")
+                if deployed is None:
+                    stale(change.address, "the deployed persona was deleted")
+                elif fingerprint(deployed) != change.fingerprint:
+                    stale(change.address, "the deployed persona changed")
+        for name, stored in change.secret_digests.items():
+            value = environ.get(name)
+            if value is None:
+                problems.append(Problem(None, f"{change.address}: secret {name} is not set"))
+            elif not verify(value, stored):
+                stale(change.address, f"secret {name} changed")
+    if problems:
+        raise StalePlanErrors(problems)
+
+
+class StalePlanErrors(StalePlan):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("plan is stale")
+        self._problems = [
+            *problems,
+            Problem(
+                None,
+                "refusing to apply a stale plan; nothing was changed",
+                "run `personactl plan` again",
+            ),
+        ]
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self._problems
+
+
+def _create(
+    change: Change, backend: Backend, recorder: Recorder, environ: Mapping[str, str]
+) -> str:
+    body = secrets.resolve(change.body or {}, environ)
+    for _attempt in range(3):
+        try:
+            return str(backend.create_persona(body)["persona_id"])
+        except CreateOutcomeUnknown:
+            # The create may have happened: look for it before sending it again.
+            adopted = _find_created(change, backend, recorder.managed_ids())
+            if adopted is not None:
+                return adopted
+    raise ApiError(f"creating {change.address} failed repeatedly with no response")
+
+
+def _find_created(change: Change, backend: Backend, managed: set[str]) -> str | None:
+    for persona in backend.list_personas():
+        pid = persona.get("persona_id")
+        if pid and pid not in managed and not kept_as_sent(change.body or {}, persona):
+            return str(pid)
+    return None
+
+
+def _run(change: Change, backend: Backend, recorder: Recorder, environ: Mapping[str, str]) -> None:
+    if change.action == "create":
+        pid = _create(change, backend, recorder, environ)
+        recorder.put(change.address, Resource(pid, change.applied or {}, "", now()))
+    elif change.action == "update":
+        assert change.persona_id is not None
+        backend.patch_persona(change.persona_id, secrets.resolve(change.ops, environ))
+        recorder.put(change.address, Resource(change.persona_id, change.applied or {}, "", now()))
+    else:
+        if change.fingerprint is not None and change.persona_id:
+            backend.delete_persona(change.persona_id)
+        recorder.remove(change.address)
+
+
+def execute(
+    plan: Plan,
+    backend: Backend,
+    state: State,
+    environ: Mapping[str, str],
+    *,
+    parallelism: int = 8,
+    report: Report | None = None,
+) -> Outcome:
+    """Run every change; failures are collected (never stop the others) and reported."""
+    outcome = Outcome()
+    say = report or (lambda _line: None)
+    # Unresolvable secrets fail before anything is sent.
+    for change in plan.changes:
+        secrets.resolve([change.body, change.ops], environ)
+    recorder = Recorder(state)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+            futures = {pool.submit(_run, c, backend, recorder, environ): c for c in plan.changes}
+            for future, change in futures.items():
+                try:
+                    future.result()
+                except UserError as exc:
+                    outcome.failed.append((change, exc.problem.message))
+                    say(f"{change.address}: {change.action} failed: {exc.problem.message}")
+                else:
+                    outcome.done.append(change)
+                    say(f"{change.address}: {change.action}d")
+    finally:
+        recorder.close()
+    _read_back(outcome, backend, state)
+    return outcome
+
+
+def _read_back(outcome: Outcome, backend: Backend, state: State) -> None:
+    """Re-read what was written (one list pass); warn where the API did not keep a value."""
+    written = [c for c in outcome.done if c.action != "delete"]
+    if not written:
+        return
+    try:
+        live = live_by_id(backend)
+    except ApiError as exc:
+        outcome.warnings.append(f"could not read back applied personas: {exc.problem.message}")
+        return
+    for change in written:
+        resource = state.resources.get(change.address)
+        deployed = live.get(resource.persona_id) if resource else None
+        if resource is None or deployed is None:
+            continue
+        resource.fingerprint = fingerprint(deployed)
+        sent = (change.body or {}) if change.action == "create" else _sent_values(change)
+        for path in kept_as_sent(sent, deployed):
+            outcome.warnings.append(f"{change.address}: the API did not keep {path} as sent")
+    state.save()
+
+
+def _sent_values(change: Change) -> dict[str, Any]:
+    """The subset of the applied payload an update touched, as a nested mapping."""
+    out: dict[str, Any] = {}
+    for op in change.ops:
+        if op["op"] == "remove":
+            continue
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in op["path"].split("/")[1:]]
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = op["value"]
+    return out

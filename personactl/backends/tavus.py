@@ -1,0 +1,256 @@
+"""The `tavus` backend: the Tavus v2 HTTP API (or any compatible server, e.g. `personactl serve`).
+
+Safe to share between threads (apply calls it from a pool).  Reads, patches and
+deletes are retried on 429, 5xx and transport errors with exponential backoff and
+jitter, honouring Retry-After.  Creates are retried only when the request was
+provably refused (429, connection never made): otherwise CreateOutcomeUnknown.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from personactl import __version__
+from personactl.backends.base import JSON, CreateOutcomeUnknown
+from personactl.errors import ApiError
+
+MAX_BACKOFF = 30.0  # seconds, cap of the exponential backoff
+MAX_RETRY_AFTER = 120.0  # seconds; a longer Retry-After is clamped rather than obeyed
+# Transport errors raised before any byte of the request left: resending is safe.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds (fractions allowed) or an
+    HTTP date.  None when absent or unparseable; clamped to 0..MAX_RETRY_AFTER."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def _server_message(resp: httpx.Response) -> str:
+    try:
+        data = resp.json()
+    except ValueError:
+        return resp.text.strip()[:200] or resp.reason_phrase
+    if isinstance(data, dict):
+        for key in ("message", "error", "detail"):
+            if isinstance(data.get(key), str):
+                return str(data[key])
+    return str(data)[:200]
+
+
+class TavusBackend:
+    name = "tavus"
+
+    def __init__(
+        self,
+        api_url: str,
+        api_key: str,
+        *,
+        api_key_env: str = "TAVUS_API_KEY",
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        page_size: int = 100,
+        backoff_base: float = 0.5,
+        max_connections: int = 32,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.api_key_env = api_key_env
+        self.max_retries = max_retries
+        self.page_size = page_size
+        self.backoff_base = backoff_base
+        self._secret = api_key  # only for the header and for redaction; never in repr
+        self._client = httpx.Client(
+            base_url=self.api_url,
+            headers={"x-api-key": api_key, "user-agent": f"personactl/{__version__}"},
+            timeout=timeout,
+            # apply runs up to 16 workers on this client: keep a connection each
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            transport=transport,
+        )
+        self._count_lock = threading.Lock()
+        self._requests = 0
+
+    def __repr__(self) -> str:
+        return f"TavusBackend(api_url={self.api_url!r})"
+
+    # -- plumbing ---------------------------------------------------------------
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._secret, "****") if self._secret else text
+
+    def _error(self, message: str, status: int | None = None) -> ApiError:
+        return ApiError(self._redact(message), status)
+
+    def _backoff(self, attempt: int, resp: httpx.Response | None = None) -> float:
+        retry_after = parse_retry_after(resp.headers.get("retry-after")) if resp else None
+        if retry_after is not None:
+            # at least what the server asked; a little extra spreads parallel workers
+            return retry_after * random.uniform(1.0, 1.1)
+        return min(MAX_BACKOFF, self.backoff_base * 2.0**attempt) * random.uniform(0.5, 1.0)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        resendable: bool = True,
+    ) -> httpx.Response:
+        """One logical request with retries.  Returns any non-retryable response.
+
+        `resendable=False` (creates) never resends once the request may have
+        reached the server: a lost response raises CreateOutcomeUnknown instead.
+        """
+        what = f"{method} {path}"
+        last, status = "", None
+        for attempt in range(self.max_retries + 1):
+            with self._count_lock:
+                self._requests += 1
+            resp: httpx.Response | None = None
+            try:
+                resp = self._client.request(method, path, json=body, params=params)
+            except httpx.TransportError as exc:
+                if not resendable and not isinstance(exc, _NOT_SENT):
+                    raise CreateOutcomeUnknown(
+                        self._redact(
+                            f"{what}: the response was lost ({type(exc).__name__}); "
+                            "the create may or may not have happened"
+                        )
+                    ) from exc
+                last, status = f"{type(exc).__name__}: {exc}", None
+            else:
+                status = resp.status_code
+                if status in (401, 403):
+                    raise self._error(
+                        f"authentication failed: the API rejected the key in ${self.api_key_env}"
+                        f" ({what}: HTTP {status}: {_server_message(resp)})",
+                        status,
+                    )
+                if status != 429 and status < 500:
+                    return resp
+                last = f"HTTP {status}: {_server_message(resp)}"
+                if status >= 500 and not resendable:
+                    raise CreateOutcomeUnknown(
+                        self._redact(f"{what}: {last}; the create may or may not have happened"),
+                        status,
+                    )
+            if attempt < self.max_retries:
+                time.sleep(self._backoff(attempt, resp))
+        raise self._error(f"{what} failed after {self.max_retries + 1} attempts: {last}", status)
+
+    def _expect(self, resp: httpx.Response, *ok: int) -> None:
+        if resp.is_success or resp.status_code in ok:
+            return
+        what = f"{resp.request.method} {resp.request.url.path}"
+        raise self._error(
+            f"{what} failed: HTTP {resp.status_code}: {_server_message(resp)}", resp.status_code
+        )
+
+    def _json(self, resp: httpx.Response) -> Any:
+        try:
+            return resp.json()
+        except ValueError:
+            what = f"{resp.request.method} {resp.request.url.path}"
+            raise self._error(f"{what}: the response is not JSON", resp.status_code) from None
+
+    @staticmethod
+    def _path(persona_id: str) -> str:
+        return f"/v2/personas/{quote(persona_id, safe='')}"
+
+    # -- Backend ----------------------------------------------------------------
+
+    def list_personas(self) -> Iterator[JSON]:
+        seen: set[str] = set()
+        page = 1
+        while True:
+            params = {"limit": self.page_size, "page": page, "persona_type": "user"}
+            resp = self._send("GET", "/v2/personas", params=params)
+            self._expect(resp)
+            data = self._json(resp)
+            items = data.get("data") if isinstance(data, dict) else None
+            if not isinstance(items, list):
+                raise self._error("GET /v2/personas: the response has no `data` list")
+            # dedupe: a create during listing can shift a persona onto the next page
+            fresh = [p for p in items if isinstance(p, dict) and p.get("persona_id") not in seen]
+            for persona in fresh:
+                seen.add(persona.get("persona_id", ""))
+                if persona.get("persona_type", "user") != "system":  # in case the filter is ignored
+                    yield persona
+            total = data.get("total_count")
+            if len(items) < self.page_size or not fresh:
+                return
+            if isinstance(total, int) and len(seen) >= total:
+                return
+            page += 1
+
+    def get_persona(self, persona_id: str) -> JSON | None:
+        resp = self._send("GET", self._path(persona_id))
+        if resp.status_code == 404:
+            return None
+        self._expect(resp)
+        data = self._json(resp)
+        # the docs show {"data": [persona]}, servers also answer the bare object: take both
+        envelope = data.get("data") if isinstance(data, dict) and "persona_id" not in data else None
+        if isinstance(envelope, list):
+            data = envelope[0] if envelope else None
+        if data is not None and not isinstance(data, dict):
+            raise self._error(f"GET {self._path(persona_id)}: unexpected response shape")
+        return data
+
+    def create_persona(self, payload: JSON) -> JSON:
+        """The API's response: Tavus itself answers only persona_id, persona_name, created_at."""
+        resp = self._send("POST", "/v2/personas", body=payload, resendable=False)
+        self._expect(resp)
+        data = self._json(resp)
+        if not isinstance(data, dict) or not isinstance(data.get("persona_id"), str):
+            raise CreateOutcomeUnknown("POST /v2/personas: the response carries no persona_id")
+        return data
+
+    def patch_persona(self, persona_id: str, ops: list[JSON]) -> None:
+        self._expect(self._send("PATCH", self._path(persona_id), body=ops), 304)
+
+    def delete_persona(self, persona_id: str) -> None:
+        self._expect(self._send("DELETE", self._path(persona_id)), 404, 410)
+
+    def create_conversation(self, body: JSON) -> JSON:
+        resp = self._send("POST", "/v2/conversations", body=body, resendable=False)
+        self._expect(resp)
+        data = self._json(resp)
+        if not isinstance(data, dict):
+            raise self._error("POST /v2/conversations: unexpected response shape")
+        return data
+
+    def request_count(self) -> int:
+        with self._count_lock:
+            return self._requests
+
+    def close(self) -> None:
+        self._client.close()

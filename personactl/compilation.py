@@ -1,0 +1,88 @@
+"""The compile half as one call: project + environment -> personas, conversations, problems."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from personactl.compiler import CompiledPersona, compile_personas
+from personactl.conversations import (
+    ConversationTemplate,
+    bind_inputs,
+    load_conversations,
+    render_body,
+)
+from personactl.errors import ConfigErrors, Problem, UserError
+from personactl.keys import did_you_mean
+from personactl.project import Environment, Project, load_project
+from personactl.templating import Renderer
+
+
+@dataclass
+class Compilation:
+    project: Project
+    env: Environment
+    renderer: Renderer
+    personas: dict[str, CompiledPersona]
+    conversations: dict[str, ConversationTemplate]
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if not p.warning]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.warning]
+
+    def raise_for_errors(self) -> None:
+        if self.errors:
+            raise ConfigErrors(self.errors)
+
+    def persona(self, address: str) -> CompiledPersona:
+        found = self.personas.get(address)
+        if found is None:
+            raise UserError(
+                f"no persona '{address}' in this repository",
+                hint=did_you_mean(address, self.personas)
+                or "run `personactl render` to list addresses",
+            )
+        return found
+
+    def conversation(self, name: str) -> ConversationTemplate:
+        found = self.conversations.get(name)
+        if found is None:
+            raise UserError(
+                f"no conversation '{name}' in "
+                f"{self.project.shown(self.project.conversations_dir)}/",
+                hint=did_you_mean(name, self.conversations) or "",
+            )
+        return found
+
+
+def compile_project(
+    project: Project | None = None, env_name: str | None = None, *, root: Path | None = None
+) -> Compilation:
+    """Compile every persona and check every conversation template; never raises for config."""
+    project = project or load_project(root)
+    env = project.environment(env_name)
+    problems: list[Problem] = []
+    renderer = Renderer(project.root, project.templates_dir)
+    personas = compile_personas(project, env, renderer, problems)
+    conversations = load_conversations(project, env, problems)
+    for template in conversations.values():
+        if template.persona and template.persona not in personas:
+            problems.append(
+                Problem(
+                    template.persona_loc,
+                    f"persona '{template.persona}' is not defined",
+                    did_you_mean(template.persona, personas),
+                )
+            )
+        try:
+            values = bind_inputs(template, {}, sample=True)
+        except ConfigErrors as exc:
+            problems.extend(exc.problems)
+            continue
+        render_body(template, values, renderer, problems)
+    return Compilation(project, env, renderer, personas, conversations, problems)

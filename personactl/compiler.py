@@ -1,0 +1,217 @@
+"""Persona files -> compiled personas: resolve extends/variants/overrides, render, validate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from personactl import secrets
+from personactl.errors import Loc, Problem
+from personactl.keys import check_keys, expect_map
+from personactl.layers import merge, merge_all
+from personactl.project import Environment, Project
+from personactl.templating import Renderer
+from personactl.yamlload import PList, PMap, load_file, locate
+
+_FILE_KEYS = ("name", "extends", "vars", "persona", "variants", "allow_unknown_keys")
+_VARIANT_KEYS = ("vars", "persona")
+
+
+@dataclass(frozen=True)
+class CompiledPersona:
+    address: str
+    source: str
+    payload: PMap  # the Tavus persona body; secrets are placeholders (see personactl.secrets)
+
+    def masked(self) -> dict[str, Any]:
+        return dict(secrets.mask(self.payload))
+
+
+@dataclass
+class Layered:
+    """A file's contribution after its own extends: variables and persona body."""
+
+    vars: list[PMap] = field(default_factory=list)
+    persona: PMap = field(default_factory=PMap)
+    allow_unknown: bool = False
+
+
+class SourceTree:
+    """Loads repository files once per run and resolves `extends` chains with caching."""
+
+    def __init__(
+        self, project: Project, folder: Path, problems: list[Problem], body_key: str = "persona"
+    ) -> None:
+        self.project = project
+        self.folder = folder
+        self.body_key = body_key
+        self.problems = problems
+        self._files: dict[Path, PMap | None] = {}
+        self._layered: dict[Path, Layered] = {}
+
+    def load(self, path: Path) -> PMap | None:
+        if path not in self._files:
+            data, problems = load_file(path, self.project.shown(path))
+            self.problems.extend(problems)
+            if problems and data is None:
+                self._files[path] = None
+            else:
+                shown = Loc(self.project.shown(path), 1, 1)
+                self._files[path] = expect_map(data, shown, "the file", self.problems)
+        return self._files[path]
+
+    def layered(self, path: Path, node: PMap, stack: tuple[Path, ...] = ()) -> Layered:
+        """Bases (in extends order) and then `node` itself, merged."""
+        if path in self._layered:
+            return self._layered[path]
+        result = Layered()
+        for base in self._bases(path, node, stack):
+            base_node = self.load(base)
+            if base_node is None:
+                continue
+            check_keys(
+                base_node,
+                ("extends", "vars", self.body_key, "allow_unknown_keys"),
+                "a base file",
+                self.problems,
+            )
+            inherited = self.layered(base, base_node, (*stack, path))
+            result.vars.extend(inherited.vars)
+            result.persona = merge(result.persona, inherited.persona)
+            result.allow_unknown = result.allow_unknown or inherited.allow_unknown
+        own_vars = expect_map(node.get("vars"), node.val_locs.get("vars"), "vars", self.problems)
+        result.vars.append(own_vars)
+        body = node.get(self.body_key)
+        body_node = expect_map(body, node.val_locs.get(self.body_key), self.body_key, self.problems)
+        result.persona = merge(result.persona, body_node)
+        result.allow_unknown = result.allow_unknown or node.get("allow_unknown_keys") is True
+        self._layered[path] = result
+        return result
+
+    def _bases(self, path: Path, node: PMap, stack: tuple[Path, ...]) -> list[Path]:
+        raw = node.get("extends")
+        if raw is None:
+            return []
+        items: list[tuple[Any, Loc | None]]
+        if isinstance(raw, PList):
+            items = list(zip(raw, raw.item_locs, strict=True))
+        else:
+            items = [(raw, node.val_locs.get("extends"))]
+        root = self.folder.resolve()
+        out = []
+        for name, loc in items:
+            if not isinstance(name, str):
+                self.problems.append(Problem(loc, "extends takes file paths"))
+                continue
+            base = (self.folder / name).resolve()
+            rel = self.project.shown(self.folder)
+            if not base.is_relative_to(root):
+                self.problems.append(
+                    Problem(
+                        loc,
+                        f"base '{name}' is outside {rel}/",
+                        f"bases live under {rel}/, e.g. _bases/",
+                    )
+                )
+            elif base == path or base in stack:
+                chain = " -> ".join(self.project.shown(p) for p in (*stack, path, base))
+                self.problems.append(Problem(loc, f"extends cycle: {chain}"))
+            elif not base.is_file():
+                self.problems.append(Problem(loc, f"base '{name}' not found in {rel}/"))
+            else:
+                out.append(base)
+        return out
+
+
+def source_files(folder: Path) -> list[Path]:
+    """Files that define something (not bases): *.yaml, skipping names starting with '_'."""
+    if not folder.is_dir():
+        return []
+    found = [
+        p
+        for p in folder.rglob("*.yaml")
+        if not any(part.startswith("_") for part in p.relative_to(folder).parts)
+    ]
+    return sorted(found)
+
+
+def default_name(folder: Path, path: Path) -> str:
+    return path.relative_to(folder).with_suffix("").as_posix()
+
+
+def compile_personas(
+    project: Project, env: Environment, renderer: Renderer, problems: list[Problem]
+) -> dict[str, CompiledPersona]:
+    from personactl.schema import check_persona  # heavy (pydantic); only when compiling
+
+    tree = SourceTree(project, project.personas_dir, problems)
+    compiled: dict[str, CompiledPersona] = {}
+    for path in source_files(project.personas_dir):
+        node = tree.load(path)
+        if node is None:
+            continue
+        check_keys(node, _FILE_KEYS, "a persona file", problems)
+        name = node.get("name", default_name(project.personas_dir, path))
+        if not isinstance(name, str) or not name:
+            problems.append(Problem(node.val_locs.get("name"), "name must be a non-empty string"))
+            continue
+        layered = tree.layered(path, node)
+        variants = expect_map(
+            node.get("variants"), node.val_locs.get("variants"), "variants", problems
+        )
+        targets: list[tuple[str, PMap]] = (
+            [
+                (
+                    f"{name}/{v}",
+                    expect_map(variants[v], variants.val_locs.get(v), "a variant", problems),
+                )
+                for v in variants
+            ]
+            if variants
+            else [(name, PMap())]
+        )
+        for address, variant in targets:
+            check_keys(variant, _VARIANT_KEYS, "a variant", problems)
+            if address in compiled:
+                problems.append(
+                    Problem(
+                        node.loc,
+                        f"duplicate persona address '{address}'",
+                        f"also defined in {compiled[address].source}",
+                    )
+                )
+                continue
+            variables = merge_all([project.vars, env.vars, *layered.vars, variant.get("vars")])
+            variables["personactl"] = {"address": address, "environment": env.name}
+            body = merge(merge(layered.persona, variant.get("persona") or PMap()), env.overrides)
+            rendered = renderer.render_tree(body, variables, problems, body.loc)
+            _check_literal_secrets(rendered, problems)
+            for issue in check_persona(rendered, allow_unknown=layered.allow_unknown):
+                loc = locate(rendered, issue.path, key=issue.key) or node.loc
+                problems.append(
+                    Problem(loc, f"{address}: {issue.message}", issue.hint, warning=issue.warning)
+                )
+            compiled[address] = CompiledPersona(address, project.shown(path), rendered)
+    return compiled
+
+
+def _check_literal_secrets(tree: Any, problems: list[Problem], key: str = "") -> None:
+    from personactl.schema import SENSITIVE_KEYS
+
+    if isinstance(tree, PMap):
+        for k, v in tree.items():
+            if k in SENSITIVE_KEYS and isinstance(v, str) and v and not secrets.is_pure_secret(v):
+                problems.append(
+                    Problem(
+                        tree.val_locs.get(k),
+                        f"literal {k}: credentials must not be written in files",
+                        f"use {k}: \"{{{{ secret('MY_{k.upper()}') }}}}\" "
+                        f"and export MY_{k.upper()}",
+                    )
+                )
+            else:
+                _check_literal_secrets(v, problems, k)
+    elif isinstance(tree, PList):
+        for item in tree:
+            _check_literal_secrets(item, problems, key)

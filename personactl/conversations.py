@@ -1,0 +1,196 @@
+"""Conversation templates: typed inputs -> the POST /v2/conversations body."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from personactl.compiler import SourceTree, default_name, source_files
+from personactl.errors import ConfigErrors, Loc, Problem, UserError
+from personactl.keys import check_keys, did_you_mean, expect_map
+from personactl.layers import merge_all
+from personactl.project import Environment, Project
+from personactl.templating import Renderer
+from personactl.yamlload import PMap, locate
+
+_FILE_KEYS = ("name", "extends", "vars", "persona", "inputs", "conversation", "allow_unknown_keys")
+_INPUT_KEYS = ("type", "required", "default", "description")
+INPUT_TYPES = ("string", "integer", "number", "boolean")
+_SAMPLES: dict[str, Any] = {"string": "example", "integer": 1, "number": 1.0, "boolean": True}
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+    type: str
+    required: bool
+    default: Any
+    loc: Loc | None
+
+
+@dataclass(frozen=True)
+class ConversationTemplate:
+    name: str
+    source: str
+    persona: str
+    persona_loc: Loc | None
+    inputs: dict[str, Input]
+    vars: PMap
+    body: PMap
+    allow_unknown: bool
+
+
+def coerce(spec: Input, raw: str) -> Any:
+    """A --var value typed by its declared input."""
+    if spec.type == "string":
+        return raw
+    try:
+        if spec.type == "integer":
+            return int(raw)
+        if spec.type == "number":
+            return float(raw)
+    except ValueError:
+        pass
+    if spec.type == "boolean":
+        lowered = raw.strip().lower()
+        if lowered in ("true", "yes", "1", "on"):
+            return True
+        if lowered in ("false", "no", "0", "off"):
+            return False
+    article = "an" if spec.type[0] in "aeiou" else "a"
+    raise UserError(f"input '{spec.name}' expects {article} {spec.type}, got {raw!r}", loc=spec.loc)
+
+
+def _check_default(spec: Input, problems: list[Problem]) -> None:
+    value = spec.default
+    ok = {
+        "string": isinstance(value, str),
+        "integer": isinstance(value, int) and not isinstance(value, bool),
+        "number": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "boolean": isinstance(value, bool),
+    }[spec.type]
+    if value is not None and not ok:
+        problems.append(Problem(spec.loc, f"default of input '{spec.name}' is not a {spec.type}"))
+
+
+def load_conversations(
+    project: Project, env: Environment, problems: list[Problem]
+) -> dict[str, ConversationTemplate]:
+    tree = SourceTree(project, project.conversations_dir, problems, body_key="conversation")
+    out: dict[str, ConversationTemplate] = {}
+    for path in source_files(project.conversations_dir):
+        node = tree.load(path)
+        if node is None:
+            continue
+        check_keys(node, _FILE_KEYS, "a conversation file", problems)
+        name = node.get("name", default_name(project.conversations_dir, path))
+        layered = tree.layered(path, node)
+        persona = node.get("persona")
+        if not isinstance(persona, str) or not persona:
+            problems.append(
+                Problem(
+                    node.val_locs.get("persona", node.loc),
+                    "persona (the address of a persona) is required",
+                )
+            )
+            persona = ""
+        inputs_node = expect_map(
+            node.get("inputs"), node.val_locs.get("inputs"), "inputs", problems
+        )
+        inputs: dict[str, Input] = {}
+        for key, raw in inputs_node.items():
+            loc = inputs_node.val_locs.get(key)
+            spec_node = expect_map(raw, loc, f"input '{key}'", problems)
+            check_keys(spec_node, _INPUT_KEYS, f"input '{key}'", problems)
+            kind = spec_node.get("type", "string")
+            if kind not in INPUT_TYPES:
+                problems.append(
+                    Problem(
+                        spec_node.val_locs.get("type", loc),
+                        f"input '{key}' has unknown type {kind!r}",
+                        f"types: {', '.join(INPUT_TYPES)}",
+                    )
+                )
+                kind = "string"
+            spec = Input(
+                key, kind, spec_node.get("required") is True, spec_node.get("default"), loc
+            )
+            _check_default(spec, problems)
+            inputs[key] = spec
+        if name in out:
+            problems.append(Problem(node.loc, f"duplicate conversation name '{name}'"))
+            continue
+        out[name] = ConversationTemplate(
+            name=name,
+            source=project.shown(path),
+            persona=persona,
+            persona_loc=node.val_locs.get("persona"),
+            inputs=inputs,
+            vars=merge_all([project.vars, env.vars, *layered.vars]),
+            body=layered.persona,
+            allow_unknown=layered.allow_unknown,
+        )
+    return out
+
+
+def bind_inputs(
+    template: ConversationTemplate, raw: dict[str, str], *, sample: bool = False
+) -> dict[str, Any]:
+    """Typed input values; `sample` fills required inputs with placeholders (for validate)."""
+    problems: list[Problem] = []
+    for key in raw:
+        if key not in template.inputs:
+            problems.append(
+                Problem(
+                    None,
+                    f"unknown input '{key}' for conversation '{template.name}'",
+                    did_you_mean(key, template.inputs)
+                    or f"inputs: {', '.join(template.inputs) or 'none'}",
+                )
+            )
+    values: dict[str, Any] = {}
+    for key, spec in template.inputs.items():
+        if key in raw:
+            try:
+                values[key] = coerce(spec, raw[key])
+            except UserError as exc:
+                problems.append(exc.problem)
+        elif spec.default is not None:
+            values[key] = spec.default
+        elif sample:
+            values[key] = _SAMPLES[spec.type]
+        elif spec.required:
+            problems.append(
+                Problem(
+                    None, f"missing required input '{key}' ({spec.type})", f"pass --var {key}=..."
+                )
+            )
+        else:
+            values[key] = None
+    if problems:
+        raise ConfigErrors(problems)
+    return values
+
+
+def render_body(
+    template: ConversationTemplate,
+    values: dict[str, Any],
+    renderer: Renderer,
+    problems: list[Problem],
+) -> PMap:
+    from personactl.schema import check_conversation
+
+    variables = dict(template.vars)
+    variables.update(values)
+    body: PMap = renderer.render_tree(template.body, variables, problems, template.body.loc)
+    for issue in check_conversation(body, allow_unknown=template.allow_unknown):
+        loc = locate(body, issue.path, key=issue.key) or template.body.loc
+        problems.append(
+            Problem(
+                loc,
+                f"conversation {template.name}: {issue.message}",
+                issue.hint,
+                warning=issue.warning,
+            )
+        )
+    return body

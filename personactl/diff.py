@@ -1,0 +1,154 @@
+"""Three-way diff (as `kubectl apply`): desired config, last applied (state), deployed.
+
+- A key the configuration declares is compared with the deployed value.
+- A key applied before and no longer declared is removed.
+- A key never declared (server-side fields, API defaults) never shows as a change.
+- Sensitive values are compared with the salted digest kept in state, never with
+  what the API returns (it may mask or omit them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets as _random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from personactl import secrets
+
+_MISSING: Any = object()
+
+
+def pointer(parent: str, key: str | int) -> str:
+    return f"{parent}/{str(key).replace('~', '~0').replace('/', '~1')}"
+
+
+def same(a: Any, b: Any) -> bool:
+    """JSON equality: 1 is not true, 1 equals 1.0, key order never matters."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+def fingerprint(obj: Any) -> str:
+    canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def digest(value: str, salt: str | None = None) -> str:
+    salt = salt or _random.token_hex(8)
+    return f"salted-sha256:{salt}:" + hashlib.sha256(f"{salt}\x00{value}".encode()).hexdigest()
+
+
+def verify(value: str, stored: Any) -> bool:
+    if not isinstance(stored, str) or not stored.startswith("salted-sha256:"):
+        return False
+    salt = stored.split(":", 2)[1]
+    return hmac.compare_digest(digest(value, salt), stored)
+
+
+def hashed(desired: Any, previous: Any, environ: Mapping[str, str]) -> Any:
+    """The payload as state keeps it: each sensitive string as a salted digest
+    (the previous digest is kept when the value did not change, so state does not churn)."""
+    if secrets.is_sensitive(desired):
+        real = secrets.resolve(desired, environ)
+        return previous if verify(real, previous) else digest(real)
+    if isinstance(desired, dict):
+        prev = previous if isinstance(previous, dict) else {}
+        return {k: hashed(v, prev.get(k), environ) for k, v in desired.items()}
+    if isinstance(desired, list):
+        prev_list = previous if isinstance(previous, list) else []
+        return [
+            hashed(v, prev_list[i] if i < len(prev_list) else None, environ)
+            for i, v in enumerate(desired)
+        ]
+    return desired
+
+
+@dataclass
+class Diff:
+    ops: list[dict[str, Any]] = field(default_factory=list)  # values may hold secret placeholders
+    before: dict[str, Any] = field(default_factory=dict)  # deployed value per changed pointer
+    drift: list[str] = field(default_factory=list)  # pointers changed outside personactl
+
+
+def three_way(
+    desired: Mapping[str, Any],
+    applied: Mapping[str, Any] | None,
+    live: Mapping[str, Any],
+    environ: Mapping[str, str],
+) -> Diff:
+    out = Diff()
+    _walk(desired, applied or {}, live, "", environ, out)
+    return out
+
+
+def _walk(
+    d: Mapping[str, Any],
+    s: Any,
+    live: Mapping[str, Any],
+    ptr: str,
+    environ: Mapping[str, str],
+    out: Diff,
+) -> None:
+    s = s if isinstance(s, Mapping) else {}
+    for key, dv in d.items():
+        p = pointer(ptr, key)
+        sv = s.get(key, _MISSING)
+        lv = live.get(key, _MISSING)
+        if secrets.is_sensitive(dv):
+            if sv is _MISSING or not verify(secrets.resolve(dv, environ), sv):
+                out.ops.append(
+                    {"op": "add" if lv is _MISSING else "replace", "path": p, "value": dv}
+                )
+                out.before[p] = secrets.MASK if lv is not _MISSING else None
+            continue
+        if isinstance(dv, Mapping) and isinstance(lv, Mapping):
+            _walk(dv, sv, lv, p, environ, out)
+            continue
+        if isinstance(dv, list) and secrets.names(dv):
+            # secrets inside a list: the API masks them on read, so compare with state
+            if sv is not _MISSING and same(hashed(dv, sv, environ), sv):
+                continue
+            out.ops.append({"op": "add" if lv is _MISSING else "replace", "path": p, "value": dv})
+            out.before[p] = None if lv is _MISSING else secrets.MASK
+            continue
+        if lv is not _MISSING and same(dv, lv):
+            continue
+        out.ops.append({"op": "add" if lv is _MISSING else "replace", "path": p, "value": dv})
+        out.before[p] = None if lv is _MISSING else lv
+        if sv is not _MISSING and same(sv, dv):
+            out.drift.append(p)
+    for key in s:
+        if key not in d and key in live:
+            p = pointer(ptr, key)
+            out.ops.append({"op": "remove", "path": p})
+            out.before[p] = secrets.MASK if _looks_hashed(s[key]) else live[key]
+
+
+def _looks_hashed(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("salted-sha256:")
+
+
+def kept_as_sent(sent: Mapping[str, Any], live: Mapping[str, Any], ptr: str = "") -> list[str]:
+    """Pointers of non-secret values the API did not keep as sent (read-back check)."""
+    lost: list[str] = []
+    for key, value in sent.items():
+        p = pointer(ptr, key)
+        if secrets.is_sensitive(value):
+            continue
+        got = live.get(key, _MISSING)
+        if isinstance(value, Mapping) and isinstance(got, Mapping):
+            lost.extend(kept_as_sent(value, got, p))
+        elif got is _MISSING or not same(value, got):
+            lost.append(p)
+    return lost

@@ -1,0 +1,150 @@
+"""Plan writers: text for terminals, Markdown for PR comments, JSON for machines."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+
+from personactl import secrets
+from personactl.diff import pointer
+from personactl.output import to_json
+from personactl.plan import Change, Plan
+
+_SIGNS = {"create": "+", "update": "~", "delete": "-"}
+_COLORS = {"create": "green", "update": "yellow", "delete": "red"}
+
+
+def summary_line(plan: Plan) -> str:
+    s = plan.summary()
+    return f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete."
+
+
+def _value(value: Any) -> str:
+    return json.dumps(secrets.mask(value), ensure_ascii=False, sort_keys=True)
+
+
+def _multiline(value: Any) -> bool:
+    return isinstance(value, str) and "\n" in value
+
+
+def _line_diff(before: str, after: str) -> list[str]:
+    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=2)
+    return [line for line in lines if not line.startswith(("---", "+++"))]
+
+
+def _leaves(path: str, value: Any) -> list[tuple[str, Any]]:
+    """A created value shown field by field: nested mappings flattened to pointers."""
+    if isinstance(value, dict) and value:
+        return [leaf for k, v in value.items() for leaf in _leaves(pointer(path, k), v)]
+    return [(path, value)]
+
+
+def _op_lines(change: Change) -> list[str]:
+    out: list[str] = []
+    ops = change.patch()
+    if change.action == "create":
+        ops = [
+            {"op": "add", "path": p, "value": v}
+            for op in ops
+            for p, v in _leaves(op["path"], op["value"])
+        ]
+    for op in ops:
+        path = op["path"]
+        drift = "  (changed outside personactl)" if path in change.drift else ""
+        before = secrets.mask(change.before.get(path))
+        if op["op"] == "remove":
+            out.append(f"- {path}: {_value(before)}{drift}")
+        elif change.action == "create" or op["op"] == "add" and before is None:
+            if _multiline(op["value"]):
+                out.append(f"+ {path}:")
+                out.extend(f"    + {line}" for line in op["value"].splitlines())
+            else:
+                out.append(f"+ {path}: {_value(op['value'])}")
+        elif _multiline(op["value"]) or _multiline(before):
+            out.append(f"~ {path}:{drift}")
+            old = before if isinstance(before, str) else _value(before)
+            new = op["value"] if isinstance(op["value"], str) else _value(op["value"])
+            out.extend(f"    {line}" for line in _line_diff(old, new))
+        else:
+            out.append(f"~ {path}: {_value(before)} -> {_value(op['value'])}{drift}")
+    return out
+
+
+def _heading(change: Change) -> str:
+    pid = f" ({change.persona_id})" if change.persona_id else ""
+    note = ""
+    if change.recreate:
+        note = "  (deleted outside personactl; will be recreated)"
+    elif change.drift:
+        note = "  (drift: deployed persona changed outside personactl)"
+    return f"{_SIGNS[change.action]} {change.action} {change.address}{pid}{note}"
+
+
+def text(plan: Plan, color: bool = False) -> str:
+    import click
+
+    lines = [f"Environment {plan.environment} (backend {plan.backend})", ""]
+    for change in plan.changes:
+        heading = _heading(change)
+        lines.append(click.style(heading, fg=_COLORS[change.action]) if color else heading)
+        lines.extend(f"    {line}" for line in _op_lines(change))
+        lines.append("")
+    if not plan.changes:
+        lines.append("No changes. Deployed personas match the configuration.")
+        lines.append("")
+    if plan.unmanaged_deletes:
+        lines.append(
+            f"{len(plan.unmanaged_deletes)} managed persona(s) are no longer in the "
+            "configuration and are kept (use --prune to delete): "
+            + ", ".join(plan.unmanaged_deletes)
+        )
+    lines.append(summary_line(plan))
+    return "\n".join(lines) + "\n"
+
+
+def markdown(plan: Plan) -> str:
+    s = plan.summary()
+    lines = [
+        f"### personactl plan: `{plan.environment}`",
+        "",
+        f"**{s['create']}** to create, **{s['update']}** to update, **{s['delete']}** to delete.",
+        "",
+    ]
+    if plan.changes:
+        lines += ["| | address | persona_id | fields |", "|---|---|---|---|"]
+        for c in plan.changes:
+            fields = len(c.ops) if c.action != "delete" else "-"
+            drift = " (drift)" if c.drift else ""
+            lines.append(
+                f"| {_SIGNS[c.action]} | `{c.address}`{drift} | "
+                f"{c.persona_id or '(new)'} | {fields} |"
+            )
+        lines.append("")
+        for c in plan.changes:
+            if c.action == "delete":
+                continue
+            lines += [
+                f"<details><summary>{_SIGNS[c.action]} {c.action} <code>{c.address}"
+                "</code></summary>",
+                "",
+                "```diff",
+                *_op_lines(c),
+                "```",
+                "",
+                "</details>",
+                "",
+            ]
+    else:
+        lines += ["No changes.", ""]
+    if plan.unmanaged_deletes:
+        lines += [
+            "Kept (no longer in configuration, no `--prune`): "
+            + ", ".join(f"`{a}`" for a in plan.unmanaged_deletes),
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def as_json(plan: Plan) -> str:
+    return to_json(plan.data())

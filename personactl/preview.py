@@ -1,0 +1,44 @@
+"""The first-turn chat-completions request Tavus sends to a persona's custom LLM.
+
+Tavus concatenates the three prompt parts into one system message, in this
+order and skipping empty parts, separated by a blank line:
+
+    system_prompt  (the persona: what it is)
+    context        (the persona: what it has)
+    conversational_context  (the conversation: who it is talking to)
+
+then sends `model`, `stream: true`, the llm layer's `tools` and the messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from personactl import secrets
+from personactl.compiler import CompiledPersona
+
+SEPARATOR = "\n\n"
+DEFAULT_MODEL = "tavus-gpt-4o"  # Tavus' default LLM when a persona names none
+
+
+def system_message(persona: dict[str, Any], conversational_context: str | None) -> str:
+    parts = (persona.get("system_prompt"), persona.get("context"), conversational_context)
+    return SEPARATOR.join(p.strip() for p in parts if isinstance(p, str) and p.strip())
+
+
+def chat_request(
+    persona: CompiledPersona, conversational_context: str | None = None, utterance: str = "Hello!"
+) -> dict[str, Any]:
+    body = secrets.mask(persona.payload)
+    llm = (body.get("layers") or {}).get("llm") or {}
+    request: dict[str, Any] = {
+        "model": llm.get("model", DEFAULT_MODEL),
+        "stream": True,
+        "messages": [
+            {"role": "system", "content": system_message(body, conversational_context)},
+            {"role": "user", "content": utterance},
+        ],
+    }
+    if llm.get("tools"):
+        request["tools"] = llm["tools"]
+    return request

@@ -1,0 +1,172 @@
+"""personactl.yaml: finding the project, its variables and its environments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from personactl.errors import ConfigErrors, Loc, Problem, UserError
+from personactl.keys import check_keys, expect_map
+from personactl.yamlload import PMap, load_file
+
+PROJECT_FILE = "personactl.yaml"
+WORKDIR = ".personactl"
+BACKENDS = ("local", "tavus")
+DEFAULT_API_URL = "https://tavusapi.com"
+DEFAULT_API_KEY_ENV = "TAVUS_API_KEY"
+_PROJECT_KEYS = ("version", "default_environment", "vars", "environments")
+_ENV_KEYS = ("backend", "api_url", "api_key_env", "state", "vars", "overrides")
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    backend: str
+    api_url: str
+    api_key_env: str
+    state: str | None
+    vars: PMap
+    overrides: PMap
+    loc: Loc | None
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    vars: PMap
+    environments: dict[str, Environment]
+    default_environment: str
+
+    @property
+    def personas_dir(self) -> Path:
+        return self.root / "personas"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def conversations_dir(self) -> Path:
+        return self.root / "conversations"
+
+    @property
+    def workdir(self) -> Path:
+        return self.root / WORKDIR
+
+    def environment(self, name: str | None) -> Environment:
+        name = name or self.default_environment
+        env = self.environments.get(name)
+        if env is None:
+            known = ", ".join(sorted(self.environments)) or "none"
+            raise UserError(f"unknown environment '{name}'", hint=f"environments: {known}")
+        return env
+
+    def state_path(self, env: Environment) -> Path:
+        if env.state:
+            return self.root / env.state
+        return self.workdir / "state" / f"{env.name}.json"
+
+    def shown(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def find_root(start: Path | None) -> Path:
+    """The directory holding personactl.yaml: `start` itself with -C, else walk up from cwd."""
+    if start is not None:
+        if not (start / PROJECT_FILE).is_file():
+            raise UserError(f"{start}: no {PROJECT_FILE} here", hint="run `personactl init`")
+        return start.resolve()
+    here = Path.cwd().resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / PROJECT_FILE).is_file():
+            return candidate
+    raise UserError(
+        f"no {PROJECT_FILE} found in {here} or any parent directory",
+        hint="run `personactl init` or pass -C DIR",
+    )
+
+
+def root_or_none() -> Path | None:
+    """The enclosing project's root, or None outside any project."""
+    try:
+        return find_root(None)
+    except UserError:
+        return None
+
+
+def load_project(start: Path | None = None) -> Project:
+    root = find_root(start)
+    data, problems = load_file(root / PROJECT_FILE, PROJECT_FILE)
+    if problems:
+        raise ConfigErrors(problems)
+    top = expect_map(data, Loc(PROJECT_FILE, 1, 1), PROJECT_FILE, problems)
+    check_keys(top, _PROJECT_KEYS, PROJECT_FILE, problems)
+    version = top.get("version", 1)
+    if version != 1:
+        problems.append(
+            Problem(
+                top.val_locs.get("version"),
+                f"unsupported version {version!r}",
+                "this personactl reads version: 1",
+            )
+        )
+    project_vars = expect_map(top.get("vars"), top.val_locs.get("vars"), "vars", problems)
+    envs_node = expect_map(
+        top.get("environments"), top.val_locs.get("environments"), "environments", problems
+    )
+    environments = {
+        name: _environment(name, node, envs_node.val_locs.get(name), problems)
+        for name, node in envs_node.items()
+    }
+    if not environments:
+        environments["local"] = _environment("local", PMap(), None, problems)
+    default = top.get("default_environment", "local" if "local" in environments else None)
+    if not isinstance(default, str) or default not in environments:
+        problems.append(
+            Problem(
+                top.val_locs.get("default_environment", top.loc),
+                f"default_environment {default!r} is not a declared environment",
+                f"environments: {', '.join(sorted(environments))}",
+            )
+        )
+    if problems:
+        raise ConfigErrors(problems)
+    return Project(root, project_vars, environments, str(default))
+
+
+def _environment(name: str, node: Any, loc: Loc | None, problems: list[Problem]) -> Environment:
+    env = expect_map(node, loc, f"environment '{name}'", problems)
+    check_keys(env, _ENV_KEYS, f"environment '{name}'", problems)
+    backend = env.get("backend", "local")
+    if backend not in BACKENDS:
+        problems.append(
+            Problem(
+                env.val_locs.get("backend", loc),
+                f"unknown backend {backend!r}",
+                "backend is local or tavus",
+            )
+        )
+
+    def text(key: str, default: str | None) -> str | None:
+        value = env.get(key, default)
+        if value is not None and not isinstance(value, str):
+            problems.append(Problem(env.val_locs.get(key), f"{key} must be a string"))
+            return default
+        return value
+
+    return Environment(
+        name=name,
+        backend=str(backend),
+        api_url=(text("api_url", DEFAULT_API_URL) or DEFAULT_API_URL).rstrip("/"),
+        api_key_env=text("api_key_env", DEFAULT_API_KEY_ENV) or DEFAULT_API_KEY_ENV,
+        state=text("state", None),
+        vars=expect_map(env.get("vars"), env.val_locs.get("vars"), "vars", problems),
+        overrides=expect_map(
+            env.get("overrides"), env.val_locs.get("overrides"), "overrides", problems
+        ),
+        loc=loc,
+    )

@@ -1,0 +1,183 @@
+"""Schema of Tavus personas and conversation requests, and personactl's files.
+
+Public API: `SchemaIssue`, `check_persona`, `check_conversation`,
+`persona_json_schema`, `conversation_json_schema`, `project_json_schema`,
+`persona_file_json_schema`, `conversation_file_json_schema`, `SENSITIVE_KEYS`.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ._issues import Path, SchemaIssue, convert, did_you_mean
+from .conversation import Conversation, ConversationProperties
+from .files import (
+    ConversationFile,
+    Environment,
+    InputSpec,
+    PersonaFile,
+    ProjectFile,
+    Variant,
+    embed,
+    with_draft,
+)
+from .persona import LAYER_MODELS, Layers, Persona
+from .semantic import (
+    KNOWN_LLM_MODELS,
+    KNOWN_PERCEPTION_MODELS,
+    KNOWN_STT_ENGINES,
+    KNOWN_TTS_ENGINES,
+    KNOWN_TURN_DETECTION_MODELS,
+    check_conversation_semantics,
+    check_persona_semantics,
+)
+
+__all__ = [
+    "KNOWN_LLM_MODELS",
+    "KNOWN_PERCEPTION_MODELS",
+    "KNOWN_STT_ENGINES",
+    "KNOWN_TTS_ENGINES",
+    "KNOWN_TURN_DETECTION_MODELS",
+    "SENSITIVE_KEYS",
+    "Conversation",
+    "ConversationFile",
+    "ConversationProperties",
+    "Environment",
+    "InputSpec",
+    "Layers",
+    "Persona",
+    "PersonaFile",
+    "ProjectFile",
+    "SchemaIssue",
+    "Variant",
+    "check_conversation",
+    "check_persona",
+    "conversation_file_json_schema",
+    "conversation_json_schema",
+    "persona_file_json_schema",
+    "persona_json_schema",
+    "project_json_schema",
+]
+
+SENSITIVE_KEYS: frozenset[str] = frozenset(
+    {
+        "api_key",  # layers.llm.api_key, layers.tts.api_key
+        "livekit_room_token",  # conversation properties (LiveKit transport)
+        "Authorization",  # layers.llm.headers
+        "authorization",
+        "x-api-key",
+        "X-Api-Key",
+    }
+)
+"""Key names whose values are secrets."""
+
+_LAYER_FIELDS: dict[str, list[str]] = {}
+for _layer, _model in LAYER_MODELS.items():
+    for _field in _model.model_fields:
+        _LAYER_FIELDS.setdefault(_field, []).append(_layer)
+
+
+def _persona_elsewhere(parent: Path, key: str) -> str:
+    """A hint for an unknown key that is valid somewhere else in a persona."""
+    if parent == () and key in LAYER_MODELS:
+        return f"{key!r} is a layer: put it under layers"
+    if parent == ("layers",):
+        hint = did_you_mean(key, LAYER_MODELS)
+        if hint:
+            return hint
+    layers = [layer for layer in _LAYER_FIELDS.get(key, []) if ("layers", layer) != parent]
+    if layers:
+        return f"{key!r} is a field of " + " / ".join(f"layers.{layer}" for layer in layers)
+    if parent == () and key in Conversation.model_fields:
+        return f"{key!r} belongs in a conversation request, not in the persona"
+    return ""
+
+
+def _conversation_elsewhere(parent: Path, key: str) -> str:
+    if parent == () and key in ConversationProperties.model_fields:
+        return f"{key!r} goes under properties"
+    return ""
+
+
+def _check(
+    model: type[BaseModel], payload: Any, allow_unknown: bool, elsewhere: Any
+) -> list[SchemaIssue]:
+    if not isinstance(payload, dict):
+        return [SchemaIssue((), "expected an object")]
+    try:
+        model.model_validate(payload)
+    except ValidationError as exc:
+        return convert(exc, model, allow_unknown, elsewhere)
+    return []
+
+
+def check_persona(payload: dict[str, Any], *, allow_unknown: bool = False) -> list[SchemaIssue]:
+    """All problems of a persona object: type errors, unknown keys, semantic checks."""
+    issues = _check(Persona, payload, allow_unknown, _persona_elsewhere)
+    if isinstance(payload, dict):
+        issues.extend(check_persona_semantics(payload))
+    return issues
+
+
+def check_conversation(body: dict[str, Any], *, allow_unknown: bool = False) -> list[SchemaIssue]:
+    """All problems of a POST /v2/conversations body."""
+    issues = _check(Conversation, body, allow_unknown, _conversation_elsewhere)
+    if isinstance(body, dict):
+        issues.extend(check_conversation_semantics(body))
+    return issues
+
+
+@cache
+def _schemas() -> dict[str, dict[str, Any]]:
+    persona = with_draft(Persona.model_json_schema(), "Tavus persona")
+    conversation = with_draft(Conversation.model_json_schema(), "Tavus conversation request")
+    persona_body = Persona.model_json_schema()
+    conversation_body = Conversation.model_json_schema()
+    persona_file = embed(
+        PersonaFile.model_json_schema(),
+        persona_body,
+        "Persona",
+        [("properties", "persona"), ("$defs", "Variant", "properties", "persona")],
+    )
+    conversation_file = embed(
+        ConversationFile.model_json_schema(),
+        conversation_body,
+        "Conversation",
+        [("properties", "conversation")],
+    )
+    return {
+        "persona": persona,
+        "conversation": conversation,
+        "project": with_draft(ProjectFile.model_json_schema(), "personactl.yaml"),
+        "persona_file": with_draft(persona_file, "personactl persona file"),
+        "conversation_file": with_draft(conversation_file, "personactl conversation file"),
+    }
+
+
+def persona_json_schema() -> dict[str, Any]:
+    """JSON Schema of the persona object."""
+    return copy.deepcopy(_schemas()["persona"])
+
+
+def conversation_json_schema() -> dict[str, Any]:
+    """JSON Schema of the conversation request body."""
+    return copy.deepcopy(_schemas()["conversation"])
+
+
+def project_json_schema() -> dict[str, Any]:
+    """JSON Schema of personactl.yaml."""
+    return copy.deepcopy(_schemas()["project"])
+
+
+def persona_file_json_schema() -> dict[str, Any]:
+    """JSON Schema of a persona file (personas/*.yaml)."""
+    return copy.deepcopy(_schemas()["persona_file"])
+
+
+def conversation_file_json_schema() -> dict[str, Any]:
+    """JSON Schema of a conversation template (conversations/*.yaml)."""
+    return copy.deepcopy(_schemas()["conversation_file"])

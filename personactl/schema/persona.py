@@ -1,0 +1,176 @@
+"""Pydantic models of the Tavus persona object (POST /v2/personas, persona_id excluded).
+
+Fields come from the community OpenAPI copy, the custom-LLM reference text and
+the current docs.tavus.io layer pages (llm, tts, stt, perception,
+conversational_flow), plus what real payloads in public code send (`pipeline_mode:
+echo`, `layers.transport`, string booleans for `tts_emotion_control`, a string
+`hotwords`, numeric `voice_settings.speed`, wider STT sensitivities).
+Every model forbids unknown keys except `voice_settings`, which is engine-specific.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ._types import (
+    ActiveListening,
+    BoolLike,
+    JsonObject,
+    Level,
+    PipelineMode,
+    Sensitivity,
+    Speed,
+    StrList,
+    StrOrStrList,
+    ToolType,
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ToolFunction(_Strict):
+    """The OpenAI-style function of a tool."""
+
+    name: str
+    description: str | None = None
+    parameters: JsonObject | None = Field(
+        default=None, description="JSON Schema of the function's arguments."
+    )
+    strict: bool | None = None
+
+
+class Tool(_Strict):
+    """A function-calling tool: {type: "function", function: {name, description, parameters}}."""
+
+    type: ToolType
+    function: ToolFunction
+
+
+class LLMLayer(_Strict):
+    model: str | None = None
+    base_url: str | None = None
+    api_key: str | None = None
+    tools: list[Tool] | None = None
+    speculative_inference: bool | None = None
+    headers: dict[str, str] | None = None
+    extra_body: JsonObject | None = None
+    default_query: JsonObject | None = None
+
+
+class VoiceSettings(BaseModel):
+    """Engine-specific voice settings; keys beyond the documented ones pass through."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    speed: Speed | None = None
+    emotion: StrOrStrList | None = None
+    volume: float | None = None
+    stability: float | None = None
+    similarity_boost: float | None = None
+    style: float | None = None
+    use_speaker_boost: bool | None = None
+
+
+class TTSLayer(_Strict):
+    tts_engine: str | None = None
+    api_key: str | None = None
+    external_voice_id: str | None = None
+    playht_user_id: str | None = None
+    tts_model_name: str | None = None
+    pronunciation_dictionary_id: str | None = None
+    tts_emotion_control: BoolLike | None = None
+    voice_settings: VoiceSettings | None = None
+
+
+class STTLayer(_Strict):
+    stt_engine: str | None = None
+    participant_pause_sensitivity: Sensitivity | None = None
+    participant_interrupt_sensitivity: Sensitivity | None = None
+    hotwords: StrOrStrList | None = None
+    smart_turn_detection: bool | None = None
+
+
+class PerceptionLayer(_Strict):
+    perception_model: str | None = None
+    visual_awareness_queries: StrList | None = None
+    audio_awareness_queries: StrList | None = None
+    perception_analysis_queries: StrList | None = None
+    visual_tool_prompt: str | None = None
+    visual_tools: list[Tool] | None = None
+    audio_tool_prompt: str | None = None
+    audio_tools: list[Tool] | None = None
+    # raven-0 names, still accepted (with a warning naming the current field)
+    ambient_awareness_queries: StrList | None = None
+    perception_tool_prompt: str | None = None
+    perception_tools: list[Tool] | None = None
+
+
+class ConversationalFlowLayer(_Strict):
+    turn_detection_model: str | None = None
+    turn_taking_patience: Level | None = None
+    turn_commitment: Level | None = None
+    replica_interruptibility: Level | None = None
+    active_listening: ActiveListening | None = None
+    voice_isolation: str | None = None
+    idle_engagement: str | None = None
+
+
+class VQALayer(_Strict):
+    """Legacy vision layer."""
+
+    enabled: BoolLike | None = None
+    enable_vision: BoolLike | None = None
+    prompt: str | None = None
+
+
+class TransportLayer(_Strict):
+    """Media transport, e.g. {transport_type: livekit} for LiveKit avatars (echo mode)."""
+
+    transport_type: str | None = None
+
+
+class Layers(_Strict):
+    llm: LLMLayer | None = None
+    tts: TTSLayer | None = None
+    stt: STTLayer | None = None
+    perception: PerceptionLayer | None = None
+    conversational_flow: ConversationalFlowLayer | None = None
+    vqa: VQALayer | None = None
+    transport: TransportLayer | None = None
+
+
+class Persona(_Strict):
+    """The Tavus persona object as users write it (persona_id excluded)."""
+
+    persona_name: str | None = None
+    system_prompt: str | None = None
+    context: str | None = None
+    default_replica_id: str | None = None
+    pipeline_mode: PipelineMode | None = None
+    layers: Layers | None = None
+    guardrails_id: StrOrStrList | None = Field(
+        default=None, description="A guardrails id; current docs also allow a list of ids."
+    )
+    objectives_id: str | None = None
+    document_ids: StrList | None = None
+    document_tags: StrList | None = None
+
+
+LAYER_MODELS: dict[str, type[BaseModel]] = {
+    "llm": LLMLayer,
+    "tts": TTSLayer,
+    "stt": STTLayer,
+    "perception": PerceptionLayer,
+    "conversational_flow": ConversationalFlowLayer,
+    "vqa": VQALayer,
+    "transport": TransportLayer,
+}
+
+# legacy key -> current key (same layer)
+LEGACY_PERCEPTION_KEYS: dict[str, str] = {
+    "perception_tools": "visual_tools",
+    "perception_tool_prompt": "visual_tool_prompt",
+    "ambient_awareness_queries": "visual_awareness_queries",
+}

@@ -1,0 +1,330 @@
+"""Checks beyond types, run on the plain payload dict.
+
+Each check is defensive about shapes: wrong types are reported by the models,
+so here anything unexpected is skipped rather than reported twice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from jsonschema import Draft7Validator, Draft202012Validator, validators
+from jsonschema.protocols import Validator
+
+from ._issues import Path, SchemaIssue, did_you_mean, show
+from ._types import is_secret
+from .persona import LEGACY_PERCEPTION_KEYS
+
+# ----------------------------------------------------------------------------- known values
+# Open-ended names: an unknown value is a warning, never an error (Tavus adds new ones).
+
+KNOWN_LLM_MODELS: tuple[str, ...] = (
+    "tavus-gpt-oss",
+    "tavus-gpt-4.1",
+    "tavus-gpt-4o",
+    "tavus-gpt-4o-mini",
+    "tavus-gpt-5.2",
+    "tavus-gemini-2.5-flash",
+    "tavus-gemini-3-flash",
+    "tavus-claude-haiku-4.5",
+    "tavus-glm-4.7",
+    "tavus-llama",
+    "tavus-llama-4",
+)
+KNOWN_TTS_ENGINES: tuple[str, ...] = ("cartesia", "elevenlabs", "playht", "azure")
+KNOWN_STT_ENGINES: tuple[str, ...] = (
+    "tavus-auto",
+    "tavus-parakeet",
+    "tavus-soniox",
+    "tavus-whisper",
+    "tavus-deepgram-medical",
+    "tavus-advanced",
+    "tavus-turbo",
+)
+KNOWN_PERCEPTION_MODELS: tuple[str, ...] = ("raven-1", "raven-0", "basic", "off")
+KNOWN_TURN_DETECTION_MODELS: tuple[str, ...] = ("sparrow-1", "sparrow-0", "time-based", "timebased")
+KNOWN_TRANSPORT_TYPES: tuple[str, ...] = ("livekit",)
+
+JSON_TYPES = ("string", "number", "integer", "boolean", "object", "array", "null")
+
+TOOL_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+# layer -> list-of-tools keys checked with the tool checks
+TOOL_LISTS: tuple[tuple[str, str], ...] = (
+    ("llm", "tools"),
+    ("perception", "visual_tools"),
+    ("perception", "audio_tools"),
+    ("perception", "perception_tools"),
+)
+
+_OPEN_NAMES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("tts", "tts_engine", KNOWN_TTS_ENGINES),
+    ("stt", "stt_engine", KNOWN_STT_ENGINES),
+    ("perception", "perception_model", KNOWN_PERCEPTION_MODELS),
+    ("conversational_flow", "turn_detection_model", KNOWN_TURN_DETECTION_MODELS),
+    ("transport", "transport_type", KNOWN_TRANSPORT_TYPES),
+)
+
+_META_VALIDATORS: dict[str, Validator] = {
+    "2020-12": Draft202012Validator(Draft202012Validator.META_SCHEMA),
+    "7": Draft7Validator(Draft7Validator.META_SCHEMA),
+}
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def is_http_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+# ----------------------------------------------------------------------------- persona
+
+
+def check_persona_semantics(payload: Mapping[str, Any]) -> list[SchemaIssue]:
+    issues: list[SchemaIssue] = []
+    issues.extend(_check_system_prompt(payload))
+    layers = _dict(payload.get("layers"))
+    issues.extend(_check_llm(_dict(layers.get("llm"))))
+    for layer, key in TOOL_LISTS:
+        tools = _dict(layers.get(layer)).get(key)
+        if isinstance(tools, list):
+            issues.extend(check_tools(tools, ("layers", layer, key)))
+    for layer, key, known in _OPEN_NAMES:
+        value = _dict(layers.get(layer)).get(key)
+        issues.extend(_check_known(value, ("layers", layer, key), known))
+    perception = _dict(layers.get("perception"))
+    for old, new in LEGACY_PERCEPTION_KEYS.items():
+        if old in perception:
+            issues.append(
+                SchemaIssue(
+                    ("layers", "perception", old),
+                    f"{old!r} is a legacy raven-0 field; the current field is {new!r}",
+                    f"rename it to {new!r} (raven-1)",
+                    warning=True,
+                    key=True,
+                )
+            )
+    return issues
+
+
+def _check_system_prompt(payload: Mapping[str, Any]) -> list[SchemaIssue]:
+    mode = payload.get("pipeline_mode")
+    if mode not in (None, "full"):
+        return []
+    prompt = payload.get("system_prompt")
+    if isinstance(prompt, str) and prompt.strip():
+        return []
+    if prompt is not None and not isinstance(prompt, str):
+        return []  # a type error, reported by the model
+    why = "pipeline_mode is full" if mode else "pipeline_mode defaults to full"
+    path: Path = (
+        ("system_prompt",) if "system_prompt" in payload or mode is None else ("pipeline_mode",)
+    )
+    return [
+        SchemaIssue(
+            path,
+            f"a non-empty system_prompt is required: {why}",
+            "add a system_prompt, or set pipeline_mode: echo",
+        )
+    ]
+
+
+def _check_llm(llm: Mapping[str, Any]) -> list[SchemaIssue]:
+    issues: list[SchemaIssue] = []
+    base_url = llm.get("base_url")
+    model = llm.get("model")
+    if base_url is not None:
+        if model is None:
+            issues.append(
+                SchemaIssue(
+                    ("layers", "llm"),
+                    "an llm layer with base_url needs a model",
+                    "add the model name your endpoint serves",
+                )
+            )
+        elif isinstance(model, str) and not model.strip():
+            issues.append(
+                SchemaIssue(("layers", "llm", "model"), "an llm layer with base_url needs a model")
+            )
+        if isinstance(base_url, str) and not is_secret(base_url) and not is_http_url(base_url):
+            issues.append(
+                SchemaIssue(
+                    ("layers", "llm", "base_url"),
+                    f"base_url must be an http(s) URL, got {show(base_url)}",
+                    "e.g. https://llm.example.com/v1 (without /chat/completions)",
+                )
+            )
+    elif model is not None:
+        issues.extend(_check_known(model, ("layers", "llm", "model"), KNOWN_LLM_MODELS))
+    return issues
+
+
+def _check_known(value: Any, path: Path, known: tuple[str, ...]) -> list[SchemaIssue]:
+    if not isinstance(value, str) or is_secret(value) or value in known:
+        return []
+    return [
+        SchemaIssue(
+            path,
+            f"unknown {path[-1]} {show(value)}; known values: {', '.join(known)}",
+            did_you_mean(value, known),
+            warning=True,
+        )
+    ]
+
+
+# ----------------------------------------------------------------------------- tools
+
+
+def check_tools(tools: list[Any], base: Path) -> list[SchemaIssue]:
+    """Name format and uniqueness, JSON Schema validity and `required` names of a tool list."""
+    issues: list[SchemaIssue] = []
+    seen: dict[str, int] = {}
+    for i, tool in enumerate(tools):
+        function = _dict(_dict(tool).get("function"))
+        fpath: Path = (*base, i, "function")
+        name = function.get("name")
+        if isinstance(name, str) and not is_secret(name):
+            if not TOOL_NAME_RE.match(name):
+                issues.append(
+                    SchemaIssue(
+                        (*fpath, "name"),
+                        f"invalid tool name {show(name)}: must match ^[A-Za-z0-9_-]{{1,64}}$",
+                        "use letters, digits, '_' and '-' only, at most 64 characters",
+                    )
+                )
+            if name in seen:
+                issues.append(
+                    SchemaIssue(
+                        (*fpath, "name"),
+                        f"duplicate tool name {name!r}",
+                        f"already defined by {base[-1]}[{seen[name]}]",
+                    )
+                )
+            else:
+                seen[name] = i
+        params = function.get("parameters")
+        if isinstance(params, Mapping):
+            issues.extend(check_parameters(params, (*fpath, "parameters")))
+    return issues
+
+
+def _meta_validator(schema: Mapping[str, Any]) -> Validator:
+    declared = schema.get("$schema")
+    if isinstance(declared, str):
+        if "draft-07" in declared:
+            return _META_VALIDATORS["7"]
+        if "2020-12" not in declared:
+            cls = validators.validator_for(schema, default=Draft202012Validator)
+            return cls(cls.META_SCHEMA)
+    return _META_VALIDATORS["2020-12"]
+
+
+def check_parameters(params: Mapping[str, Any], base: Path) -> list[SchemaIssue]:
+    """A tool's `parameters`: a valid JSON Schema whose `required` names are defined."""
+    issues: list[SchemaIssue] = []
+    errors = sorted(
+        _meta_validator(params).iter_errors(params), key=lambda e: [str(p) for p in e.absolute_path]
+    )
+    seen: set[Path] = set()
+    for err in errors:
+        path: Path = (*base, *err.absolute_path)
+        if path in seen:
+            continue
+        seen.add(path)
+        if path[-1] == "type" and isinstance(err.instance, str):
+            issues.append(
+                SchemaIssue(
+                    path,
+                    f"invalid JSON Schema in tool parameters: unknown type {show(err.instance)}",
+                    did_you_mean(err.instance, JSON_TYPES) or f"one of: {', '.join(JSON_TYPES)}",
+                )
+            )
+        else:
+            issues.append(
+                SchemaIssue(path, f"invalid JSON Schema in tool parameters: {err.message}")
+            )
+    kind = params.get("type")
+    if not issues and kind is not None and kind != "object":
+        issues.append(
+            SchemaIssue(
+                (*base, "type"),
+                f"tool parameters should be an object schema, got type {show(kind)}",
+                'use "type": "object" with "properties"',
+                warning=True,
+            )
+        )
+    for path, node in _object_schemas(params, base):
+        issues.extend(_check_required(node, path))
+    return issues
+
+
+_COMPOSITION = ("allOf", "anyOf", "oneOf", "$ref", "patternProperties", "additionalProperties")
+
+
+def _check_required(node: Mapping[str, Any], base: Path) -> list[SchemaIssue]:
+    required = node.get("required")
+    if not isinstance(required, list):
+        return []
+    props = node.get("properties")
+    if not isinstance(props, Mapping):
+        if props is not None or any(k in node for k in _COMPOSITION):
+            return []
+        props = {}
+    return [
+        SchemaIssue(
+            (*base, "required", j),
+            f"required property {name!r} is not defined in properties",
+            did_you_mean(name, props) if props else "add it under properties",
+        )
+        for j, name in enumerate(required)
+        if isinstance(name, str) and name not in props
+    ]
+
+
+def _object_schemas(
+    node: Mapping[str, Any], path: Path
+) -> Iterator[tuple[Path, Mapping[str, Any]]]:
+    """Every schema node (dict) in a JSON Schema, with its path."""
+    yield path, node
+    for key in ("properties", "$defs", "definitions", "patternProperties"):
+        sub = node.get(key)
+        if isinstance(sub, Mapping):
+            for name, child in sub.items():
+                if isinstance(child, Mapping):
+                    yield from _object_schemas(child, (*path, key, name))
+    for key in ("items", "additionalProperties", "not", "if", "then", "else", "contains"):
+        child = node.get(key)
+        if isinstance(child, Mapping):
+            yield from _object_schemas(child, (*path, key))
+    for key in ("allOf", "anyOf", "oneOf", "prefixItems"):
+        seq = node.get(key)
+        if isinstance(seq, list):
+            for j, child in enumerate(seq):
+                if isinstance(child, Mapping):
+                    yield from _object_schemas(child, (*path, key, j))
+
+
+# ----------------------------------------------------------------------------- conversation
+
+
+def check_conversation_semantics(body: Mapping[str, Any]) -> list[SchemaIssue]:
+    issues: list[SchemaIssue] = []
+    callback = body.get("callback_url")
+    if isinstance(callback, str) and not is_secret(callback) and not is_http_url(callback):
+        issues.append(
+            SchemaIssue(
+                ("callback_url",),
+                f"callback_url should be an http(s) URL, got {show(callback)}",
+                warning=True,
+            )
+        )
+    return issues

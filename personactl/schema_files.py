@@ -1,0 +1,29 @@
+"""`personactl schema`: JSON Schemas of the file formats, for editors (yaml-language-server)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from personactl.output import to_json, write_atomic
+from personactl.project import WORKDIR, root_or_none
+
+SCHEMA_FILES = ("persona-file.json", "conversation-file.json", "personactl.json")
+
+
+def write_schemas(out: Path | None, project_dir: Path | None) -> list[Path]:
+    from personactl import schema
+
+    if out is None:
+        root = project_dir if project_dir is not None else root_or_none()
+        out = (root / WORKDIR / "schema") if root is not None else Path.cwd()
+    documents = {
+        "persona-file.json": schema.persona_file_json_schema(),
+        "conversation-file.json": schema.conversation_file_json_schema(),
+        "personactl.json": schema.project_json_schema(),
+    }
+    written = []
+    for name, document in documents.items():
+        path = out / name
+        write_atomic(path, to_json(document))
+        written.append(path)
+    return written

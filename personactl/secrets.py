@@ -1,0 +1,94 @@
+"""Sensitive values: placeholders in compiled data, real values only on the wire.
+
+A compiled payload holds `\\x00personactl-secret:NAME\\x00` where a template
+called `secret('NAME')`.  Display code masks such strings as `(sensitive)`;
+state and plans keep salted hashes; `resolve` substitutes the environment's
+values right before a request is sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from personactl.errors import UserError
+
+MASK = "(sensitive)"
+_PREFIX = "\x00personactl-secret:"
+_PLACEHOLDER = re.compile("\x00personactl-secret:([^\x00]*)\x00")
+
+
+def placeholder(name: str) -> str:
+    return f"{_PREFIX}{name}\x00"
+
+
+def is_sensitive(value: Any) -> bool:
+    return isinstance(value, str) and _PREFIX in value
+
+
+def is_pure_secret(value: Any) -> bool:
+    return isinstance(value, str) and _PLACEHOLDER.fullmatch(value) is not None
+
+
+def names(value: Any) -> set[str]:
+    """Every secret name referenced anywhere in a payload."""
+    found: set[str] = set()
+    _walk_strings(value, lambda s: found.update(_PLACEHOLDER.findall(s)))
+    return found
+
+
+def mask(value: Any) -> Any:
+    """A copy safe to show or store: every string touched by a secret becomes (sensitive)."""
+    if isinstance(value, str):
+        return MASK if _PREFIX in value else value
+    if isinstance(value, dict):
+        return {k: mask(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v) for v in value]
+    return value
+
+
+def resolve(value: Any, environ: Mapping[str, str] | None = None) -> Any:
+    """A copy with real secret values, for the request body only. Missing names are errors."""
+    source = os.environ if environ is None else environ
+    missing = sorted(n for n in names(value) if n not in source)
+    if missing:
+        raise UserError(
+            f"secret {', '.join(missing)} is not set in the environment",
+            hint="export it before plan/apply (validate and render work without it)",
+        )
+
+    def sub(text: str) -> str:
+        return _PLACEHOLDER.sub(lambda m: source[m.group(1)], text)
+
+    return _map_strings(value, sub)
+
+
+def digest(value: str, salt: str) -> str:
+    """Salted hash kept in state and plans in place of a secret value."""
+    return "sha256:" + hashlib.sha256((salt + "\x00" + value).encode()).hexdigest()
+
+
+def _map_strings(value: Any, fn: Any) -> Any:
+    if isinstance(value, str):
+        return fn(value) if _PREFIX in value else value
+    if isinstance(value, dict):
+        return {k: _map_strings(v, fn) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(v, fn) for v in value]
+    return value
+
+
+def _walk_strings(value: Any, fn: Any) -> None:
+    if isinstance(value, str):
+        if _PREFIX in value:
+            fn(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _walk_strings(v, fn)
+    elif isinstance(value, list):
+        for v in value:
+            _walk_strings(v, fn)

@@ -1,0 +1,331 @@
+"""`personactl serve`: a local Tavus-compatible API (personas, conversations) over SQLite.
+
+Besides the /v2 endpoints it offers test controls outside /v2, without auth:
+`GET|POST /_faults` (inject latency, 429s, 5xx, lost create responses; a POST merges
+the given settings and restarts the RNG from `seed`) and `GET|DELETE /_stats`
+(/v2 requests received per method and route, for benchmarks; DELETE resets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import hmac
+import json
+import os
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from personactl.store import NotFound, Store
+
+FAULTS_ENV = "PERSONACTL_SERVE_FAULTS"
+DROP_MODES = ("502", "abort")
+
+
+@dataclass
+class Faults:
+    """Misbehaviour to inject into /v2 requests; shares are probabilities in 0..1."""
+
+    latency_ms: float = 0.0  # added to every request
+    rate_429: float = 0.0
+    rate_5xx: float = 0.0  # answered 500, 502 or 503
+    retry_after: float = 1.0  # seconds, sent on 429s; fractions allowed
+    # share of persona creates that ARE performed but whose response is lost:
+    # "502" answers 502, "abort" closes the connection mid-response
+    drop_create_response: float = 0.0
+    drop_mode: str = "502"
+    fail_next: list[int] = field(default_factory=list)  # statuses for the next requests, FIFO
+    envelope_get: bool = False  # GET one persona answers {"data": [persona]}, as docs show
+    seed: int | None = None  # for a deterministic RNG
+
+    def __post_init__(self) -> None:
+        for name in ("rate_429", "rate_5xx", "drop_create_response"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+        if self.rate_429 + self.rate_5xx > 1.0:
+            raise ValueError("rate_429 + rate_5xx must not exceed 1")
+        if self.latency_ms < 0 or self.retry_after < 0:
+            raise ValueError("latency_ms and retry_after must not be negative")
+        if self.drop_mode not in DROP_MODES:
+            raise ValueError(f"drop_mode must be one of {', '.join(DROP_MODES)}")
+        if not all(isinstance(s, int) and 100 <= s <= 599 for s in self.fail_next):
+            raise ValueError("fail_next must be a list of HTTP status codes")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Faults:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown fault settings: {', '.join(unknown)}")
+        try:
+            return cls(**data)
+        except TypeError as exc:  # a value of the wrong type, e.g. a string rate
+            raise ValueError(f"invalid fault settings: {exc}") from exc
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Faults:
+        """Faults from the JSON object in $PERSONACTL_SERVE_FAULTS (none when unset)."""
+        raw = environ.get(FAULTS_ENV, "").strip()
+        return cls.from_dict(json.loads(raw)) if raw else cls()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class _Dropped(Exception):
+    """Raised after the response started, so the server closes the connection."""
+
+
+class _AbortResponse(Response):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"64")]}
+        )
+        raise _Dropped("create response dropped on purpose (fault injection)")
+
+
+def _error(status: int, message: str, key: str = "error") -> JSONResponse:
+    return JSONResponse({key: message}, status_code=status)
+
+
+class _Control:
+    """Per-app mutable state.  Only touched on the event loop thread, so no lock."""
+
+    def __init__(self, store: Store, api_key: str | None, faults: Faults) -> None:
+        self.store = store
+        self.api_key = api_key
+        self.stats: Counter[str] = Counter()
+        self.set_faults(faults)
+
+    def set_faults(self, faults: Faults) -> None:
+        self.faults = faults
+        self.rng = random.Random(faults.seed)
+
+    def chance(self, share: float) -> bool:
+        return share > 0 and self.rng.random() < share
+
+    def injected(self) -> Response | None:
+        """The fault answer for this request, if one is due."""
+        f = self.faults
+        status: int | None = None
+        if f.fail_next:
+            status = f.fail_next.pop(0)
+        elif f.rate_429 or f.rate_5xx:
+            draw = self.rng.random()
+            if draw < f.rate_429:
+                status = 429
+            elif draw < f.rate_429 + f.rate_5xx:
+                status = self.rng.choice((500, 502, 503))
+        if status is None:
+            return None
+        if status == 429:
+            response = _error(429, "Too many requests", key="message")
+            response.headers["Retry-After"] = f"{f.retry_after:g}"
+            return response
+        return _error(status, "injected fault")
+
+    def dropped_create(self) -> Response | None:
+        if not self.chance(self.faults.drop_create_response):
+            return None
+        if self.faults.drop_mode == "abort":
+            return _AbortResponse()
+        return _error(502, "Bad Gateway")
+
+
+Handler = Callable[[Request, _Control], Awaitable[Response]]
+
+
+async def _body(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except ValueError as exc:
+        raise ValueError("the request body is not valid JSON") from exc
+
+
+def _int_param(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    try:
+        return default if raw is None else int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer") from exc
+
+
+async def list_personas(request: Request, ctl: _Control) -> Response:
+    limit = _int_param(request, "limit", 10)  # Tavus defaults: 10 per page, page 1
+    page = _int_param(request, "page", 1)
+    persona_type = request.query_params.get("persona_type")
+    if persona_type not in (None, "user", "system"):
+        raise ValueError("persona_type must be user or system")
+    items, total = await run_in_threadpool(ctl.store.list_personas, limit, page, persona_type)
+    return JSONResponse({"data": items, "total_count": total})
+
+
+async def create_persona(request: Request, ctl: _Control) -> Response:
+    persona = await run_in_threadpool(ctl.store.create_persona, await _body(request))
+    return ctl.dropped_create() or JSONResponse(persona)
+
+
+async def get_persona(request: Request, ctl: _Control) -> Response:
+    persona = await run_in_threadpool(ctl.store.get_persona, request.path_params["persona_id"])
+    if persona is None:
+        raise NotFound("persona not found")
+    return JSONResponse({"data": [persona]} if ctl.faults.envelope_get else persona)
+
+
+async def patch_persona(request: Request, ctl: _Control) -> Response:
+    persona_id = request.path_params["persona_id"]
+    changed = await run_in_threadpool(ctl.store.patch_persona, persona_id, await _body(request))
+    if not changed:
+        return Response(status_code=304)  # "No changes were made to the persona"
+    return JSONResponse(await run_in_threadpool(ctl.store.get_persona, persona_id))
+
+
+async def delete_persona(request: Request, ctl: _Control) -> Response:
+    if not await run_in_threadpool(ctl.store.delete_persona, request.path_params["persona_id"]):
+        raise NotFound("persona not found")
+    return JSONResponse({"message": "persona deleted"})
+
+
+async def create_conversation(request: Request, ctl: _Control) -> Response:
+    url_base = f"{request.base_url}c"
+    body = await _body(request)
+    return JSONResponse(await run_in_threadpool(ctl.store.create_conversation, body, url_base))
+
+
+async def get_conversation(request: Request, ctl: _Control) -> Response:
+    conv_id = request.path_params["conversation_id"]
+    conversation = await run_in_threadpool(ctl.store.get_conversation, conv_id)
+    if conversation is None:
+        raise NotFound("conversation not found")
+    return JSONResponse(conversation)
+
+
+def _api_route(ctl: _Control, path: str, method: str, handler: Handler) -> Route:
+    """Wrap a handler with counting, auth, fault injection and error mapping."""
+
+    async def endpoint(request: Request) -> Response:
+        ctl.stats[f"{method} {path}"] += 1
+        if ctl.api_key is not None:
+            given = request.headers.get("x-api-key", "").encode()
+            if not hmac.compare_digest(given, ctl.api_key.encode()):
+                return _error(401, "Invalid access token", key="message")
+        if ctl.faults.latency_ms:
+            await asyncio.sleep(ctl.faults.latency_ms / 1000)
+        fault = ctl.injected()
+        if fault is not None:
+            return fault
+        try:
+            return await handler(request, ctl)
+        except NotFound as exc:
+            return _error(404, str(exc))
+        except ValueError as exc:
+            return _error(400, str(exc))
+
+    return Route(path, endpoint, methods=[method])
+
+
+def _control_routes(ctl: _Control) -> list[Route]:
+    async def faults(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                changes = await _body(request)
+                if not isinstance(changes, dict):
+                    raise ValueError("expected a JSON object of fault settings")
+                ctl.set_faults(Faults.from_dict({**ctl.faults.to_dict(), **changes}))
+            except ValueError as exc:
+                return _error(400, str(exc))
+        return JSONResponse(ctl.faults.to_dict())
+
+    async def stats(request: Request) -> Response:
+        if request.method == "DELETE":
+            ctl.stats.clear()
+        return JSONResponse({"total": sum(ctl.stats.values()), "requests": dict(ctl.stats)})
+
+    return [
+        Route("/_faults", faults, methods=["GET", "POST"]),
+        Route("/_stats", stats, methods=["GET", "DELETE"]),
+    ]
+
+
+def create_app(store: Store, api_key: str | None = None, faults: Faults | None = None) -> Starlette:
+    ctl = _Control(store, api_key, faults or Faults())
+    routes: list[Route] = []
+    # Tavus now also calls personas "PALs"; both spellings reach the same handlers.
+    for base in ("/v2/personas", "/v2/pals"):
+        one = base + "/{persona_id}"
+        routes += [
+            _api_route(ctl, base, "GET", list_personas),
+            _api_route(ctl, base, "POST", create_persona),
+            _api_route(ctl, one, "GET", get_persona),
+            _api_route(ctl, one, "PATCH", patch_persona),
+            _api_route(ctl, one, "DELETE", delete_persona),
+        ]
+    routes += [
+        _api_route(ctl, "/v2/conversations", "POST", create_conversation),
+        _api_route(ctl, "/v2/conversations/{conversation_id}", "GET", get_conversation),
+        *_control_routes(ctl),
+    ]
+    app = Starlette(routes=routes)
+    app.state.control = ctl
+    return app
+
+
+def run(
+    host: str = "127.0.0.1",
+    port: int = 8787,
+    db_path: str | os.PathLike[str] = ".personactl/serve.sqlite",
+    api_key: str | None = None,
+    faults: Faults | None = None,
+    *,
+    seed_system: bool = True,
+    log_level: str = "info",
+) -> None:
+    """Serve until interrupted.  Faults default to $PERSONACTL_SERVE_FAULTS."""
+    store = Store(db_path, seed_system=seed_system)
+    try:
+        app = create_app(store, api_key, faults if faults is not None else Faults.from_env())
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
+    finally:
+        store.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m personactl.server", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8787)
+    parser.add_argument("--db", default=".personactl/serve.sqlite")
+    parser.add_argument("--api-key", default=None, help="require this x-api-key")
+    # fault flags left unset keep the value from $PERSONACTL_SERVE_FAULTS
+    parser.add_argument("--latency-ms", type=float)
+    parser.add_argument("--rate-429", type=float)
+    parser.add_argument("--rate-5xx", type=float)
+    parser.add_argument("--retry-after", type=float)
+    parser.add_argument("--drop-create-response", type=float)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--no-system-personas", action="store_true")
+    args = parser.parse_args(argv)
+    names = ("latency_ms", "rate_429", "rate_5xx", "retry_after", "drop_create_response", "seed")
+    given = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    try:
+        faults = Faults.from_dict({**Faults.from_env().to_dict(), **given})
+    except ValueError as exc:
+        parser.error(str(exc))
+    run(
+        args.host, args.port, args.db, args.api_key, faults, seed_system=not args.no_system_personas
+    )
+
+
+if __name__ == "__main__":
+    main()

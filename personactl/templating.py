@@ -1,0 +1,171 @@
+"""Sandboxed, strict Jinja over every string of a layered document.
+
+`secret('NAME')` renders to an opaque placeholder, never the value: compiled
+payloads, plans and state can then never hold a secret.  `personactl.secrets`
+swaps placeholders for real values only at the moment a request is sent.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import jinja2
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from personactl.errors import Loc, Problem
+from personactl.secrets import placeholder
+from personactl.yamlload import PList, PMap
+
+_MARKERS = ("{{", "{%", "{#")
+
+
+class TemplateFailure(Exception):
+    """Rendering one string failed; carries a ready Problem."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.format())
+        self.problem = problem
+
+
+class Renderer:
+    """One Jinja environment per project: compiled templates are cached and shared."""
+
+    def __init__(self, root: Path, templates_dir: Path) -> None:
+        self.root = root
+        self.templates_dir = templates_dir
+        self.env = ImmutableSandboxedEnvironment(
+            loader=jinja2.FileSystemLoader(str(templates_dir)),
+            undefined=jinja2.StrictUndefined,
+            auto_reload=False,
+            cache_size=-1,
+            keep_trailing_newline=False,
+            autoescape=False,
+        )
+        self.env.globals["secret"] = _secret
+        self.env.globals["env"] = _env
+        self._compiled: dict[str, jinja2.Template] = {}
+
+    def render_string(self, source: str, variables: dict[str, Any], loc: Loc | None) -> str:
+        if not any(m in source for m in _MARKERS):
+            return source
+        try:
+            template = self._compiled.get(source)
+            if template is None:
+                template = self.env.from_string(source)
+                self._compiled[source] = template
+            return template.render(variables)
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateFailure(self._syntax_problem(exc, loc)) from None
+        except jinja2.TemplateNotFound as exc:
+            raise TemplateFailure(
+                Problem(
+                    loc,
+                    f"template not found: {exc.name}",
+                    f"include paths are relative to {self._shown(self.templates_dir)}/",
+                )
+            ) from None
+        except SecurityError as exc:
+            raise TemplateFailure(
+                Problem(self._runtime_loc(loc), f"sandbox violation: {exc}")
+            ) from None
+        except jinja2.UndefinedError as exc:
+            raise TemplateFailure(
+                Problem(
+                    self._runtime_loc(loc),
+                    f"undefined variable: {exc.message}",
+                    "declare it under vars: or pass it with --var",
+                )
+            ) from None
+        except _TemplateFunctionError as exc:
+            raise TemplateFailure(Problem(self._runtime_loc(loc), str(exc))) from None
+        except (TypeError, ValueError, ArithmeticError, LookupError, jinja2.TemplateError) as exc:
+            raise TemplateFailure(
+                Problem(self._runtime_loc(loc), f"template error: {exc}")
+            ) from None
+
+    def render_tree(
+        self, value: Any, variables: dict[str, Any], problems: list[Problem], loc: Loc | None = None
+    ) -> Any:
+        """Render every string of a PMap/PList tree; problems are collected, not raised."""
+        if isinstance(value, str):
+            try:
+                return self.render_string(value, variables, loc)
+            except TemplateFailure as exc:
+                problems.append(exc.problem)
+                return value
+        if isinstance(value, PMap):
+            out = PMap(value.loc)
+            for key, item in value.items():
+                out.put(
+                    key,
+                    self.render_tree(item, variables, problems, value.val_locs.get(key)),
+                    value.key_locs.get(key),
+                    value.val_locs.get(key),
+                )
+            return out
+        if isinstance(value, PList):
+            seq = PList(value.loc)
+            for item, item_loc in zip(value, value.item_locs, strict=True):
+                seq.add(self.render_tree(item, variables, problems, item_loc), item_loc)
+            return seq
+        return value
+
+    def _shown(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def _template_loc(
+        self, filename: str | None, lineno: int | None, loc: Loc | None
+    ) -> Loc | None:
+        if filename and filename != "<template>":
+            return Loc(self._shown(Path(filename)), lineno or 0, 1 if lineno else 0)
+        if loc is not None and lineno and lineno > 1:
+            # an inline template: line 1 is the YAML value's own line
+            return Loc(loc.path, loc.line + lineno - 1, 1)
+        return loc
+
+    def _syntax_problem(self, exc: jinja2.TemplateSyntaxError, loc: Loc | None) -> Problem:
+        where = self._template_loc(exc.filename, exc.lineno, loc)
+        return Problem(where, f"template syntax error: {exc.message}")
+
+    def _runtime_loc(self, loc: Loc | None) -> Loc | None:
+        """Find the template line that failed from the (Jinja-rewritten) traceback."""
+        tb: TracebackType | None = sys.exc_info()[2]
+        found: tuple[str, int] | None = None
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            name = code.co_filename
+            if name == "<template>" or name.startswith(str(self.templates_dir)):
+                found = (name, tb.tb_lineno)
+            tb = tb.tb_next
+        if found is None:
+            return loc
+        return self._template_loc(found[0], found[1], loc)
+
+
+class _TemplateFunctionError(Exception):
+    pass
+
+
+def _secret(name: str) -> str:
+    if not isinstance(name, str) or not name:
+        raise _TemplateFunctionError("secret() takes the name of an environment variable")
+    return placeholder(name)
+
+
+def _env(name: str, default: Any = None) -> Any:
+    value = os.environ.get(name)
+    if value is not None:
+        return value
+    if default is None:
+        raise _TemplateFunctionError(
+            f"environment variable {name} is not set (give env() a default to make it optional)"
+        )
+    return default

@@ -1,0 +1,219 @@
+"""The one place that reads YAML: C parser, source positions, strict keys.
+
+Mappings and sequences come back as `PMap` / `PList`: plain dict / list subclasses
+that also carry the `Loc` of every key and value, so a problem found many stages
+later (after merging bases and variants, after Jinja) still points at the file,
+line and column the value came from.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from personactl.errors import Loc, Problem
+
+try:  # libyaml's parser is several times faster; fall back to the pure-Python one
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on the PyYAML build
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+APPEND_TAG = "!append"
+# Upper bound on values after alias expansion: a "billion laughs" document is
+# refused before anything is built, whatever its size on disk.
+MAX_EXPANDED_NODES = 1_000_000
+
+
+class PMap(dict[str, Any]):
+    """A mapping that remembers where each key and value was written."""
+
+    __slots__ = ("loc", "key_locs", "val_locs")
+
+    def __init__(self, loc: Loc | None = None) -> None:
+        super().__init__()
+        self.loc = loc
+        self.key_locs: dict[str, Loc] = {}
+        self.val_locs: dict[str, Loc] = {}
+
+    def put(self, key: str, value: Any, key_loc: Loc | None, val_loc: Loc | None) -> None:
+        self[key] = value
+        if key_loc is not None:
+            self.key_locs[key] = key_loc
+        if val_loc is not None:
+            self.val_locs[key] = val_loc
+
+
+class PList(list[Any]):
+    """A sequence that remembers where each item was written; `append_tag` marks `!append`."""
+
+    __slots__ = ("loc", "item_locs", "append_tag")
+
+    def __init__(self, loc: Loc | None = None, append_tag: bool = False) -> None:
+        super().__init__()
+        self.loc = loc
+        self.item_locs: list[Loc | None] = []
+        self.append_tag = append_tag
+
+    def add(self, value: Any, loc: Loc | None) -> None:
+        self.append(value)
+        self.item_locs.append(loc)
+
+
+def _loc(path: str, node: yaml.Node) -> Loc:
+    mark = node.start_mark
+    return Loc(path, mark.line + 1, mark.column + 1)
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int]) -> int:
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in active:
+        raise _Refused("recursive YAML alias", node)
+    active.add(key)
+    size = 1
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            size += _expanded_size(k, memo, active) + _expanded_size(v, memo, active)
+            if size > MAX_EXPANDED_NODES:
+                break
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            size += _expanded_size(item, memo, active)
+            if size > MAX_EXPANDED_NODES:
+                break
+    active.discard(key)
+    memo[key] = size
+    return size
+
+
+class _Refused(Exception):
+    def __init__(self, message: str, node: yaml.Node) -> None:
+        super().__init__(message)
+        self.node = node
+
+
+class _Builder:
+    """Turns composed nodes into PMap/PList/scalars, collecting every problem."""
+
+    def __init__(self, path: str, loader: Any) -> None:
+        self.path = path
+        self.loader = loader
+        self.problems: list[Problem] = []
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag == "tag:yaml.org,2002:str":
+            return node.value
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as exc:
+            self.problems.append(Problem(_loc(self.path, node), str(exc.problem)))
+            return node.value
+        if isinstance(value, (_dt.date, _dt.datetime)):
+            return value.isoformat()  # JSON has no dates; keep what was written
+        if isinstance(value, bytes):
+            return node.value
+        return value
+
+    def build(self, node: yaml.Node) -> Any:
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node)
+        loc = _loc(self.path, node)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag not in ("tag:yaml.org,2002:seq", APPEND_TAG):
+                self.problems.append(Problem(loc, f"unsupported YAML tag {node.tag}"))
+            seq = PList(loc, append_tag=node.tag == APPEND_TAG)
+            for item in node.value:
+                seq.add(self.build(item), _loc(self.path, item))
+            return seq
+        if isinstance(node, yaml.MappingNode):
+            if node.tag != "tag:yaml.org,2002:map":
+                self.problems.append(Problem(loc, f"unsupported YAML tag {node.tag}"))
+            out = PMap(loc)
+            for key_node, value_node in node.value:
+                key_loc = _loc(self.path, key_node)
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    self.problems.append(
+                        Problem(
+                            key_loc,
+                            "YAML merge keys (<<) are not supported",
+                            "use extends: or an anchor on the whole value",
+                        )
+                    )
+                    continue
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self.problems.append(Problem(key_loc, "mapping keys must be plain strings"))
+                    continue
+                key = key_node.value  # keys stay as written: `on:` or `yes:` are not booleans
+                if key in out:
+                    first = out.key_locs.get(key)
+                    where = f" (first defined at line {first.line})" if first else ""
+                    self.problems.append(Problem(key_loc, f"duplicate key '{key}'{where}"))
+                    continue
+                out.put(key, self.build(value_node), key_loc, _loc(self.path, value_node))
+            return out
+        raise AssertionError(f"unknown YAML node {node!r}")  # pragma: no cover
+
+
+def load_text(text: str, path: str) -> tuple[Any, list[Problem]]:
+    """Parse one YAML document; `path` is how the file is named in messages."""
+    loader = _Loader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            loc = Loc(path, mark.line + 1, mark.column + 1) if mark else Loc(path)
+            message = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+            return None, [Problem(loc, f"invalid YAML: {message}")]
+        except yaml.YAMLError as exc:
+            return None, [Problem(Loc(path), f"invalid YAML: {exc}")]
+        if node is None:
+            return None, []
+        try:
+            size = _expanded_size(node, {}, set())
+        except _Refused as exc:
+            return None, [Problem(_loc(path, exc.node), str(exc))]
+        if size > MAX_EXPANDED_NODES:
+            return None, [
+                Problem(
+                    _loc(path, node),
+                    f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} values; refused",
+                    "this looks like an alias bomb",
+                )
+            ]
+        builder = _Builder(path, loader)
+        return builder.build(node), builder.problems
+    finally:
+        loader.dispose()
+
+
+def load_file(file: Path, shown_as: str) -> tuple[Any, list[Problem]]:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return None, [Problem(Loc(shown_as), "file is not valid UTF-8")]
+    except OSError as exc:
+        return None, [Problem(Loc(shown_as), f"cannot read file: {exc.strerror}")]
+    return load_text(text, shown_as)
+
+
+def locate(tree: Any, path: tuple[str | int, ...], *, key: bool = False) -> Loc | None:
+    """The most precise known position for `path` inside `tree` (deepest ancestor found)."""
+    best: Loc | None = getattr(tree, "loc", None)
+    node = tree
+    for i, part in enumerate(path):
+        last = i == len(path) - 1
+        if isinstance(node, PMap) and isinstance(part, str) and part in node:
+            locs = node.key_locs if (key and last) else node.val_locs
+            best = locs.get(part, best)
+            node = node[part]
+        elif isinstance(node, PList) and isinstance(part, int) and 0 <= part < len(node):
+            best = node.item_locs[part] or best
+            node = node[part]
+        else:
+            break
+    return best

@@ -1,0 +1,83 @@
+"""A real `personactl serve` (uvicorn on 127.0.0.1, free port) in a background thread.
+
+Use `live_server(db_path, ...)` as a context manager, or import the `server`
+fixture into a test module (`from tests.serverfix import server`).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from personactl.server import Faults, create_app
+from personactl.store import Store
+
+API_KEY = "test-key-0123456789"
+
+
+@dataclass
+class LiveServer:
+    url: str
+    store: Store
+    api_key: str | None
+
+    def set_faults(self, **changes: Any) -> dict[str, Any]:
+        """Change fault settings on the running server (via POST /_faults)."""
+        resp = httpx.post(f"{self.url}/_faults", json=changes)
+        resp.raise_for_status()
+        return dict(resp.json())
+
+    def stats(self) -> dict[str, Any]:
+        return dict(httpx.get(f"{self.url}/_stats").json())
+
+    def reset_stats(self) -> None:
+        httpx.delete(f"{self.url}/_stats").raise_for_status()
+
+
+@contextmanager
+def live_server(
+    db_path: Path,
+    *,
+    api_key: str | None = API_KEY,
+    faults: Faults | None = None,
+    seed_system: bool = True,
+) -> Iterator[LiveServer]:
+    store = Store(db_path, seed_system=seed_system)
+    app = create_app(store, api_key, faults or Faults())
+    # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on such sockets, and
+    # without it every response stalls ~40 ms on delayed ACKs
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))  # bound here, so the port cannot be taken meanwhile
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="critical", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.01)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", store, api_key)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        store.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LiveServer]:
+    with live_server(tmp_path / "serve.sqlite") as live:
+        yield live

@@ -1,0 +1,195 @@
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+
+import httpx
+import pytest
+
+from personactl.backends.base import CreateOutcomeUnknown
+from personactl.backends.tavus import MAX_RETRY_AFTER, TavusBackend, parse_retry_after
+from personactl.errors import ApiError
+from personactl.store import MASK
+from tests.serverfix import API_KEY, server  # noqa: F401
+
+PERSONA = {
+    "persona_name": "Storyteller",
+    "system_prompt": "Tell stories.",
+    "layers": {"llm": {"model": "m", "api_key": "sk-secret"}},
+}
+
+
+@pytest.fixture
+def backend(server):  # noqa: F811
+    b = TavusBackend(server.url, API_KEY, backoff_base=0.01, page_size=5, max_retries=3)
+    yield b
+    b.close()
+
+
+def test_crud(backend):
+    assert backend.name == "tavus"
+    created = backend.create_persona(PERSONA)
+    pid = created["persona_id"]
+    got = backend.get_persona(pid)
+    assert got["persona_name"] == "Storyteller" and got["layers"]["llm"]["api_key"] == MASK
+    ops = [{"op": "replace", "path": "/persona_name", "value": "New"}]
+    backend.patch_persona(pid, ops)
+    backend.patch_persona(pid, ops)  # 304: no change is success
+    assert backend.get_persona(pid)["persona_name"] == "New"
+    with pytest.raises(ApiError, match=r"PATCH /v2/personas/p\w+ failed: HTTP 400"):
+        backend.patch_persona(pid, [{"op": "remove", "path": "/missing"}])
+    backend.delete_persona(pid)
+    backend.delete_persona(pid)  # already gone: success
+    assert backend.get_persona(pid) is None
+
+
+def test_get_unwraps_data_envelope(backend, server):  # noqa: F811
+    pid = backend.create_persona(PERSONA)["persona_id"]
+    server.set_faults(envelope_get=True)
+    assert backend.get_persona(pid)["persona_id"] == pid
+    assert backend.get_persona("pmissing") is None
+
+
+def test_list_pages_only_user_personas(backend, server):  # noqa: F811
+    ids = [backend.create_persona({"persona_name": str(i)})["persona_id"] for i in range(12)]
+    server.reset_stats()
+    listed = list(backend.list_personas())
+    assert [p["persona_id"] for p in listed] == ids  # the 2 system personas are left out
+    assert server.stats()["requests"] == {"GET /v2/personas": 3}  # 5 + 5 + 2
+
+
+def test_list_stops_at_total_count(backend, server):  # noqa: F811
+    for i in range(10):
+        backend.create_persona({"persona_name": str(i)})
+    server.reset_stats()
+    assert len(list(backend.list_personas())) == 10
+    assert server.stats()["total"] == 2  # no third request for an empty page
+
+
+def test_retries_429_honouring_retry_after(backend, server):  # noqa: F811
+    server.set_faults(fail_next=[429, 429], retry_after=0.2)
+    start = time.monotonic()
+    assert list(backend.list_personas()) == []
+    assert time.monotonic() - start >= 0.4
+    assert backend.request_count() == 3
+
+
+def test_create_retries_429(backend, server):  # noqa: F811
+    server.set_faults(fail_next=[429], retry_after=0.01)
+    backend.create_persona(PERSONA)
+    assert len(list(backend.list_personas())) == 1
+
+
+def test_retries_5xx_then_gives_up(backend, server):  # noqa: F811
+    server.set_faults(fail_next=[500, 502, 503])
+    assert list(backend.list_personas()) == []
+    server.set_faults(fail_next=[503] * 4)
+    with pytest.raises(ApiError, match=r"GET /v2/personas/pabc failed after 4 attempts: HTTP 503"):
+        backend.get_persona("pabc")
+
+
+def test_wrong_key_never_leaks(server):  # noqa: F811
+    key = "wrong-key-9f8e7d6c5b4a"
+    backend = TavusBackend(server.url, key, api_key_env="ACME_TAVUS_KEY")
+    with pytest.raises(ApiError) as err:
+        list(backend.list_personas())
+    text = f"{err.value} {err.value!r} {backend!r}"
+    assert "ACME_TAVUS_KEY" in str(err.value) and err.value.status == 401
+    assert key not in text
+    assert backend.request_count() == 1  # auth failures are not retried
+    backend.close()
+
+
+def test_key_echoed_by_server_is_redacted():
+    key = "sk-live-abcdef123456"
+
+    def handler(request):
+        return httpx.Response(400, json={"error": f"bad key {request.headers['x-api-key']}"})
+
+    backend = TavusBackend("http://api", key, transport=httpx.MockTransport(handler))
+    with pytest.raises(ApiError) as err:
+        backend.patch_persona("p1", [])
+    assert key not in str(err.value) and "****" in str(err.value)
+
+
+@pytest.mark.parametrize("mode", ["502", "abort"])
+def test_lost_create_response_is_not_retried(backend, server, mode):  # noqa: F811
+    server.set_faults(drop_create_response=1.0, drop_mode=mode)
+    with pytest.raises(CreateOutcomeUnknown):
+        backend.create_persona(PERSONA)
+    assert backend.request_count() == 1
+    server.set_faults(drop_create_response=0.0)
+    assert len(list(backend.list_personas())) == 1  # it was created, exactly once
+
+
+def test_create_not_sent_is_retried():
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        if len(calls) == 1:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200, json={"persona_id": "p1", "persona_name": "x"})
+
+    backend = TavusBackend(
+        "http://api", "k", transport=httpx.MockTransport(handler), backoff_base=0.001
+    )
+    assert backend.create_persona({"persona_name": "x"})["persona_id"] == "p1"
+    assert backend.request_count() == 2
+
+
+def test_create_timeout_is_outcome_unknown():
+    def handler(request):
+        raise httpx.ReadTimeout("slow", request=request)
+
+    backend = TavusBackend("http://api", "k", transport=httpx.MockTransport(handler))
+    with pytest.raises(CreateOutcomeUnknown):
+        backend.create_conversation({"persona_id": "p1"})
+    assert backend.request_count() == 1
+
+
+def test_transport_errors_on_reads_are_retried():
+    def handler(request):
+        raise httpx.ReadError("reset", request=request)
+
+    transport = httpx.MockTransport(handler)
+    backend = TavusBackend(
+        "http://api", "k", transport=transport, backoff_base=0.001, max_retries=2
+    )
+    with pytest.raises(ApiError, match="DELETE /v2/personas/p1 failed after 3 attempts: ReadError"):
+        backend.delete_persona("p1")
+    assert backend.request_count() == 3
+
+
+def test_conversation(backend):
+    pid = backend.create_persona({**PERSONA, "default_replica_id": "r1"})["persona_id"]
+    conv = backend.create_conversation({"persona_id": pid, "conversation_name": "Hi"})
+    assert conv["conversation_url"].endswith(conv["conversation_id"])
+    with pytest.raises(ApiError, match="HTTP 400"):
+        backend.create_conversation({"persona_id": "pmissing"})
+
+
+def test_request_count_matches_server_under_parallelism(backend, server):  # noqa: F811
+    server.reset_stats()
+    server.set_faults(rate_429=0.2, retry_after=0.01, seed=3)
+    with ThreadPoolExecutor(16) as pool:
+        created = list(
+            pool.map(lambda i: backend.create_persona({"persona_name": str(i)}), range(48))
+        )
+    server.set_faults(rate_429=0.0)
+    assert len({p["persona_id"] for p in created}) == 48
+    assert backend.request_count() == server.stats()["total"]
+    assert len(list(backend.list_personas())) == 48
+
+
+def test_parse_retry_after():
+    now = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    assert parse_retry_after("1") == 1.0
+    assert parse_retry_after("0.05") == 0.05
+    assert parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now) == 30
+    assert parse_retry_after(format_datetime(now - timedelta(seconds=5), usegmt=True), now) == 0
+    assert parse_retry_after("99999") == MAX_RETRY_AFTER
+    for bad in (None, "", "soon", "nan"):
+        assert parse_retry_after(bad) is None
