@@ -9,7 +9,7 @@ from typing import Any
 
 from personactl import secrets
 from personactl.backends.base import Backend, CreateOutcomeUnknown
-from personactl.diff import fingerprint, kept_as_sent, verify
+from personactl.diff import fingerprint, kept_as_sent, same, verify
 from personactl.errors import ApiError, Problem, StalePlan, UserError
 from personactl.plan import Change, Plan
 from personactl.state import Recorder, Resource, State, now
@@ -79,36 +79,66 @@ class StalePlanErrors(StalePlan):
         return self._problems
 
 
+def wire(value: Any, backend: Backend, environ: Mapping[str, str]) -> Any:
+    """`value` as sent to the backend.  Real secret values go only to an API over the
+    wire; the embedded `local` backend (a file under .personactl/, in the repository)
+    keeps the masked marker instead, so no secret value ever lands in a local file.
+    Secrets are compared through the hashes in state, never read back, either way."""
+    if backend.name == "local":
+        secrets.resolve(value, environ)  # a missing secret is still an error
+        return secrets.mask(value)
+    return secrets.resolve(value, environ)
+
+
 def _create(
     change: Change, backend: Backend, recorder: Recorder, environ: Mapping[str, str]
-) -> str:
-    body = secrets.resolve(change.body or {}, environ)
+) -> tuple[str, dict[str, Any]]:
+    """The new persona's id and the payload to record as applied."""
+    body = change.body or {}
+    applied = change.applied or {}
+    earlier = recorder.pending(change.address)
+    if earlier is not None:
+        # An earlier apply sent this create and died before recording the answer.
+        adopted = _find_created(earlier, backend, recorder)
+        if adopted is not None:
+            # Created from an older configuration: record nothing as applied, so the
+            # next plan compares every declared value (secrets included) with it.
+            return adopted, applied if same(earlier, body) else {}
+    recorder.creating(change.address, body)
+    sent = wire(body, backend, environ)
+    maybe_created = earlier is not None
     for _attempt in range(3):
         try:
-            return str(backend.create_persona(body)["persona_id"])
+            return str(backend.create_persona(sent)["persona_id"]), applied
         except CreateOutcomeUnknown:
+            maybe_created = True
             # The create may have happened: look for it before sending it again.
-            adopted = _find_created(change, backend, recorder.managed_ids())
+            adopted = _find_created(body, backend, recorder)
             if adopted is not None:
-                return adopted
+                return adopted, applied
+        except ApiError:
+            if not maybe_created:  # refused (4xx, or 429s to the end): nothing was made
+                recorder.not_created(change.address)
+            raise
     raise ApiError(f"creating {change.address} failed repeatedly with no response")
 
 
-def _find_created(change: Change, backend: Backend, managed: set[str]) -> str | None:
+def _find_created(body: Mapping[str, Any], backend: Backend, recorder: Recorder) -> str | None:
+    """An unmanaged persona matching what was sent, claimed so no other create adopts it."""
     for persona in backend.list_personas():
         pid = persona.get("persona_id")
-        if pid and pid not in managed and not kept_as_sent(change.body or {}, persona):
+        if pid and not kept_as_sent(body, persona) and recorder.claim(str(pid)):
             return str(pid)
     return None
 
 
 def _run(change: Change, backend: Backend, recorder: Recorder, environ: Mapping[str, str]) -> None:
     if change.action == "create":
-        pid = _create(change, backend, recorder, environ)
-        recorder.put(change.address, Resource(pid, change.applied or {}, "", now()))
+        pid, applied = _create(change, backend, recorder, environ)
+        recorder.put(change.address, Resource(pid, applied, "", now()))
     elif change.action == "update":
         assert change.persona_id is not None
-        backend.patch_persona(change.persona_id, secrets.resolve(change.ops, environ))
+        backend.patch_persona(change.persona_id, wire(change.ops, backend, environ))
         recorder.put(change.address, Resource(change.persona_id, change.applied or {}, "", now()))
     else:
         if change.fingerprint is not None and change.persona_id:

@@ -29,11 +29,12 @@ class Compilation:
 
     @property
     def errors(self) -> list[Problem]:
-        return [p for p in self.problems if not p.warning]
+        # dict.fromkeys: a base shared by several personas reports each problem once
+        return list(dict.fromkeys(p for p in self.problems if not p.warning))
 
     @property
     def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.warning]
+        return list(dict.fromkeys(p for p in self.problems if p.warning))
 
     def raise_for_errors(self) -> None:
         if self.errors:

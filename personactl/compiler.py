@@ -12,7 +12,7 @@ from personactl.keys import check_keys, expect_map
 from personactl.layers import merge, merge_all
 from personactl.project import Environment, Project
 from personactl.templating import Renderer
-from personactl.yamlload import PList, PMap, load_file, locate
+from personactl.yamlload import PList, PMap, load_file, locate, to_plain
 
 _FILE_KEYS = ("name", "extends", "vars", "persona", "variants", "allow_unknown_keys")
 _VARIANT_KEYS = ("vars", "persona")
@@ -56,6 +56,11 @@ class SourceTree:
             self.problems.extend(problems)
             if problems and data is None:
                 self._files[path] = None
+            elif data is not None and not isinstance(data, PMap):
+                # nothing to compile: one error, not a cascade of "missing ..." ones
+                shown = Loc(self.project.shown(path), 1, 1)
+                self.problems.append(Problem(shown, "the file must be a mapping"))
+                self._files[path] = None
             else:
                 shown = Loc(self.project.shown(path), 1, 1)
                 self._files[path] = expect_map(data, shown, "the file", self.problems)
@@ -70,12 +75,8 @@ class SourceTree:
             base_node = self.load(base)
             if base_node is None:
                 continue
-            check_keys(
-                base_node,
-                ("extends", "vars", self.body_key, "allow_unknown_keys"),
-                "a base file",
-                self.problems,
-            )
+            if base not in self._layered:  # once per base, however many files extend it
+                self._check_base_keys(base_node)
             inherited = self.layered(base, base_node, (*stack, path))
             result.vars.extend(inherited.vars)
             result.persona = merge(result.persona, inherited.persona)
@@ -88,6 +89,23 @@ class SourceTree:
         result.allow_unknown = result.allow_unknown or node.get("allow_unknown_keys") is True
         self._layered[path] = result
         return result
+
+    def _check_base_keys(self, node: PMap) -> None:
+        allowed = ("extends", "vars", self.body_key, "allow_unknown_keys")
+        others = PMap(node.loc)
+        for key, value in node.items():
+            if key in ("name", "persona", "variants", "inputs") and key not in allowed:
+                # valid in a persona/conversation file, not in a base: no "did you mean"
+                self.problems.append(
+                    Problem(
+                        node.key_locs.get(key, node.loc),
+                        f"'{key}' is not allowed in a base file",
+                        f"a base contributes {', '.join(allowed)}",
+                    )
+                )
+            else:
+                others.put(key, value, node.key_locs.get(key), None)
+        check_keys(others, allowed, "a base file", self.problems)
 
     def _bases(self, path: Path, node: PMap, stack: tuple[Path, ...]) -> list[Path]:
         raw = node.get("extends")
@@ -182,7 +200,9 @@ def compile_personas(
                     )
                 )
                 continue
-            variables = merge_all([project.vars, env.vars, *layered.vars, variant.get("vars")])
+            variables = to_plain(
+                merge_all([project.vars, env.vars, *layered.vars, variant.get("vars")])
+            )
             variables["personactl"] = {"address": address, "environment": env.name}
             body = merge(merge(layered.persona, variant.get("persona") or PMap()), env.overrides)
             rendered = renderer.render_tree(body, variables, problems, body.loc)
@@ -197,11 +217,15 @@ def compile_personas(
 
 
 def _check_literal_secrets(tree: Any, problems: list[Problem], key: str = "") -> None:
-    from personactl.schema import SENSITIVE_KEYS
+    from personactl.schema import SENSITIVE_KEYS  # once per persona, not once per node
 
+    _literal_secrets(tree, problems, SENSITIVE_KEYS)
+
+
+def _literal_secrets(tree: Any, problems: list[Problem], sensitive: frozenset[str]) -> None:
     if isinstance(tree, PMap):
         for k, v in tree.items():
-            if k in SENSITIVE_KEYS and isinstance(v, str) and v and not secrets.is_pure_secret(v):
+            if k in sensitive and isinstance(v, str) and v and not secrets.is_pure_secret(v):
                 problems.append(
                     Problem(
                         tree.val_locs.get(k),
@@ -210,8 +234,9 @@ def _check_literal_secrets(tree: Any, problems: list[Problem], key: str = "") ->
                         f"and export MY_{k.upper()}",
                     )
                 )
-            else:
-                _check_literal_secrets(v, problems, k)
+            elif isinstance(v, (PMap, PList)):
+                _literal_secrets(v, problems, sensitive)
     elif isinstance(tree, PList):
         for item in tree:
-            _check_literal_secrets(item, problems, key)
+            if isinstance(item, (PMap, PList)):
+                _literal_secrets(item, problems, sensitive)

@@ -11,7 +11,7 @@ from personactl.keys import check_keys, did_you_mean, expect_map
 from personactl.layers import merge_all
 from personactl.project import Environment, Project
 from personactl.templating import Renderer
-from personactl.yamlload import PMap, locate
+from personactl.yamlload import PMap, locate, to_plain
 
 _FILE_KEYS = ("name", "extends", "vars", "persona", "inputs", "conversation", "allow_unknown_keys")
 _INPUT_KEYS = ("type", "required", "default", "description")
@@ -26,6 +26,7 @@ class Input:
     required: bool
     default: Any
     loc: Loc | None
+    default_loc: Loc | None = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,13 @@ def _check_default(spec: Input, problems: list[Problem]) -> None:
         "boolean": isinstance(value, bool),
     }[spec.type]
     if value is not None and not ok:
-        problems.append(Problem(spec.loc, f"default of input '{spec.name}' is not a {spec.type}"))
+        article = "an" if spec.type[0] in "aeiou" else "a"
+        problems.append(
+            Problem(
+                spec.default_loc or spec.loc,
+                f"default of input '{spec.name}' is not {article} {spec.type}",
+            )
+        )
 
 
 def load_conversations(
@@ -113,7 +120,12 @@ def load_conversations(
                 )
                 kind = "string"
             spec = Input(
-                key, kind, spec_node.get("required") is True, spec_node.get("default"), loc
+                key,
+                kind,
+                spec_node.get("required") is True,
+                spec_node.get("default"),
+                loc,
+                spec_node.val_locs.get("default"),
             )
             _check_default(spec, problems)
             inputs[key] = spec
@@ -180,7 +192,7 @@ def render_body(
 ) -> PMap:
     from personactl.schema import check_conversation
 
-    variables = dict(template.vars)
+    variables = to_plain(template.vars)
     variables.update(values)
     body: PMap = renderer.render_tree(template.body, variables, problems, template.body.loc)
     for issue in check_conversation(body, allow_unknown=template.allow_unknown):

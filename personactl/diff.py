@@ -149,6 +149,20 @@ def kept_as_sent(sent: Mapping[str, Any], live: Mapping[str, Any], ptr: str = ""
         got = live.get(key, _MISSING)
         if isinstance(value, Mapping) and isinstance(got, Mapping):
             lost.extend(kept_as_sent(value, got, p))
-        elif got is _MISSING or not same(value, got):
+        elif got is _MISSING or not _same_but_secrets(value, got):
             lost.append(p)
     return lost
+
+
+def _same_but_secrets(sent: Any, got: Any) -> bool:
+    """`same`, except that a secret (e.g. inside a list) matches whatever was read back:
+    the API returns it resolved or masked, never as the placeholder that was compiled."""
+    if secrets.is_sensitive(sent):
+        return isinstance(got, str)
+    if isinstance(sent, dict) and isinstance(got, dict):
+        return sent.keys() == got.keys() and all(_same_but_secrets(sent[k], got[k]) for k in sent)
+    if isinstance(sent, list) and isinstance(got, list):
+        return len(sent) == len(got) and all(
+            _same_but_secrets(x, y) for x, y in zip(sent, got, strict=True)
+        )
+    return same(sent, got)

@@ -7,7 +7,7 @@ them as one line each and exits 1.  Anything else escaping is a bug.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, order=True)
@@ -17,6 +17,9 @@ class Loc:
     path: str
     line: int = 0
     col: int = 0
+    # The value is a YAML block scalar (`|` / `>`): its text starts on the line after
+    # `line`, which is where the indicator is.  Used to map template line numbers.
+    block: bool = field(default=False, compare=False, repr=False)
 
     def __str__(self) -> str:
         if self.line:
@@ -63,7 +66,8 @@ class ConfigErrors(UserError):
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self._problems = sorted(
-            (p for p in problems if not p.warning),
+            # a base shared by several personas reports its own problems once
+            set(p for p in problems if not p.warning),
             key=lambda p: (p.loc or Loc(""), p.message),
         )
         first = self._problems[0] if self._problems else Problem(None, "invalid configuration")

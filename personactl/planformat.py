@@ -28,6 +28,17 @@ def _multiline(value: Any) -> bool:
     return isinstance(value, str) and "\n" in value
 
 
+def _structured(value: Any) -> bool:
+    """A list or mapping too long for one line (tools, perception queries): a line diff."""
+    return isinstance(value, (list, dict)) and len(_value(value)) > 60
+
+
+def _lines_of(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(secrets.mask(value), ensure_ascii=False, sort_keys=True, indent=2)
+
+
 def _line_diff(before: str, after: str) -> list[str]:
     lines = difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=2)
     return [line for line in lines if not line.startswith(("---", "+++"))]
@@ -61,11 +72,11 @@ def _op_lines(change: Change) -> list[str]:
                 out.extend(f"    + {line}" for line in op["value"].splitlines())
             else:
                 out.append(f"+ {path}: {_value(op['value'])}")
-        elif _multiline(op["value"]) or _multiline(before):
+        elif any(f(v) for f in (_multiline, _structured) for v in (op["value"], before)):
             out.append(f"~ {path}:{drift}")
-            old = before if isinstance(before, str) else _value(before)
-            new = op["value"] if isinstance(op["value"], str) else _value(op["value"])
-            out.extend(f"    {line}" for line in _line_diff(old, new))
+            out.extend(
+                f"    {line}" for line in _line_diff(_lines_of(before), _lines_of(op["value"]))
+            )
         else:
             out.append(f"~ {path}: {_value(before)} -> {_value(op['value'])}{drift}")
     return out

@@ -129,7 +129,9 @@ def load_project(start: Path | None = None) -> Project:
         problems.append(
             Problem(
                 top.val_locs.get("default_environment", top.loc),
-                f"default_environment {default!r} is not a declared environment",
+                f"default_environment {default!r} is not a declared environment"
+                if default is not None
+                else "default_environment is required when there is no 'local' environment",
                 f"environments: {', '.join(sorted(environments))}",
             )
         )

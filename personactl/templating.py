@@ -51,7 +51,8 @@ class Renderer:
         self._compiled: dict[str, jinja2.Template] = {}
 
     def render_string(self, source: str, variables: dict[str, Any], loc: Loc | None) -> str:
-        if not any(m in source for m in _MARKERS):
+        # every marker starts with "{": most strings (names, URLs) have none
+        if "{" not in source or not any(m in source for m in _MARKERS):
             return source
         try:
             template = self._compiled.get(source)
@@ -100,12 +101,15 @@ class Renderer:
                 return value
         if isinstance(value, PMap):
             out = PMap(value.loc)
+            key_locs = value.key_locs
+            val_locs = value.val_locs
             for key, item in value.items():
+                item_loc = val_locs.get(key)
                 out.put(
                     key,
-                    self.render_tree(item, variables, problems, value.val_locs.get(key)),
-                    value.key_locs.get(key),
-                    value.val_locs.get(key),
+                    self.render_tree(item, variables, problems, item_loc),
+                    key_locs.get(key),
+                    item_loc,
                 )
             return out
         if isinstance(value, PList):
@@ -126,9 +130,10 @@ class Renderer:
     ) -> Loc | None:
         if filename and filename != "<template>":
             return Loc(self._shown(Path(filename)), lineno or 0, 1 if lineno else 0)
-        if loc is not None and lineno and lineno > 1:
-            # an inline template: line 1 is the YAML value's own line
-            return Loc(loc.path, loc.line + lineno - 1, 1)
+        if loc is not None and lineno and (lineno > 1 or loc.block):
+            # an inline template: line 1 is the YAML value's own line, or the line
+            # after a block scalar's `|` / `>` indicator
+            return Loc(loc.path, loc.line + lineno - 1 + int(loc.block), 1)
         return loc
 
     def _syntax_problem(self, exc: jinja2.TemplateSyntaxError, loc: Loc | None) -> Problem:

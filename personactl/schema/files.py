@@ -82,6 +82,7 @@ class ConversationFile(_Strict):
     )
     inputs: dict[str, InputSpec] | None = None
     conversation: dict[str, Any] | None = None
+    allow_unknown_keys: bool | None = None
 
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -228,8 +229,47 @@ def _meta_validator(schema: Mapping[str, Any]) -> Validator:
     return _META_VALIDATORS["2020-12"]
 
 
+# check_parameters results by parameters content. Tool definitions usually come from
+# shared bases, so the same schema is checked once per persona; meta-validating it
+# with jsonschema is by far the most expensive check of a compile, and its result
+# depends only on the content (never on the path, which is re-prefixed per call).
+_PARAMS_CACHE: dict[Any, tuple[SchemaIssue, ...]] = {}
+_PARAMS_CACHE_MAX = 4096
+_ROOT = "\x00parameters"  # a path element no real schema key can equal
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable, exact key for a JSON-like value (TypeError when there is none).
+
+    Types are part of the key (True vs 1, 1 vs 1.0 must not share results); list
+    subclasses count as lists and dict subclasses as dicts, as jsonschema sees them.
+    """
+    if isinstance(value, dict):
+        return (dict, tuple((k.__class__, k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return (list, tuple(_freeze(v) for v in value))
+    if isinstance(value, float):  # by repr: -0.0 and 0.0 print differently in messages
+        return (value.__class__, repr(value))
+    if isinstance(value, (str, int)) or value is None:  # bool is an int subclass
+        return (value.__class__, value)
+    raise TypeError(f"no cache key for {type(value).__name__}")
+
+
 def check_parameters(params: Mapping[str, Any], base: Path) -> list[SchemaIssue]:
     """A tool's `parameters`: a valid JSON Schema whose `required` names are defined."""
+    try:
+        key = _freeze(params)
+    except TypeError:
+        return _check_parameters(params, base)
+    found = _PARAMS_CACHE.get(key)
+    if found is None:
+        found = tuple(_check_parameters(params, (_ROOT,)))
+        if len(_PARAMS_CACHE) < _PARAMS_CACHE_MAX:
+            _PARAMS_CACHE[key] = found
+    return [replace(issue, path=(*base, *issue.path[1:])) for issue in found]
+
+
+def _check_parameters(params: Mapping[str, Any], base: Path) -> list[SchemaIssue]:
     issues: list[SchemaIssue] = []
     errors = sorted(
         _meta_validator(params).iter_errors(params), key=lambda e: [str(p) for p in e.absolute_path]
