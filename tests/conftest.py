@@ -40,12 +40,24 @@ class Result:
         return self.out + self.err
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None,
-            input: str | None = None, timeout: float = 120) -> Result:
+def run_cli(
+    *args: str,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+    timeout: float = 120,
+) -> Result:
     """Run the real `personactl` in a subprocess."""
     full_env = {**os.environ, **(env or {})}
-    proc = subprocess.run([sys.executable, "-m", "personactl", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, input=input, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "personactl", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=timeout,
+    )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -84,3 +96,33 @@ def example_repo(tmp_path: Path) -> Path:
         else:
             shutil.copy(src, dest / name)
     return dest
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """The CLI in-process, through its real error boundary (`main`)."""
+    from personactl.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+@pytest.fixture
+def cli_run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+    """Like run_cli, but in-process (through `main`, the real error boundary)."""
+    from personactl.cli import main
+
+    def run(*args: str, cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Result:
+        capsys.readouterr()
+        with monkeypatch.context() as patch:
+            if cwd is not None:
+                patch.chdir(cwd)
+            for name, value in (env or {}).items():
+                patch.setenv(name, value)
+            with pytest.raises(SystemExit) as exc:
+                main(list(args))
+        out, err = capsys.readouterr()
+        return Result(int(exc.value.code or 0), out, err)
+
+    return run

@@ -9,8 +9,8 @@ import click
 import pytest
 
 from personactl import __version__
-from personactl.cli import cli, main
-from tests.conftest import REPO, Result, build_tree, run_cli
+from personactl.cli import cli
+from tests.conftest import REPO, build_tree, run_cli, run_main
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -24,33 +24,6 @@ def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[st
 
 
 COMMANDS = _commands(cli)
-
-
-@pytest.fixture
-def cli_run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
-    """Like conftest.run_cli, but in-process (through `main`, the real error boundary)."""
-
-    def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Result:
-        capsys.readouterr()
-        with monkeypatch.context() as patch:
-            if cwd is not None:
-                patch.chdir(cwd)
-            for name, value in (env or {}).items():
-                patch.setenv(name, value)
-            with pytest.raises(SystemExit) as exc:
-                main(list(args))
-        out, err = capsys.readouterr()
-        return Result(int(exc.value.code or 0), out, err)
-
-    return run
-
-
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """The CLI in-process, through its real error boundary (`main`)."""
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
 
 
 def test_every_documented_command_exists() -> None:

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from personactl.cli import main
 from personactl.compilation import Compilation, compile_project
 from personactl.errors import ConfigErrors
 from personactl.project import load_project
-from tests.conftest import SECRETS, assert_no_secrets, build_tree, run_cli
+from tests.conftest import SECRETS, assert_no_secrets, build_tree, run_cli, run_main
 
 PROJECT = """
 version: 1
@@ -42,14 +41,6 @@ def errors(root: Path, files: dict[str, str], env: str | None = None) -> list[st
 
 def warnings(result: Compilation) -> list[str]:
     return sorted((p.format() for p in result.warnings), key=lambda line: line.split(" ")[0])
-
-
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """The CLI in-process, through its real error boundary."""
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
 
 
 # --------------------------------------------------------------------------- YAML

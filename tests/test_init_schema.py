@@ -7,42 +7,14 @@ import re
 from pathlib import Path
 
 import jsonschema
-import pytest
 import yaml
 
-from personactl.cli import main
 from personactl.scaffold import files as scaffold_files
-from tests.conftest import REPO, SECRETS, Result, assert_no_secrets, run_cli
+from tests.conftest import REPO, SECRETS, assert_no_secrets, run_cli, run_main
 
 SCHEMAS = ("persona-file.json", "conversation-file.json", "personactl.json")
 MODELINE = re.compile(r"\A# yaml-language-server: \$schema=(\S+)\n")
 SCAFFOLD = REPO / "personactl" / "scaffold"
-
-
-@pytest.fixture
-def cli_run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
-    """Like conftest.run_cli, but in-process (through `main`, the real error boundary)."""
-
-    def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Result:
-        capsys.readouterr()
-        with monkeypatch.context() as patch:
-            if cwd is not None:
-                patch.chdir(cwd)
-            for name, value in (env or {}).items():
-                patch.setenv(name, value)
-            with pytest.raises(SystemExit) as exc:
-                main(list(args))
-        out, err = capsys.readouterr()
-        return Result(int(exc.value.code or 0), out, err)
-
-    return run
-
-
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
 
 
 def schema_for(path: Path) -> str:

@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
-from personactl.cli import main
-from tests.conftest import SECRETS, Result, assert_no_secrets, build_tree, run_cli
+from tests.conftest import SECRETS, assert_no_secrets, build_tree, run_cli, run_main
 
 STORYTELLER_PROMPT = (
     "You are a storyteller. You like telling stories to children.\n"
@@ -19,32 +16,6 @@ STORYTELLER_CONTEXT = (
     "Here are some of your favorite stories: Little Red Riding Hood, The Ugly Duckling, "
     "The Three Little Pigs"
 )
-
-
-@pytest.fixture
-def cli_run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
-    """Like conftest.run_cli, but in-process (through `main`, the real error boundary)."""
-
-    def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Result:
-        capsys.readouterr()
-        with monkeypatch.context() as patch:
-            if cwd is not None:
-                patch.chdir(cwd)
-            for name, value in (env or {}).items():
-                patch.setenv(name, value)
-            with pytest.raises(SystemExit) as exc:
-                main(list(args))
-        out, err = capsys.readouterr()
-        return Result(int(exc.value.code or 0), out, err)
-
-    return run
-
-
-def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exc.value.code or 0), out, err
 
 
 def preview(capsys, repo: Path, *args: str) -> dict:

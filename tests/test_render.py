@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from personactl.cli import main
 from personactl.compilation import compile_project
 from personactl.output import to_json
-from tests.conftest import REPO, SECRETS, Result, assert_no_secrets, build_tree, run_cli
+from tests.conftest import REPO, SECRETS, assert_no_secrets, build_tree, run_cli
 
 EXAMPLE_ADDRESSES = [
     "storyteller/children",
@@ -22,25 +21,6 @@ EXAMPLE_ADDRESSES = [
     "storyteller/horror",
     "weather-assistant",
 ]
-
-
-@pytest.fixture
-def cli_run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
-    """Like conftest.run_cli, but in-process (through `main`, the real error boundary)."""
-
-    def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Result:
-        capsys.readouterr()
-        with monkeypatch.context() as patch:
-            if cwd is not None:
-                patch.chdir(cwd)
-            for name, value in (env or {}).items():
-                patch.setenv(name, value)
-            with pytest.raises(SystemExit) as exc:
-                main(list(args))
-        out, err = capsys.readouterr()
-        return Result(int(exc.value.code or 0), out, err)
-
-    return run
 
 
 @pytest.fixture(scope="module")
