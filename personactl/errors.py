@@ -42,7 +42,9 @@ class Problem:
         text = f"{where}{kind}{self.message}"
         if self.hint:
             text += f" (hint: {self.hint})"
-        return text
+        from personactl.secrets import scrub  # errors must not depend on secrets at import
+
+        return scrub(text)
 
 
 class PersonactlError(Exception):

@@ -40,6 +40,11 @@ def names(value: Any) -> set[str]:
     return found
 
 
+def scrub(text: str) -> str:
+    """Message text with any secret placeholder shown as (sensitive)."""
+    return _PLACEHOLDER.sub(MASK, text) if _PREFIX in text else text
+
+
 def mask(value: Any) -> Any:
     """A copy safe to show or store: every string touched by a secret becomes (sensitive)."""
     if isinstance(value, str):

@@ -22,6 +22,24 @@ from personactl.secrets import placeholder
 from personactl.yamlload import PList, PMap
 
 _MARKERS = ("{{", "{%", "{#")
+# Jinja's sandbox guards attributes, not work: cap the operators that can build huge
+# values from a short template ('a' * 10**9, 2**10**10) on a CI runner.
+MAX_RESULT = 1_000_000
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if isinstance(right, int) and abs(right) > 512 and not -1 <= left <= 1:
+                raise SecurityError(f"exponent {right} is too large for a template")
+            return left**right
+        for count, seq in ((left, right), (right, left)):
+            if (isinstance(count, int) and isinstance(seq, (str, list, tuple))
+                    and count * len(seq) > MAX_RESULT):
+                raise SecurityError(f"a repetition longer than {MAX_RESULT:,} items")
+        return left * right
 
 
 class TemplateFailure(Exception):
@@ -38,7 +56,7 @@ class Renderer:
     def __init__(self, root: Path, templates_dir: Path) -> None:
         self.root = root
         self.templates_dir = templates_dir
-        self.env = ImmutableSandboxedEnvironment(
+        self.env = _BoundedSandbox(
             loader=jinja2.FileSystemLoader(str(templates_dir)),
             undefined=jinja2.StrictUndefined,
             auto_reload=False,
