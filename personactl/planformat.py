@@ -126,7 +126,11 @@ def markdown(plan: Plan) -> str:
         lines += ["| | address | persona_id | fields |", "|---|---|---|---|"]
         for c in plan.changes:
             fields = len(c.ops) if c.action != "delete" else "-"
-            drift = " (drift)" if c.drift else ""
+            drift = (
+                " (recreate: deleted outside personactl)"
+                if c.recreate
+                else (" (drift)" if c.drift else "")
+            )
             lines.append(
                 f"| {_SIGNS[c.action]} | `{c.address}`{drift} | "
                 f"{c.persona_id or '(new)'} | {fields} |"
