@@ -1,0 +1,364 @@
+"""Deploy benchmark: `apply` against `personactl serve` with added latency.
+
+    python benchmarks/deploy.py                    # 900 personas, 20 ms latency
+    python benchmarks/deploy.py --personas 90      # a quick run
+    python benchmarks/deploy.py --parallelism 1 8 16
+
+Generates a repository of N personas with an environment
+`bench: {backend: tavus, api_url: http://127.0.0.1:PORT, api_key_env: BENCH_KEY}`,
+starts the server (`python -m personactl.server --latency-ms 20 --api-key ...`) as a
+subprocess, and reports, in one run:
+
+- `personactl apply --auto-approve --parallelism P` of all creates, for each P
+  (a fresh server database and empty state per run), with the requests it made
+  (list pages of its plan, creates, list pages of its read-back) and the ideal
+  N x latency / P;  goal: within 1.5x of the ideal at P = 16;
+- a no-change `personactl plan --detailed-exitcode` afterwards: the requests it makes
+  (goal: only list pages, no per-persona GET) and its time;
+- for scale: `personactl validate` (start-up + compile, no API) and a plan against the
+  empty server (start-up + compile + one list page).
+
+The create phase of an apply (first create to last, timed by polling /_stats every
+10 ms) is compared with the ideal as well as the whole apply, with what comes before
+(start-up, compile, plan) and after (read-back, state save).
+Prints a table, then one JSON line (`RESULT ...`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import _synth  # noqa: E402
+
+API_KEY = "bench-key-0123456789"
+SECRETS = {"CUSTOM_LLM_API_KEY": "sk-bench-llm", "TTS_API_KEY": "sk-bench-tts"}
+PAGE_SIZE = 100  # TavusBackend's list page size
+
+
+def console_script() -> str:
+    candidate = Path(sys.executable).parent / "personactl"
+    if candidate.exists():
+        return str(candidate)
+    sys.exit("personactl is not installed in this environment (pip install -e .)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """`python -m personactl.server` on a fresh database; stopped by pid."""
+
+    def __init__(self, db: Path, port: int, latency_ms: float) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = open(db.with_suffix(".log"), "w")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "personactl.server",
+                "--port",
+                str(port),
+                "--db",
+                str(db),
+                "--latency-ms",
+                str(latency_ms),
+                "--api-key",
+                API_KEY,
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.stats()
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    sys.exit(f"server did not start; see {self.log.name}")
+                time.sleep(0.05)
+
+    def _call(self, method: str) -> dict[str, Any]:
+        req = urllib.request.Request(self.url + "/_stats", method=method)
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return dict(json.load(resp))
+
+    def stats(self) -> dict[str, Any]:
+        return self._call("GET")
+
+    def reset(self) -> None:
+        self._call("DELETE")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class CreateWatch:
+    """Polls /_stats while an apply runs, to time its create phase on the wall clock:
+    from the arrival of the first POST /v2/personas to the arrival of the last, plus
+    one latency (the last create's answer).  Resolution: the poll interval."""
+
+    def __init__(self, server: Server, expected: int, interval: float = 0.01) -> None:
+        self.server = server
+        self.expected = expected
+        self.interval = interval
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> CreateWatch:
+        self.t0 = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            try:
+                count = breakdown(self.server.stats())["create"]
+            except OSError:
+                count = -1
+            self.samples.append((time.perf_counter() - self.t0, count))
+            if count >= self.expected:
+                return
+            self._stop.wait(self.interval)
+
+    def phases(self, latency: float) -> dict[str, float]:
+        first = next((t for t, c in self.samples if c > 0), None)
+        last = next((t for t, c in self.samples if c >= self.expected), None)
+        if first is None or last is None:
+            return {}
+        return {
+            "before_creates_s": first,  # start-up, compile, plan (list), plan text
+            "creates_s": last - first + latency,
+            "creates_end_s": last + latency,
+        }
+
+
+def run(cmd: list[str], env: dict[str, str], ok: tuple[int, ...] = (0,)) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode not in ok:
+        sys.exit(
+            f"{' '.join(cmd)} exited {proc.returncode}:\n"
+            f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
+    return wall, proc.stdout + proc.stderr
+
+
+def breakdown(stats: dict[str, Any]) -> dict[str, int]:
+    req = stats.get("requests", {})
+    return {
+        "total": int(stats.get("total", 0)),
+        "list": int(req.get("GET /v2/personas", 0)),
+        "create": int(req.get("POST /v2/personas", 0)),
+        "get_one": int(req.get("GET /v2/personas/{persona_id}", 0)),
+        "patch": int(req.get("PATCH /v2/personas/{persona_id}", 0)),
+        "delete": int(req.get("DELETE /v2/personas/{persona_id}", 0)),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--personas", type=int, default=900, help="personas (default 900)")
+    ap.add_argument("--variants", type=int, default=3, help="variants per file (default 3)")
+    ap.add_argument("--latency-ms", type=float, default=20.0, help="server latency (default 20)")
+    ap.add_argument(
+        "--parallelism", type=int, nargs="+", default=[1, 16], help="apply runs (default 1 16)"
+    )
+    ap.add_argument("--plan-runs", type=int, default=3, help="timed no-change plans (default 3)")
+    ap.add_argument("--dir", type=Path, help="work directory (default: a temp dir)")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args()
+    if args.personas % max(args.variants, 1):
+        ap.error("--personas must be a multiple of --variants")
+    files = args.personas // max(args.variants, 1)
+
+    tmp = None
+    if args.dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="personactl-deploy-")
+        base = Path(tmp.name)
+    else:
+        base = args.dir
+        base.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    repo = base / "repo"
+    n = _synth.generate(repo, files, args.variants, env_url=f"http://127.0.0.1:{port}")
+    exe = console_script()
+    env = {**os.environ, "BENCH_KEY": API_KEY, **SECRETS, "NO_COLOR": "1"}
+    cli = [exe, "-C", str(repo), "--env", "bench"]
+    latency = args.latency_ms / 1000
+    pages = max(1, math.ceil(n / PAGE_SIZE))  # the client stops at total_count
+    print(f"repo: {repo} ({n} personas), server port {port}", file=sys.stderr)
+
+    validate_s, _ = run([exe, "-C", str(repo), "validate"], env)
+    applies: list[dict[str, Any]] = []
+    plan_nochange: dict[str, Any] = {}
+    plan_empty: dict[str, Any] = {}
+    for p in args.parallelism:
+        db = base / f"serve-p{p}.db"
+        db.unlink(missing_ok=True)
+        shutil.rmtree(repo / ".personactl" / "state", ignore_errors=True)
+        server = Server(db, port, args.latency_ms)
+        try:
+            if not plan_empty:
+                server.reset()
+                t, _ = run([*cli, "plan", "--detailed-exitcode"], env, ok=(2,))
+                plan_empty = {"time_s": t, "requests": breakdown(server.stats())}
+            server.reset()
+            with CreateWatch(server, n) as watch:
+                t, out = run([*cli, "apply", "--auto-approve", "--parallelism", str(p)], env)
+            req = breakdown(server.stats())
+            phases = watch.phases(latency)
+            if req["create"] != n:
+                sys.exit(f"apply at parallelism {p} made {req['create']} creates, not {n}:\n{out}")
+            ideal = n * latency / p
+            applies.append(
+                {"parallelism": p, "time_s": t, "ideal_s": ideal, "requests": req, **phases}
+            )
+            if p == max(args.parallelism):
+                times = []
+                for _ in range(args.plan_runs):
+                    server.reset()
+                    t, out = run([*cli, "plan", "--detailed-exitcode"], env)
+                    times.append(t)
+                    req = breakdown(server.stats())
+                plan_nochange = {
+                    "time_s": statistics.median(times),
+                    "best_s": min(times),
+                    "requests": req,
+                }
+        finally:
+            server.stop()
+
+    for a in applies:
+        a["ratio_to_ideal"] = a["time_s"] / a["ideal_s"]
+        a.setdefault("creates_s", float("nan"))
+        a["creates_ratio_to_ideal"] = a["creates_s"] / a["ideal_s"]
+        a["after_creates_s"] = a["time_s"] - a.get("creates_end_s", float("nan"))
+    by_p = {a["parallelism"]: a for a in applies}
+    res: dict[str, Any] = {
+        "personas": n,
+        "latency_ms": args.latency_ms,
+        "expected_list_pages": pages,
+        "validate_s": validate_s,
+        "plan_empty": plan_empty,
+        "applies": applies,
+        "plan_nochange": plan_nochange,
+        "plan_nochange_only_list_pages": (
+            plan_nochange["requests"]["total"] == plan_nochange["requests"]["list"]
+        ),
+    }
+    if 1 in by_p and 16 in by_p:
+        res["speedup_16_vs_1"] = by_p[1]["time_s"] / by_p[16]["time_s"]
+        res["creates_speedup_16_vs_1"] = by_p[1]["creates_s"] / by_p[16]["creates_s"]
+    top = by_p[max(by_p)]
+    res["goal_apply_met"] = top["ratio_to_ideal"] <= 1.5
+    res["goal_creates_phase_met"] = top["creates_ratio_to_ideal"] <= 1.5
+
+    ms = lambda s: f"{s * 1000:9.0f} ms"  # noqa: E731
+    rq = lambda r: (  # noqa: E731
+        f"{r['total']} requests: {r['list']} list, {r['create']} create, "
+        f"{r['get_one']} get, {r['patch']} patch, {r['delete']} delete"
+    )
+    print(
+        f"\ndeploy benchmark: {n} personas, server latency {args.latency_ms:g} ms, "
+        f"cpus={os.cpu_count()}"
+    )
+    rows: list[tuple[str, str, str]] = [
+        ("validate (start-up + compile)", ms(validate_s), ""),
+        ("plan, empty server", ms(plan_empty["time_s"]), rq(plan_empty["requests"])),
+    ]
+    for a in applies:
+        p = a["parallelism"]
+        rows += [
+            (f"apply --parallelism {p}", ms(a["time_s"]), rq(a["requests"])),
+            (
+                "  ideal N x latency / P",
+                ms(a["ideal_s"]),
+                f"apply / ideal = {a['ratio_to_ideal']:.2f}x",
+            ),
+            (
+                "  before the first create",
+                ms(a.get("before_creates_s", float("nan"))),
+                "start-up, compile, plan (1 list page), plan text",
+            ),
+            (
+                "  creates phase",
+                ms(a["creates_s"]),
+                f"first to last create (+1 latency); / ideal = {a['creates_ratio_to_ideal']:.2f}x",
+            ),
+            (
+                "  after the last create",
+                ms(a["after_creates_s"]),
+                "read-back list pages, state save, exit",
+            ),
+        ]
+    if "speedup_16_vs_1" in res:
+        rows.append(
+            (
+                "apply speed-up 16 vs 1",
+                f"{res['speedup_16_vs_1']:9.2f} x",
+                f"creates phase {res['creates_speedup_16_vs_1']:.2f}x (ideal 16x)",
+            )
+        )
+    rows += [
+        (
+            "no-change plan",
+            ms(plan_nochange["time_s"]),
+            f"median of {args.plan_runs}; " + rq(plan_nochange["requests"]),
+        ),
+        (
+            "  only list pages?",
+            "      yes" if res["plan_nochange_only_list_pages"] else "       NO",
+            f"expected {pages} pages of {PAGE_SIZE}",
+        ),
+        (
+            f"goal: apply@{top['parallelism']} <= 1.5x ideal",
+            "      met" if res["goal_apply_met"] else "  NOT met",
+            f"creates phase alone: {'met' if res['goal_creates_phase_met'] else 'NOT met'}",
+        ),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for name, value, note in rows:
+        print(f"  {name:<{width}}  {value:>12}  {note}")
+    print("RESULT " + json.dumps(res, sort_keys=True))
+    if tmp is not None and not args.keep:
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
