@@ -112,9 +112,27 @@ def cli(ctx: click.Context, no_color: bool) -> None:
 @global_options
 def validate() -> None:
     """Compile everything and report every problem as path:line:col: message."""
-    result = compiled()
+    from personactl import cache
+    from personactl.errors import ConfigErrors
+    from personactl.project import load_project
+
+    project = load_project(opts().project_dir)
+    env = project.environment(opts().env)
+    key, summary = cache.load(project, env)
+    if summary is None:
+        from personactl.compilation import compile_project
+
+        result = compile_project(project, env.name)
+        summary = cache.Summary(
+            [*result.warnings, *result.errors], len(result.personas), len(result.conversations)
+        )
+        cache.store(project, env, key, summary, result.renderer.env_reads)
+    echo_problems([p for p in summary.problems if p.warning])
+    errors = [p for p in summary.problems if not p.warning]
+    if errors:
+        raise ConfigErrors(errors)
     click.echo(
-        f"{len(result.personas)} personas and {len(result.conversations)} conversation "
+        f"{summary.personas} personas and {summary.conversations} conversation "
         "templates are valid.",
         err=True,
     )

@@ -36,8 +36,11 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
                 raise SecurityError(f"exponent {right} is too large for a template")
             return left**right
         for count, seq in ((left, right), (right, left)):
-            if (isinstance(count, int) and isinstance(seq, (str, list, tuple))
-                    and count * len(seq) > MAX_RESULT):
+            if (
+                isinstance(count, int)
+                and isinstance(seq, (str, list, tuple))
+                and count * len(seq) > MAX_RESULT
+            ):
                 raise SecurityError(f"a repetition longer than {MAX_RESULT:,} items")
         return left * right
 
@@ -65,8 +68,21 @@ class Renderer:
             autoescape=False,
         )
         self.env.globals["secret"] = _secret
-        self.env.globals["env"] = _env
+        self.env.globals["env"] = self._env
+        # env() values read while rendering: a cached result is only valid while they hold
+        self.env_reads: dict[str, str | None] = {}
         self._compiled: dict[str, jinja2.Template] = {}
+
+    def _env(self, name: str, default: Any = None) -> Any:
+        value = os.environ.get(name)
+        self.env_reads[name] = value
+        if value is not None:
+            return value
+        if default is None:
+            raise _TemplateFunctionError(
+                f"environment variable {name} is not set (give env() a default to make it optional)"
+            )
+        return default
 
     def render_string(self, source: str, variables: dict[str, Any], loc: Loc | None) -> str:
         # every marker starts with "{": most strings (names, URLs) have none
@@ -181,14 +197,3 @@ def _secret(name: str) -> str:
     if not isinstance(name, str) or not name:
         raise _TemplateFunctionError("secret() takes the name of an environment variable")
     return placeholder(name)
-
-
-def _env(name: str, default: Any = None) -> Any:
-    value = os.environ.get(name)
-    if value is not None:
-        return value
-    if default is None:
-        raise _TemplateFunctionError(
-            f"environment variable {name} is not set (give env() a default to make it optional)"
-        )
-    return default

@@ -77,7 +77,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
     """Keep tests out of the real home and environment."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("NO_COLOR", "1")
-    for name in ("TAVUS_API_KEY", "PERSONACTL_SERVE_FAULTS", *SECRETS):
+    for name in ("TAVUS_API_KEY", "PERSONACTL_SERVE_FAULTS", "PERSONACTL_NO_CACHE", *SECRETS):
         monkeypatch.delenv(name, raising=False)
     yield
 

@@ -12,7 +12,9 @@ import math
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -74,6 +76,7 @@ class TavusBackend:
         timeout: float = 30.0,
         max_retries: int = 5,
         page_size: int = 100,
+        list_parallelism: int = 8,
         backoff_base: float = 0.5,
         max_connections: int = 32,
         transport: httpx.BaseTransport | None = None,
@@ -82,6 +85,7 @@ class TavusBackend:
         self.api_key_env = api_key_env
         self.max_retries = max_retries
         self.page_size = page_size
+        self.list_parallelism = list_parallelism  # list pages fetched at once after page 1
         self.backoff_base = backoff_base
         self._secret = api_key  # only for the header and for redaction; never in repr
         self._client = httpx.Client(
@@ -187,29 +191,66 @@ class TavusBackend:
 
     # -- Backend ----------------------------------------------------------------
 
+    def _list_page(self, page: int) -> tuple[list[Any], Any]:
+        """One page of user personas and the total_count the server gave with it."""
+        params = {"limit": self.page_size, "page": page, "persona_type": "user"}
+        resp = self._send("GET", "/v2/personas", params=params)
+        self._expect(resp)
+        data = self._json(resp)
+        items = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise self._error("GET /v2/personas: the response has no `data` list")
+        return items, data.get("total_count")
+
+    def _pages(self) -> Iterator[tuple[list[Any], Any]]:
+        """Every page in order, for as long as the caller asks.  Once page 1 tells the
+        total_count, the pages it implies are fetched concurrently (at most
+        `list_parallelism` in flight, on this client); past them, or without a
+        total_count, one page at a time.  Pages the caller does not ask for are
+        cancelled, or their answers dropped if already in flight."""
+        first = self._list_page(1)
+        yield first
+        total = first[1]
+        last = 1
+        if isinstance(total, int) and not isinstance(total, bool) and total > 0:
+            last = -(-total // self.page_size)
+        page = 2
+        if last > 2 and self.list_parallelism > 1:
+            workers = min(self.list_parallelism, last - 1)
+            with ThreadPoolExecutor(workers, thread_name_prefix="personactl-list") as pool:
+                window: deque[Future[tuple[list[Any], Any]]] = deque()
+                try:
+                    while page <= last or window:
+                        while page <= last and len(window) < workers:
+                            window.append(pool.submit(self._list_page, page))
+                            page += 1
+                        yield window.popleft().result()
+                finally:
+                    for future in window:
+                        future.cancel()
+        while True:
+            yield self._list_page(page)
+            page += 1
+
     def list_personas(self) -> Iterator[JSON]:
         seen: set[str] = set()
-        page = 1
-        while True:
-            params = {"limit": self.page_size, "page": page, "persona_type": "user"}
-            resp = self._send("GET", "/v2/personas", params=params)
-            self._expect(resp)
-            data = self._json(resp)
-            items = data.get("data") if isinstance(data, dict) else None
-            if not isinstance(items, list):
-                raise self._error("GET /v2/personas: the response has no `data` list")
-            # dedupe: a create during listing can shift a persona onto the next page
-            fresh = [p for p in items if isinstance(p, dict) and p.get("persona_id") not in seen]
-            for persona in fresh:
-                seen.add(persona.get("persona_id", ""))
-                if persona.get("persona_type", "user") != "system":  # in case the filter is ignored
-                    yield persona
-            total = data.get("total_count")
-            if len(items) < self.page_size or not fresh:
-                return
-            if isinstance(total, int) and len(seen) >= total:
-                return
-            page += 1
+        pages = self._pages()
+        try:
+            for items, total in pages:
+                # dedupe: a create during listing can shift a persona onto the next page
+                fresh = [
+                    p for p in items if isinstance(p, dict) and p.get("persona_id") not in seen
+                ]
+                for persona in fresh:
+                    seen.add(persona.get("persona_id", ""))
+                    if persona.get("persona_type", "user") != "system":  # if the filter is ignored
+                        yield persona
+                if len(items) < self.page_size or not fresh:
+                    return
+                if isinstance(total, int) and len(seen) >= total:
+                    return
+        finally:
+            pages.close()  # cancels what was fetched ahead and is no longer wanted
 
     def get_persona(self, persona_id: str) -> JSON | None:
         resp = self._send("GET", self._path(persona_id))

@@ -1,0 +1,108 @@
+"""A cache of `validate` results under .personactl/cache (as dbt's partial parsing).
+
+The key covers everything a result depends on: the bytes of every file under
+personas/, templates/ and conversations/ plus personactl.yaml, the environment's
+name, personactl's own code, and the values of environment variables templates
+read with env().  Secret values never matter to validation and are not part of
+it.  A hit skips loading the compiler (pydantic, jsonschema, Jinja) entirely.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from personactl.errors import Loc, Problem
+from personactl.output import write_atomic
+from personactl.project import PROJECT_FILE, Environment, Project
+
+_CODE = Path(__file__).parent
+DISABLE_ENV = "PERSONACTL_NO_CACHE"
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What `validate` reports."""
+
+    problems: list[Problem]
+    personas: int
+    conversations: int
+
+
+def _key(project: Project, env: Environment) -> str:
+    h = hashlib.sha256(f"{sys.version}\0{env.name}\0".encode())
+    for code in sorted(_CODE.rglob("*.py")):
+        stat = code.stat()
+        h.update(f"{code.relative_to(_CODE)}\0{stat.st_mtime_ns}\0{stat.st_size}\0".encode())
+    files = [project.root / PROJECT_FILE]
+    for folder in (project.personas_dir, project.templates_dir, project.conversations_dir):
+        if folder.is_dir():
+            files.extend(p for p in folder.rglob("*") if p.is_file())
+    for path in sorted(files):
+        h.update(f"{path.relative_to(project.root)}\0".encode())
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def _value_hash(value: str | None) -> str | None:
+    return None if value is None else hashlib.sha256(value.encode()).hexdigest()
+
+
+def _path(project: Project, env: Environment) -> Path:
+    return project.workdir / "cache" / f"validate-{env.name}.json"
+
+
+def load(project: Project, env: Environment) -> tuple[str, Summary | None]:
+    """The cache key, and the cached summary when it is still valid."""
+    if os.environ.get(DISABLE_ENV):
+        return "", None
+    try:
+        key = _key(project, env)
+        raw = json.loads(_path(project, env).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return locals().get("key", ""), None
+    if raw.get("key") != key:
+        return key, None
+    for name, digest in raw.get("env_reads", {}).items():
+        if _value_hash(os.environ.get(name)) != digest:
+            return key, None
+    problems = [
+        Problem(
+            Loc(*p["loc"]) if p.get("loc") else None,
+            p["message"],
+            p.get("hint", ""),
+            p.get("warning", False),
+        )
+        for p in raw.get("problems", [])
+    ]
+    return key, Summary(problems, raw.get("personas", 0), raw.get("conversations", 0))
+
+
+def store(
+    project: Project, env: Environment, key: str, summary: Summary, env_reads: dict[str, str | None]
+) -> None:
+    if not key:
+        return
+    data: dict[str, Any] = {
+        "key": key,
+        "env_reads": {n: _value_hash(v) for n, v in sorted(env_reads.items())},
+        "personas": summary.personas,
+        "conversations": summary.conversations,
+        "problems": [
+            {
+                "loc": [p.loc.path, p.loc.line, p.loc.col] if p.loc else None,
+                "message": p.message,
+                "hint": p.hint,
+                "warning": p.warning,
+            }
+            for p in summary.problems
+        ],
+    }
+    with contextlib.suppress(OSError):  # a read-only checkout validates, uncached
+        write_atomic(_path(project, env), json.dumps(data, sort_keys=True) + "\n")
