@@ -174,14 +174,17 @@ def execute(
                 else:
                     outcome.done.append(change)
                     say(f"{change.address}: {change.action}d")
+        _read_back(outcome, backend, state)
     finally:
+        # One state save, after the read-back recorded fingerprints; until it is on
+        # disk the journal holds every success, and an interrupted read-back still saves.
         recorder.close()
-    _read_back(outcome, backend, state)
     return outcome
 
 
 def _read_back(outcome: Outcome, backend: Backend, state: State) -> None:
-    """Re-read what was written (one list pass); warn where the API did not keep a value."""
+    """Re-read what was written (one list pass); warn where the API did not keep a value.
+    Fingerprints go into `state`, saved by the caller."""
     written = [c for c in outcome.done if c.action != "delete"]
     if not written:
         return
@@ -199,7 +202,6 @@ def _read_back(outcome: Outcome, backend: Backend, state: State) -> None:
         sent = (change.body or {}) if change.action == "create" else _sent_values(change)
         for path in kept_as_sent(sent, deployed):
             outcome.warnings.append(f"{change.address}: the API did not keep {path} as sent")
-    state.save()
 
 
 def _sent_values(change: Change) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,25 @@ from typing import Any
 def to_json(data: Any) -> str:
     """Byte-identical across runs and machines: sorted keys, fixed indent, trailing newline."""
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def to_json_rows(data: Mapping[str, Any]) -> str:
+    """A JSON object with each entry of its object-valued members on one line.
+
+    For large files diffed in git (the state): a change to one entry is a one-line
+    diff, and each line is encoded by the C encoder (indent forces the pure-Python
+    one, about 5x slower).  Deterministic like `to_json`: sorted keys, fixed layout.
+    """
+
+    dump = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
+    members = []
+    for key, value in sorted(data.items()):
+        if isinstance(value, dict) and value:
+            rows = ",\n".join(f"    {dump(k)}: {dump(v)}" for k, v in sorted(value.items()))
+            members.append(f"  {dump(key)}: {{\n{rows}\n  }}")
+        else:
+            members.append(f"  {dump(key)}: {dump(value)}")
+    return "{\n" + ",\n".join(members) + "\n}\n" if members else "{}\n"
 
 
 def to_yaml(data: Any) -> str:

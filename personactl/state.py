@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from personactl.errors import LockHeld, UserError
-from personactl.output import to_json, write_atomic
+from personactl.output import to_json_rows, write_atomic
 
 FORMAT_VERSION = 1
 
@@ -76,7 +76,7 @@ class State:
 
     def save(self) -> None:
         self.serial += 1
-        write_atomic(self.path, to_json(self.data()))
+        write_atomic(self.path, to_json_rows(self.data()))
         self.journal.unlink(missing_ok=True)
 
     def by_persona_id(self) -> dict[str, str]:

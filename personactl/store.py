@@ -76,13 +76,17 @@ def now_iso() -> str:
 
 def masked(persona: JSON) -> JSON:
     """A copy of `persona` with every `layers.<layer>.api_key` replaced by MASK."""
-    out = copy.deepcopy(persona)
-    layers = out.get("layers")
+    return _mask_in_place(copy.deepcopy(persona))
+
+
+def _mask_in_place(persona: JSON) -> JSON:
+    """`masked` for a persona nothing else refers to (just decoded): no copy."""
+    layers = persona.get("layers")
     if isinstance(layers, dict):
         for layer in layers.values():
             if isinstance(layer, dict) and layer.get("api_key") is not None:
                 layer["api_key"] = MASK
-    return out
+    return persona
 
 
 class Store:
@@ -158,7 +162,7 @@ class Store:
                 f"SELECT body FROM personas {where} ORDER BY seq LIMIT ? OFFSET ?",
                 [*args, limit, (page - 1) * limit],
             ).fetchall()
-        return [masked(json.loads(body)) for (body,) in rows], int(total)
+        return [_mask_in_place(json.loads(body)) for (body,) in rows], int(total)
 
     def _get_raw(self, db: sqlite3.Connection, persona_id: str) -> JSON | None:
         row = db.execute("SELECT body FROM personas WHERE persona_id = ?", (persona_id,)).fetchone()
@@ -167,7 +171,7 @@ class Store:
     def get_persona(self, persona_id: str) -> JSON | None:
         with self._lock:
             raw = self._get_raw(self._db, persona_id)
-        return None if raw is None else masked(raw)
+        return None if raw is None else _mask_in_place(raw)
 
     def create_persona(self, payload: JSON) -> JSON:
         if not isinstance(payload, dict):
@@ -182,12 +186,13 @@ class Store:
             "created_at": stamp,
             "updated_at": stamp,
         }
+        text = json.dumps(body)
         with self._tx() as db:
             db.execute(
                 "INSERT INTO personas (persona_id, persona_type, body) VALUES (?, 'user', ?)",
-                (persona_id, json.dumps(body)),
+                (persona_id, text),
             )
-        return masked(body)
+        return _mask_in_place(json.loads(text))  # a copy: decoding beats deepcopy
 
     def patch_persona(self, persona_id: str, ops: list[JSON]) -> bool:
         """Apply an RFC 6902 patch. False when it changes nothing (the API answers 304).

@@ -661,3 +661,20 @@ def test_no_changes_in_every_format(example_repo):
         assert "No changes" in r.out
     r = cli(repo, "plan", "--format", "json", "--detailed-exitcode")
     assert json.loads(r.out)["changes"] == []
+
+
+def test_apply_saves_state_once_after_read_back(example_repo, monkeypatch):
+    from personactl.state import State
+
+    saves: list[dict[str, str]] = []
+    real_save = State.save
+
+    def counting_save(self):
+        saves.append({a: r.fingerprint for a, r in self.resources.items()})
+        real_save(self)
+
+    monkeypatch.setattr(State, "save", counting_save)
+    deploy(example_repo)
+    assert len(saves) == 1  # the journal covered the creates until this one save
+    assert saves[0] and all(saves[0].values())  # with the read-back fingerprints
+    assert not (example_repo / ".personactl" / "state" / "local.json.journal").exists()

@@ -247,3 +247,21 @@ def test_lock_names_holder_in_process(tmp_path):
     message = info.value.problem.message
     assert "apply" in message and f"pid {os.getpid()}" in message and "since" in message
     assert not path.with_name("env.json.lock").exists()
+
+
+def test_state_file_is_one_resource_per_line_and_deterministic(tmp_path):
+    path = tmp_path / "env.json"
+    state = State(path, "env")
+    state.resources["b"] = Resource("p2", {"layers": {"llm": {"model": "m"}}, "name": "é"})
+    state.resources["a"] = Resource("p1", {"x": [1, 2]}, "sha256:f", "2025-01-01T00:00:00+00:00")
+    state.save()
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    at = lines.index('  "resources": {')
+    assert lines[at + 1].startswith('    "a": {"applied": {"x": [1, 2]}')
+    assert lines[at + 2].startswith('    "b": {"applied": {"layers"')
+    assert json.loads(text)["resources"]["b"]["applied"]["name"] == "é"
+    again = load_state(path, "env")
+    again.serial -= 1  # the same content saved again is byte-identical
+    again.save()
+    assert path.read_text(encoding="utf-8") == text

@@ -193,3 +193,49 @@ def test_parse_retry_after():
     assert parse_retry_after("99999") == MAX_RETRY_AFTER
     for bad in (None, "", "soon", "nan"):
         assert parse_retry_after(bad) is None
+
+
+def _paged_api(n: int, *, with_total: bool = True, delay: float = 0.0):
+    """A MockTransport listing n user personas; records the pages asked for."""
+    asked: list[int] = []
+
+    def handler(request):
+        page = int(request.url.params["page"])
+        limit = int(request.url.params["limit"])
+        asked.append(page)
+        time.sleep(delay)
+        items = [{"persona_id": f"p{i}"} for i in range((page - 1) * limit, min(n, page * limit))]
+        body = {"data": items, **({"total_count": n} if with_total else {})}
+        return httpx.Response(200, json=body)
+
+    return httpx.MockTransport(handler), asked
+
+
+def test_list_fetches_pages_after_the_first_concurrently_in_order():
+    transport, asked = _paged_api(23, delay=0.05)
+    backend = TavusBackend("http://api", "k", page_size=5, transport=transport)
+    start = time.monotonic()
+    listed = [p["persona_id"] for p in backend.list_personas()]
+    elapsed = time.monotonic() - start
+    assert listed == [f"p{i}" for i in range(23)]
+    assert sorted(asked) == [1, 2, 3, 4, 5] and asked[0] == 1
+    assert backend.request_count() == 5
+    assert elapsed < 0.05 * 4  # pages 2..5 overlapped: about two round trips, not five
+
+
+def test_list_without_total_count_pages_until_a_short_page():
+    transport, asked = _paged_api(12, with_total=False)
+    backend = TavusBackend("http://api", "k", page_size=5, transport=transport)
+    assert len(list(backend.list_personas())) == 12
+    assert asked == [1, 2, 3]
+
+
+def test_list_abandoned_early_cancels_the_pages_ahead():
+    transport, asked = _paged_api(500)
+    backend = TavusBackend("http://api", "k", page_size=5, list_parallelism=4, transport=transport)
+    listing = backend.list_personas()
+    first = [next(listing)["persona_id"] for _ in range(7)]
+    listing.close()
+    assert first == [f"p{i}" for i in range(7)]
+    assert len(asked) <= 1 + 4 + 1  # page 1, the window ahead, one refill: not 100 pages
+    assert backend.request_count() == len(asked)

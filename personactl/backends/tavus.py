@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -202,7 +202,7 @@ class TavusBackend:
             raise self._error("GET /v2/personas: the response has no `data` list")
         return items, data.get("total_count")
 
-    def _pages(self) -> Iterator[tuple[list[Any], Any]]:
+    def _pages(self) -> Generator[tuple[list[Any], Any], None, None]:
         """Every page in order, for as long as the caller asks.  Once page 1 tells the
         total_count, the pages it implies are fetched concurrently (at most
         `list_parallelism` in flight, on this client); past them, or without a

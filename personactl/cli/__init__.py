@@ -1,0 +1,10 @@
+"""The `personactl` command: a thin click layer over the library.
+
+Each command parses options, makes one library call and returns an exit code;
+`personactl.cli._app.main` is the single error boundary.
+"""
+
+from personactl.cli import compile, conversation, deploy, serve, state  # noqa: F401 (registers)
+from personactl.cli._app import _tune_gc, cli, main
+
+__all__ = ["_tune_gc", "cli", "main"]

@@ -1,0 +1,144 @@
+"""The `personactl` group, its global options, and the error boundary.
+
+Each command parses options, makes one library call and returns an exit code.
+`main` is the single error boundary: user errors are one line each on stderr
+and exit 1; bugs exit 3 with a traceback worth reporting.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from personactl import __version__
+from personactl.errors import Problem, UserError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Options:
+    project_dir: Path | None = None
+    env: str | None = None
+    color: bool = True
+
+
+def _set_project(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.ensure_object(Options).project_dir = value
+
+
+def _set_env(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(Options).env = value
+
+
+def global_options(fn: F) -> F:
+    """-C and --env are accepted before or after the command name."""
+    fn = click.option(
+        "-C",
+        "--project",
+        "project",
+        type=click.Path(file_okay=False, path_type=Path),
+        callback=_set_project,
+        expose_value=False,
+        is_eager=True,
+        help="Project directory (default: walk up from the cwd).",
+    )(fn)
+    fn = click.option(
+        "--env",
+        "env",
+        metavar="NAME",
+        callback=_set_env,
+        expose_value=False,
+        is_eager=True,
+        help="Environment (default: default_environment).",
+    )(fn)
+    return fn
+
+
+def opts() -> Options:
+    return click.get_current_context().ensure_object(Options)
+
+
+def echo_problems(problems: list[Problem]) -> None:
+    for problem in problems:
+        click.echo(problem.format(), err=True)
+
+
+def compiled(strict: bool = True) -> Any:
+    from personactl.compilation import compile_project
+
+    o = opts()
+    result = compile_project(env_name=o.env, root=o.project_dir)
+    echo_problems(result.warnings)
+    if strict:
+        result.raise_for_errors()
+    return result
+
+
+def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--var {pair!r} is not KEY=VALUE")
+        out[key.strip()] = value
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="personactl")
+@global_options
+@click.option("--no-color", is_flag=True, help="Plain output (also: NO_COLOR=1).")
+@click.pass_context
+def cli(ctx: click.Context, no_color: bool) -> None:
+    """Persona configuration as code for Tavus CVI.
+
+    Keep personas in git as layered YAML and Jinja; validate and compile them into
+    Tavus API JSON, plan the changes against a deployed account, and apply them.
+    """
+    o = ctx.ensure_object(Options)
+    o.color = not (no_color or os.environ.get("NO_COLOR") or not sys.stdout.isatty())
+
+
+# A compile allocates many small long-lived objects (YAML nodes, positions, payloads)
+# and makes few reference cycles; with CPython's default gen-0 threshold (700) the
+# cyclic GC runs thousands of times for nothing, ~20% of `validate` on 900 personas
+# (benchmarks/compile.py).  mypy does the same.  Only ever raised, never lowered.
+_GC_THRESHOLD = (50_000, 20, 20)
+
+
+def _tune_gc() -> None:
+    import gc
+
+    if 0 < gc.get_threshold()[0] < _GC_THRESHOLD[0]:
+        gc.set_threshold(*_GC_THRESHOLD)
+
+
+def main(argv: list[str] | None = None) -> None:
+    _tune_gc()
+    try:
+        # standalone_mode=False: a click Exit raised in a command (plan --detailed-exitcode)
+        # is *returned* as its code, not raised
+        code = cli.main(args=argv, prog_name="personactl", standalone_mode=False)
+    except UserError as exc:
+        echo_problems(exc.problems)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(1)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

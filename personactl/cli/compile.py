@@ -1,0 +1,119 @@
+"""Compile commands: validate, render, preview, init, schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from personactl.cli._app import cli, compiled, echo_problems, global_options, opts, parse_vars
+
+
+@cli.command()
+@global_options
+def validate() -> None:
+    """Compile everything and report every problem as path:line:col: message."""
+    from personactl import cache
+    from personactl.errors import ConfigErrors
+    from personactl.project import load_project
+
+    project = load_project(opts().project_dir)
+    env = project.environment(opts().env)
+    key, summary = cache.load(project, env)
+    if summary is None:
+        from personactl.compilation import compile_project
+
+        result = compile_project(project, env.name)
+        summary = cache.Summary(
+            [*result.warnings, *result.errors], len(result.personas), len(result.conversations)
+        )
+        cache.store(project, env, key, summary, result.renderer.env_reads)
+    echo_problems([p for p in summary.problems if p.warning])
+    errors = [p for p in summary.problems if not p.warning]
+    if errors:
+        raise ConfigErrors(errors)
+    click.echo(
+        f"{summary.personas} personas and {summary.conversations} conversation "
+        "templates are valid.",
+        err=True,
+    )
+
+
+@cli.command()
+@global_options
+@click.argument("addresses", nargs=-1)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one file per persona: DIR/<address>.json.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", show_default=True
+)
+def render(addresses: tuple[str, ...], out: Path | None, fmt: str) -> None:
+    """Print compiled persona JSON (secrets shown as (sensitive))."""
+    from personactl.render import render_personas
+
+    render_personas(compiled(), list(addresses), out, fmt)
+
+
+@cli.command()
+@global_options
+@click.argument("address")
+@click.option(
+    "--conversation",
+    "conversation",
+    metavar="NAME",
+    help="Add this conversation template's conversational_context.",
+)
+@click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A conversation input (repeatable).",
+)
+@click.option(
+    "--utterance", default="Hello!", show_default=True, help="The user's first utterance."
+)
+def preview(
+    address: str, conversation: str | None, variables: tuple[str, ...], utterance: str
+) -> None:
+    """The chat-completions request a custom LLM receives on the first user turn."""
+    from personactl.render import preview_request
+
+    click.echo(
+        preview_request(compiled(), address, conversation, parse_vars(variables), utterance),
+        nl=False,
+    )
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite the example files of an existing project.")
+def init(directory: Path | None, force: bool) -> None:
+    """Scaffold a working persona repository in DIR (default: the cwd)."""
+    from personactl.scaffold import scaffold
+
+    target = directory or Path.cwd()
+    written = scaffold(target, force=force)
+    click.echo(
+        f"Created {len(written)} files in {target}. Next: cd {target} && "
+        "personactl validate && personactl plan",
+        err=True,
+    )
+
+
+@cli.command()
+@global_options
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory (default: .personactl/schema under the project, or ./ outside one).",
+)
+def schema(out: Path | None) -> None:
+    """Write JSON Schemas for persona files, conversation files and personactl.yaml."""
+    from personactl.schema_files import write_schemas
+
+    for path in write_schemas(out, opts().project_dir):
+        click.echo(str(path))

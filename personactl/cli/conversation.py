@@ -1,0 +1,63 @@
+"""`personactl conversation ...`: conversation payloads."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from personactl.cli._app import cli, compiled, global_options, parse_vars
+
+
+@cli.group()
+@global_options
+def conversation() -> None:
+    """Conversation payloads from conversations/*.yaml."""
+
+
+var_option = click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An input value (repeatable), typed by the declared input.",
+)
+
+
+@conversation.command(name="render")
+@global_options
+@click.argument("name")
+@var_option
+def conversation_render(name: str, variables: tuple[str, ...]) -> None:
+    """The POST /v2/conversations body for the environment."""
+    from personactl import secrets
+    from personactl.deploy import conversation_payload, state_for
+    from personactl.output import to_json
+
+    result = compiled()
+    body = conversation_payload(
+        result, name, parse_vars(variables), state_for(result.project, result.env)
+    )
+    click.echo(to_json(secrets.mask(body)), nl=False)
+
+
+@conversation.command(name="create")
+@global_options
+@click.argument("name")
+@var_option
+def conversation_create(name: str, variables: tuple[str, ...]) -> None:
+    """Start a conversation; print its conversation_id and conversation_url."""
+    from personactl.apply import wire
+    from personactl.deploy import conversation_payload, open_backend, state_for
+
+    result = compiled()
+    body = conversation_payload(
+        result, name, parse_vars(variables), state_for(result.project, result.env)
+    )
+    backend = open_backend(result.project, result.env)
+    try:
+        created = backend.create_conversation(wire(body, backend, os.environ))
+    finally:
+        backend.close()
+    click.echo(f"conversation_id: {created.get('conversation_id')}")
+    click.echo(f"conversation_url: {created.get('conversation_url')}")

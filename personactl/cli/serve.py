@@ -1,0 +1,62 @@
+"""`personactl serve`: the local Tavus-compatible API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from personactl.cli._app import cli
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8787, show_default=True)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite file (default: .personactl/serve.db in the project or cwd).",
+)
+@click.option(
+    "--api-key",
+    envvar="PERSONACTL_SERVE_API_KEY",
+    help="Require this x-api-key (also: PERSONACTL_SERVE_API_KEY).",
+)
+@click.option("--latency-ms", type=float, default=None, help="Fault injection: added latency.")
+@click.option(
+    "--rate-429",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Fault injection: share of requests answered 429 with Retry-After.",
+)
+@click.option(
+    "--rate-5xx",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Fault injection: share of requests answered 5xx.",
+)
+@click.option("--seed", type=int, default=None, help="Seed of the fault injection's RNG.")
+def serve(
+    host: str,
+    port: int,
+    db: Path | None,
+    api_key: str | None,
+    latency_ms: float | None,
+    rate_429: float | None,
+    rate_5xx: float | None,
+    seed: int | None,
+) -> None:
+    """A local Tavus-compatible API (personas, conversations) over SQLite."""
+    from personactl import server
+
+    if db is None:
+        from personactl.project import WORKDIR, root_or_none
+
+        db = (root_or_none() or Path.cwd()) / WORKDIR / "serve.db"
+    faults = server.Faults.from_env()
+    overrides = {"latency_ms": latency_ms, "rate_429": rate_429, "rate_5xx": rate_5xx, "seed": seed}
+    faults = server.Faults.from_dict(
+        {**faults.to_dict(), **{k: v for k, v in overrides.items() if v is not None}}
+    )
+    click.echo(f"Serving a Tavus-compatible API on http://{host}:{port} (db {db})", err=True)
+    server.run(host=host, port=port, db_path=db, api_key=api_key, faults=faults)
