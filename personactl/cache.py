@@ -5,6 +5,11 @@ personas/, templates/ and conversations/ plus personactl.yaml, the environment's
 name, personactl's own code, and the values of environment variables templates
 read with env().  Secret values never matter to validation and are not part of
 it.  A hit skips loading the compiler (pydantic, jsonschema, Jinja) entirely.
+
+Two files per environment: `validate-<env>.json` (problems and counts, all
+`validate` needs) and, for an error-free compile, `personas-<env>.json` (the
+compiled persona payloads, for plan/apply/import).  Payloads hold secret
+*placeholders* (names), never values.
 """
 
 from __future__ import annotations
@@ -54,8 +59,20 @@ def _value_hash(value: str | None) -> str | None:
     return None if value is None else hashlib.sha256(value.encode()).hexdigest()
 
 
-def _path(project: Project, env: Environment) -> Path:
-    return project.workdir / "cache" / f"validate-{env.name}.json"
+def _path(project: Project, env: Environment, kind: str = "validate") -> Path:
+    return project.workdir / "cache" / f"{kind}-{env.name}.json"
+
+
+def load_personas(project: Project, env: Environment, key: str) -> dict[str, Any] | None:
+    """address -> {"source", "payload"} from an error-free compile with this key."""
+    if not key:
+        return None
+    try:
+        raw = json.loads(_path(project, env, "personas").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    personas = raw.get("personas")
+    return personas if raw.get("key") == key and isinstance(personas, dict) else None
 
 
 def load(project: Project, env: Environment) -> tuple[str, Summary | None]:
@@ -85,8 +102,14 @@ def load(project: Project, env: Environment) -> tuple[str, Summary | None]:
 
 
 def store(
-    project: Project, env: Environment, key: str, summary: Summary, env_reads: dict[str, str | None]
+    project: Project,
+    env: Environment,
+    key: str,
+    summary: Summary,
+    env_reads: dict[str, str | None],
+    personas: dict[str, Any] | None = None,
 ) -> None:
+    """Record a compile; `personas` (address -> {"source", "payload"}) only if error-free."""
     if not key:
         return
     data: dict[str, Any] = {
@@ -104,5 +127,11 @@ def store(
             for p in summary.problems
         ],
     }
-    with contextlib.suppress(OSError):  # a read-only checkout validates, uncached
+    with contextlib.suppress(OSError):  # a read-only checkout still works, uncached
+        # payloads first: a reader trusts them only through the summary's key
+        if personas is not None:
+            write_atomic(
+                _path(project, env, "personas"),
+                json.dumps({"key": key, "personas": personas}, sort_keys=True) + "\n",
+            )
         write_atomic(_path(project, env), json.dumps(data, sort_keys=True) + "\n")

@@ -22,7 +22,7 @@ from personactl.templating import Renderer
 class Compilation:
     project: Project
     env: Environment
-    renderer: Renderer
+    renderer: Renderer | None  # None when personas came from the cache (personas only)
     personas: dict[str, CompiledPersona]
     conversations: dict[str, ConversationTemplate]
     problems: list[Problem]
@@ -87,3 +87,40 @@ def compile_project(
             continue
         render_body(template, values, renderer, problems)
     return Compilation(project, env, renderer, personas, conversations, problems)
+
+
+def compile_cached(project: Project, env_name: str | None = None) -> Compilation:
+    """Like compile_project, but an unchanged repository's personas come from
+    .personactl/cache (see personactl.cache): for plan/apply/import, which need
+    only the compiled personas.  Such a result has no conversations."""
+    from personactl import cache
+
+    env = project.environment(env_name)
+    key, summary = cache.load(project, env)
+    if summary is not None and not any(not p.warning for p in summary.problems):
+        cached = cache.load_personas(project, env, key)
+        if cached is not None:
+            personas = {
+                address: CompiledPersona(address, entry["source"], entry["payload"])
+                for address, entry in cached.items()
+            }
+            return Compilation(project, env, None, personas, {}, list(summary.problems))
+    result = compile_project(project, env.name)
+    remember(result, key)
+    return result
+
+
+def remember(result: Compilation, key: str) -> None:
+    """Store a full compile in the cache under `key` (from personactl.cache.load)."""
+    from personactl import cache
+
+    summary = cache.Summary(
+        [*result.warnings, *result.errors], len(result.personas), len(result.conversations)
+    )
+    personas = None
+    if not result.errors:
+        personas = {
+            a: {"source": p.source, "payload": p.payload} for a, p in result.personas.items()
+        }
+    reads = result.renderer.env_reads if result.renderer else {}
+    cache.store(result.project, result.env, key, summary, reads, personas)

@@ -22,7 +22,9 @@ _VARIANT_KEYS = ("vars", "persona")
 class CompiledPersona:
     address: str
     source: str
-    payload: PMap  # the Tavus persona body; secrets are placeholders (see personactl.secrets)
+    # the Tavus persona body (a PMap with positions when freshly compiled); secrets are
+    # placeholders (see personactl.secrets)
+    payload: dict[str, Any]
 
     def masked(self) -> dict[str, Any]:
         return dict(secrets.mask(self.payload))

@@ -42,6 +42,7 @@ def conversation_body(result: Compilation, name: str, raw: dict[str, str]) -> di
     template = result.conversation(name)
     values = bind_inputs(template, raw)
     problems: list[Problem] = []
+    assert result.renderer is not None, "conversations need a full compile"
     body = render_body(template, values, result.renderer, problems)
     errors = [p for p in problems if not p.warning]
     if errors:

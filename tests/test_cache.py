@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import build_tree
+from tests.conftest import SECRETS, assert_no_secrets, build_tree
 
 PROJECT = "version: 1\n"
 
@@ -75,3 +75,28 @@ def test_no_cache_env_var_bypasses_it(repo: Path, cli_run) -> None:
     result = cli_run("-C", str(repo), "validate", env={"PERSONACTL_NO_CACHE": "1"})
     assert result.code == 0
     assert not cache_file(repo).exists()
+
+
+def test_plan_uses_cached_personas_only_while_inputs_are_unchanged(
+    example_repo: Path, cli_run
+) -> None:
+    env = dict(SECRETS)
+    assert cli_run("-C", str(example_repo), "validate").code == 0
+    personas_cache = example_repo / ".personactl/cache/personas-local.json"
+    assert personas_cache.exists()
+    assert cli_run("-C", str(example_repo), "apply", "--auto-approve", env=env).code == 0
+    assert cli_run("-C", str(example_repo), "plan", "--detailed-exitcode", env=env).code == 0
+
+    story = example_repo / "personas/storyteller.yaml"
+    story.write_text(story.read_text().replace("Mert the Crime", "Mert the Noir"))
+    changed = cli_run("-C", str(example_repo), "plan", "--detailed-exitcode", env=env)
+    assert changed.code == 2
+    assert '"Mert the Noir Storyteller"' in changed.out
+    assert_no_secrets(changed.out, changed.err, root=example_repo)
+
+
+def test_a_cache_hit_with_errors_never_serves_personas(repo: Path, cli_run) -> None:
+    (repo / "personas/b.yaml").write_text("persona: {modle: x}\n")
+    assert cli_run("-C", str(repo), "validate").code == 1
+    assert not (repo / ".personactl/cache/personas-local.json").exists()
+    assert cli_run("-C", str(repo), "plan").code == 1

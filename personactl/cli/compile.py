@@ -21,13 +21,13 @@ def validate() -> None:
     env = project.environment(opts().env)
     key, summary = cache.load(project, env)
     if summary is None:
-        from personactl.compilation import compile_project
+        from personactl.compilation import compile_project, remember
 
         result = compile_project(project, env.name)
+        remember(result, key)
         summary = cache.Summary(
             [*result.warnings, *result.errors], len(result.personas), len(result.conversations)
         )
-        cache.store(project, env, key, summary, result.renderer.env_reads)
     echo_problems([p for p in summary.problems if p.warning])
     errors = [p for p in summary.problems if not p.warning]
     if errors:

@@ -8,15 +8,19 @@ from typing import Any
 
 import click
 
-from personactl.cli._app import cli, compiled, global_options, opts
+from personactl.cli._app import cli, echo_problems, global_options, opts
 from personactl.errors import UserError
 
 
 def _deploy_context() -> tuple[Any, Any]:
     """Compiled configuration and an open backend for the selected environment."""
+    from personactl.compilation import compile_cached
     from personactl.deploy import open_backend
+    from personactl.project import load_project
 
-    result = compiled()
+    result = compile_cached(load_project(opts().project_dir), opts().env)
+    echo_problems(result.warnings)
+    result.raise_for_errors()
     return result, open_backend(result.project, result.env)
 
 
