@@ -141,4 +141,18 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(1)
+    except OSError as exc:  # the disk, not the configuration: still one line, exit 1
+        where = f": {exc.filename}" if exc.filename else ""
+        click.echo(f"personactl: {exc.strerror or exc}{where}", err=True)
+        sys.exit(1)
+    except Exception:  # a bug: say so, with what a report needs
+        import traceback
+
+        traceback.print_exc()
+        click.echo(
+            f"personactl {__version__}: internal error (a bug, not your configuration); "
+            "please report it with the traceback above",
+            err=True,
+        )
+        sys.exit(3)
     sys.exit(code if isinstance(code, int) else 0)
