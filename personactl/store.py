@@ -8,6 +8,7 @@ JSON Patch semantics and secret masking.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import secrets
@@ -24,11 +25,14 @@ import jsonpointer
 
 JSON = dict[str, Any]
 
-# Secrets are stored as sent but read back masked with this constant, mirroring
-# the real API, which does not hand secrets back verbatim.  Masking (rather than
-# omitting) keeps the key's presence visible, so a reader can tell "set" from
-# "unset"; a caller must never write a value equal to MASK back.
+# Secrets are read back masked with this constant, mirroring the real API, which
+# does not hand secrets back verbatim.  Masking (rather than omitting) keeps the
+# key's presence visible, so a reader can tell "set" from "unset"; a caller must
+# never write a value equal to MASK back.
 MASK = "********"
+# ...and stored only as a hash: this server never calls the LLM or TTS with them,
+# and its database may sit inside a persona repository, where no secret may land.
+_SEALED = "sealed-sha256:"
 
 # Server-managed fields: ignored in a create body, and a patch may not change them.
 READ_ONLY = ("persona_id", "persona_type", "created_at", "updated_at")
@@ -86,6 +90,16 @@ def _mask_in_place(persona: JSON) -> JSON:
         for layer in layers.values():
             if isinstance(layer, dict) and layer.get("api_key") is not None:
                 layer["api_key"] = MASK
+    return persona
+
+
+def _seal_in_place(persona: JSON) -> JSON:
+    layers = persona.get("layers")
+    if isinstance(layers, dict):
+        for layer in layers.values():
+            key = layer.get("api_key") if isinstance(layer, dict) else None
+            if isinstance(key, str) and not key.startswith(_SEALED):
+                layer["api_key"] = _SEALED + hashlib.sha256(key.encode()).hexdigest()
     return persona
 
 
@@ -186,7 +200,7 @@ class Store:
             "created_at": stamp,
             "updated_at": stamp,
         }
-        text = json.dumps(body)
+        text = json.dumps(_seal_in_place(body))
         with self._tx() as db:
             db.execute(
                 "INSERT INTO personas (persona_id, persona_type, body) VALUES (?, 'user', ?)",
@@ -216,6 +230,7 @@ class Store:
                 raise ValueError(f"invalid JSON Patch: {exc}") from exc
             if not isinstance(result, dict):
                 raise ValueError("the patched persona must remain a JSON object")
+            _seal_in_place(result)
             for field in READ_ONLY:
                 if result.get(field) != current.get(field):
                     raise ValueError(f"{field} is read-only")

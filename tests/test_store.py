@@ -34,13 +34,19 @@ def test_create_assigns_server_fields(store):
     assert store.get_persona(p["persona_id"]) == p
 
 
-def test_secrets_are_stored_but_masked_on_read(store):
+def test_secrets_are_stored_as_hashes_and_masked_on_read(store, tmp_path):
     pid = store.create_persona(PERSONA)["persona_id"]
     assert store.get_persona(pid)["layers"]["llm"]["api_key"] == MASK
     assert store.get_persona(pid)["layers"]["tts"]["api_key"] == MASK
-    # the real value is kept: a patch `test` against it passes
-    ops = [{"op": "test", "path": "/layers/llm/api_key", "value": "sk-llm-secret"}]
-    assert store.patch_persona(pid, ops) is False
+    # re-sending the same key changes nothing (304); a new key is a change
+    same = [{"op": "replace", "path": "/layers/llm/api_key", "value": "sk-llm-secret"}]
+    assert store.patch_persona(pid, same) is False
+    new = [{"op": "replace", "path": "/layers/llm/api_key", "value": "sk-llm-rotated"}]
+    assert store.patch_persona(pid, new) is True
+    # no secret value in the database file
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert b"sk-llm-" not in path.read_bytes()
 
 
 def test_list_pages_in_creation_order_and_filters_type(tmp_path):
