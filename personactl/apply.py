@@ -79,17 +79,6 @@ class StalePlanErrors(StalePlan):
         return self._problems
 
 
-def wire(value: Any, backend: Backend, environ: Mapping[str, str]) -> Any:
-    """`value` as sent to the backend.  Real secret values go only to an API over the
-    wire; the embedded `local` backend (a file under .personactl/, in the repository)
-    keeps the masked marker instead, so no secret value ever lands in a local file.
-    Secrets are compared through the hashes in state, never read back, either way."""
-    if backend.name == "local":
-        secrets.resolve(value, environ)  # a missing secret is still an error
-        return secrets.mask(value)
-    return secrets.resolve(value, environ)
-
-
 def _create(
     change: Change, backend: Backend, recorder: Recorder, environ: Mapping[str, str]
 ) -> tuple[str, dict[str, Any]]:
@@ -105,7 +94,7 @@ def _create(
             # next plan compares every declared value (secrets included) with it.
             return adopted, applied if same(earlier, body) else {}
     recorder.creating(change.address, body)
-    sent = wire(body, backend, environ)
+    sent = secrets.resolve(body, environ)
     maybe_created = earlier is not None
     for _attempt in range(3):
         try:
@@ -138,7 +127,7 @@ def _run(change: Change, backend: Backend, recorder: Recorder, environ: Mapping[
         recorder.put(change.address, Resource(pid, applied, "", now()))
     elif change.action == "update":
         assert change.persona_id is not None
-        backend.patch_persona(change.persona_id, wire(change.ops, backend, environ))
+        backend.patch_persona(change.persona_id, secrets.resolve(change.ops, environ))
         recorder.put(change.address, Resource(change.persona_id, change.applied or {}, "", now()))
     else:
         if change.fingerprint is not None and change.persona_id:

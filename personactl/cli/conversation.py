@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from personactl.cli._app import cli, compiled, global_options, parse_vars
@@ -47,7 +45,7 @@ def conversation_render(name: str, variables: tuple[str, ...]) -> None:
 @var_option
 def conversation_create(name: str, variables: tuple[str, ...]) -> None:
     """Start a conversation; print its conversation_id and conversation_url."""
-    from personactl.apply import wire
+    from personactl import secrets
     from personactl.deploy import conversation_payload, open_backend, state_for
 
     result = compiled()
@@ -56,7 +54,7 @@ def conversation_create(name: str, variables: tuple[str, ...]) -> None:
     )
     backend = open_backend(result.project, result.env)
     try:
-        created = backend.create_conversation(wire(body, backend, os.environ))
+        created = backend.create_conversation(secrets.resolve(body))
     finally:
         backend.close()
     click.echo(f"conversation_id: {created.get('conversation_id')}")
