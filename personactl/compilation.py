@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from personactl.compiler import CompiledPersona, compile_personas
 from personactl.conversations import (
@@ -62,14 +64,20 @@ class Compilation:
 
 
 def compile_project(
-    project: Project | None = None, env_name: str | None = None, *, root: Path | None = None
+    project: Project | None = None,
+    env_name: str | None = None,
+    *,
+    root: Path | None = None,
+    extra_vars: Mapping[str, Any] | None = None,
 ) -> Compilation:
-    """Compile every persona and check every conversation template; never raises for config."""
+    """Compile every persona and check every conversation template; never raises for config.
+
+    `extra_vars` (preview's --var) override every persona's variables."""
     project = project or load_project(root)
     env = project.environment(env_name)
     problems: list[Problem] = []
     renderer = Renderer(project.root, project.templates_dir)
-    personas = compile_personas(project, env, renderer, problems)
+    personas = compile_personas(project, env, renderer, problems, extra_vars)
     conversations = load_conversations(project, env, problems)
     for template in conversations.values():
         if template.persona and template.persona not in personas:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,8 +162,13 @@ def default_name(folder: Path, path: Path) -> str:
 
 
 def compile_personas(
-    project: Project, env: Environment, renderer: Renderer, problems: list[Problem]
+    project: Project,
+    env: Environment,
+    renderer: Renderer,
+    problems: list[Problem],
+    extra_vars: Mapping[str, Any] | None = None,
 ) -> dict[str, CompiledPersona]:
+    """Every persona of the repository; `extra_vars` (--var) beat every layer's vars."""
     from personactl.schema import check_persona  # heavy (pydantic); only when compiling
 
     tree = SourceTree(project, project.personas_dir, problems)
@@ -205,6 +211,7 @@ def compile_personas(
             variables = to_plain(
                 merge_all([project.vars, env.vars, *layered.vars, variant.get("vars")])
             )
+            variables.update(extra_vars or {})
             variables["personactl"] = {"address": address, "environment": env.name}
             body = merge(merge(layered.persona, variant.get("persona") or PMap()), env.overrides)
             rendered = renderer.render_tree(body, variables, problems, body.loc)

@@ -57,11 +57,14 @@ def preview_request(
     raw_vars: dict[str, str],
     utterance: str,
 ) -> str:
+    """`result` is compiled with `raw_vars` as extra variables (see compile_project); those
+    that are the conversation's declared inputs also fill the conversation."""
     persona = result.persona(address)
     context = None
     if conversation:
-        body = conversation_body(result, conversation, raw_vars)
+        inputs = result.conversation(conversation).inputs
+        body = conversation_body(
+            result, conversation, {k: v for k, v in raw_vars.items() if k in inputs}
+        )
         context = secrets.mask(body).get("conversational_context")
-    elif raw_vars:
-        raise UserError("--var needs --conversation NAME")
     return to_json(chat_request(persona, context, utterance))

@@ -117,10 +117,25 @@ def test_preview_missing_and_unknown_inputs(example_repo: Path, capsys) -> None:
         "user=Maya",
     )
     assert (code, out) == (1, "")
+    # `user` is not an input: in preview it is a variable for the persona's templates
     assert err.splitlines() == [
         "missing required input 'user_name' (string) (hint: pass --var user_name=...)",
-        "unknown input 'user' for conversation 'maya' (hint: did you mean 'user_name'?)",
     ]
+
+
+def test_preview_vars_override_persona_variables(example_repo: Path, capsys) -> None:
+    code, out, _ = run_main(
+        capsys,
+        "-C",
+        str(example_repo),
+        "preview",
+        "storyteller/children",
+        "--var",
+        "audience=teenagers",
+    )
+    assert code == 0
+    system = json.loads(out)["messages"][0]["content"]
+    assert system.startswith("You are a storyteller. You like telling stories to teenagers.")
 
 
 def test_preview_unknown_address(example_repo: Path, capsys) -> None:

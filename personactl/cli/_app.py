@@ -72,14 +72,13 @@ def echo_problems(problems: list[Problem]) -> None:
         click.echo(problem.format(), err=True)
 
 
-def compiled(strict: bool = True) -> Any:
+def compiled(extra_vars: dict[str, str] | None = None) -> Any:
     from personactl.compilation import compile_project
 
     o = opts()
-    result = compile_project(env_name=o.env, root=o.project_dir)
+    result = compile_project(env_name=o.env, root=o.project_dir, extra_vars=extra_vars)
     echo_problems(result.warnings)
-    if strict:
-        result.raise_for_errors()
+    result.raise_for_errors()
     return result
 
 

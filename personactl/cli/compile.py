@@ -71,7 +71,7 @@ def render(addresses: tuple[str, ...], out: Path | None, fmt: str) -> None:
     "variables",
     multiple=True,
     metavar="KEY=VALUE",
-    help="A conversation input (repeatable).",
+    help="A variable for the persona's templates, and a conversation input (repeatable).",
 )
 @click.option(
     "--utterance", default="Hello!", show_default=True, help="The user's first utterance."
@@ -82,10 +82,8 @@ def preview(
     """The chat-completions request a custom LLM receives on the first user turn."""
     from personactl.render import preview_request
 
-    click.echo(
-        preview_request(compiled(), address, conversation, parse_vars(variables), utterance),
-        nl=False,
-    )
+    extra = parse_vars(variables)
+    click.echo(preview_request(compiled(extra), address, conversation, extra, utterance), nl=False)
 
 
 @cli.command()
