@@ -157,7 +157,6 @@ def test_environment_vars_reach_templates(tmp_path: Path, capsys) -> None:
             "no persona 'nobody' in this repository "
             "(hint: run `personactl render` to list addresses)\n",
         ),
-        (["preview", "weather-assistant", "--var", "a=b"], "--var needs --conversation NAME\n"),
         (
             ["preview", "weather-assistant", "--conversation", "nope"],
             "no conversation 'nope' in conversations/\n",
