@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from personactl.cli._app import cli, compiled, global_options, parse_vars
@@ -22,6 +24,15 @@ var_option = click.option(
 )
 
 
+def _payload(name: str, variables: tuple[str, ...]) -> tuple[Any, dict[str, Any]]:
+    """The compiled repository and the conversation body, persona_id from state."""
+    from personactl.deploy import conversation_payload, state_for
+
+    result = compiled()
+    state = state_for(result.project, result.env)
+    return result, conversation_payload(result, name, parse_vars(variables), state)
+
+
 @conversation.command(name="render")
 @global_options
 @click.argument("name")
@@ -29,13 +40,9 @@ var_option = click.option(
 def conversation_render(name: str, variables: tuple[str, ...]) -> None:
     """The POST /v2/conversations body for the environment."""
     from personactl import secrets
-    from personactl.deploy import conversation_payload, state_for
     from personactl.output import to_json
 
-    result = compiled()
-    body = conversation_payload(
-        result, name, parse_vars(variables), state_for(result.project, result.env)
-    )
+    _, body = _payload(name, variables)
     click.echo(to_json(secrets.mask(body)), nl=False)
 
 
@@ -46,12 +53,9 @@ def conversation_render(name: str, variables: tuple[str, ...]) -> None:
 def conversation_create(name: str, variables: tuple[str, ...]) -> None:
     """Start a conversation; print its conversation_id and conversation_url."""
     from personactl import secrets
-    from personactl.deploy import conversation_payload, open_backend, state_for
+    from personactl.deploy import open_backend
 
-    result = compiled()
-    body = conversation_payload(
-        result, name, parse_vars(variables), state_for(result.project, result.env)
-    )
+    result, body = _payload(name, variables)
     backend = open_backend(result.project, result.env)
     try:
         created = backend.create_conversation(secrets.resolve(body))
