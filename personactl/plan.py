@@ -31,6 +31,7 @@ class Change:
     drift: list[str] = field(default_factory=list)
     secret_digests: dict[str, str] = field(default_factory=dict)
     recreate: bool = False  # in state, but deleted remotely
+    pending: bool = False  # an earlier, interrupted apply sent this create
 
     @property
     def sort_key(self) -> tuple[int, str]:
@@ -50,6 +51,7 @@ class Change:
             "before": secrets.mask(self.before),
             "drift": self.drift,
             "recreate": self.recreate,
+            "pending": self.pending,
             "secret_digests": self.secret_digests,
             # what apply executes: secret *names* only, never values
             "execute": {"ops": self.ops, "body": self.body, "applied": self.applied},
@@ -70,6 +72,7 @@ class Change:
             drift=raw.get("drift") or [],
             secret_digests=raw.get("secret_digests") or {},
             recreate=bool(raw.get("recreate")),
+            pending=bool(raw.get("pending")),
         )
 
 
@@ -178,6 +181,7 @@ def build_plan(
                     applied=applied,
                     secret_digests=digests,
                     recreate=resource is not None,
+                    pending=address in state.pending,
                 )
             )
             continue

@@ -85,7 +85,9 @@ def _op_lines(change: Change) -> list[str]:
 def _heading(change: Change) -> str:
     pid = f" ({change.persona_id})" if change.persona_id else ""
     note = ""
-    if change.recreate:
+    if change.pending:
+        note = "  (an interrupted apply sent this create: apply looks for it before creating)"
+    elif change.recreate:
         note = "  (deleted outside personactl; will be recreated)"
     elif change.drift:
         note = "  (drift: deployed persona changed outside personactl)"

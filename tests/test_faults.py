@@ -407,6 +407,9 @@ def test_killed_apply_leaves_readable_state_and_rerun_converges(
     unlock = cli(repo, "state", "unlock")
     assert unlock.code == 0, unlock.both
     server.set_faults(**Faults().to_dict())
+    if moment == "unrecorded-create":
+        planned = cli(repo, "plan")
+        assert "an interrupted apply sent this create" in planned.out, planned.both
     rerun = apply(repo)
     assert rerun.code == 0, rerun.both
     assert_no_secrets(rerun.out, rerun.err, root=repo)
