@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from personactl.compiler import CompiledPersona, compile_personas
+from personactl import fanout
+from personactl.compiler import CompiledPersona
 from personactl.conversations import (
     ConversationTemplate,
     bind_inputs,
@@ -77,7 +78,7 @@ def compile_project(
     env = project.environment(env_name)
     problems: list[Problem] = []
     renderer = Renderer(project.root, project.templates_dir)
-    personas = compile_personas(project, env, renderer, problems, extra_vars)
+    personas = fanout.compile_all(project, env, renderer, problems, extra_vars)
     conversations = load_conversations(project, env, problems)
     for template in conversations.values():
         if template.persona and template.persona not in personas:

@@ -167,13 +167,15 @@ def compile_personas(
     renderer: Renderer,
     problems: list[Problem],
     extra_vars: Mapping[str, Any] | None = None,
+    files: list[Path] | None = None,
 ) -> dict[str, CompiledPersona]:
-    """Every persona of the repository; `extra_vars` (--var) beat every layer's vars."""
+    """Every persona of the repository (or of `files`); `extra_vars` (--var) beat every
+    layer's vars."""
     from personactl.schema import check_persona  # heavy (pydantic); only when compiling
 
     tree = SourceTree(project, project.personas_dir, problems)
     compiled: dict[str, CompiledPersona] = {}
-    for path in source_files(project.personas_dir):
+    for path in source_files(project.personas_dir) if files is None else files:
         node = tree.load(path)
         if node is None:
             continue
