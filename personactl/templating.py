@@ -126,7 +126,12 @@ class Renderer:
     def render_tree(
         self, value: Any, variables: dict[str, Any], problems: list[Problem], loc: Loc | None = None
     ) -> Any:
-        """Render every string of a PMap/PList tree; problems are collected, not raised."""
+        """Render every string of a PMap/PList tree; problems are collected, not raised.
+
+        A subtree without any template is returned as is, not copied: trees are never
+        mutated once built, and bases shared by hundreds of personas render once."""
+        if _is_static(value):
+            return value
         if isinstance(value, str):
             try:
                 return self.render_string(value, variables, loc)
@@ -187,6 +192,18 @@ class Renderer:
         if found is None:
             return loc
         return self._template_loc(found[0], found[1], loc)
+
+
+def _is_static(value: Any) -> bool:
+    if isinstance(value, str):
+        return "{" not in value or not any(m in value for m in _MARKERS)
+    if isinstance(value, (PMap, PList)):
+        if value.static is None:
+            items = value.values() if isinstance(value, PMap) else value
+            tagged = isinstance(value, PList) and value.append_tag
+            value.static = not tagged and all(_is_static(item) for item in items)
+        return value.static
+    return True
 
 
 class _TemplateFunctionError(Exception):

@@ -30,11 +30,12 @@ MAX_EXPANDED_NODES = 1_000_000
 class PMap(dict[str, Any]):
     """A mapping that remembers where each key and value was written."""
 
-    __slots__ = ("loc", "key_locs", "val_locs")
+    __slots__ = ("loc", "key_locs", "val_locs", "static")
 
     def __init__(self, loc: Loc | None = None) -> None:
         super().__init__()
         self.loc = loc
+        self.static: bool | None = None  # no template inside (see templating); set once
         self.key_locs: dict[str, Loc] = {}
         self.val_locs: dict[str, Loc] = {}
 
@@ -49,11 +50,12 @@ class PMap(dict[str, Any]):
 class PList(list[Any]):
     """A sequence that remembers where each item was written; `append_tag` marks `!append`."""
 
-    __slots__ = ("loc", "item_locs", "append_tag")
+    __slots__ = ("loc", "item_locs", "append_tag", "static")
 
     def __init__(self, loc: Loc | None = None, append_tag: bool = False) -> None:
         super().__init__()
         self.loc = loc
+        self.static: bool | None = None
         self.item_locs: list[Loc | None] = []
         self.append_tag = append_tag
 
