@@ -62,6 +62,8 @@ def hashed(desired: Any, previous: Any, environ: Mapping[str, str]) -> Any:
     if secrets.is_sensitive(desired):
         real = secrets.resolve(desired, environ)
         return previous if verify(real, previous) else digest(real)
+    if not secrets.contains(desired):
+        return desired
     if isinstance(desired, dict):
         prev = previous if isinstance(previous, dict) else {}
         return {k: hashed(v, prev.get(k), environ) for k, v in desired.items()}

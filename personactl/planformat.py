@@ -51,22 +51,29 @@ def _leaves(path: str, value: Any) -> list[tuple[str, Any]]:
     return [(path, value)]
 
 
-def _op_lines(change: Change) -> list[str]:
+def _create_lines(change: Change) -> list[str]:
     out: list[str] = []
-    ops = change.patch()
+    for op in change.patch():  # masked once, then shown leaf by leaf
+        for path, value in _leaves(op["path"], op["value"]):
+            if _multiline(value):
+                out.append(f"+ {path}:")
+                out.extend(f"    + {line}" for line in value.splitlines())
+            else:
+                out.append(f"+ {path}: {json.dumps(value, ensure_ascii=False, sort_keys=True)}")
+    return out
+
+
+def _op_lines(change: Change) -> list[str]:
     if change.action == "create":
-        ops = [
-            {"op": "add", "path": p, "value": v}
-            for op in ops
-            for p, v in _leaves(op["path"], op["value"])
-        ]
-    for op in ops:
+        return _create_lines(change)
+    out: list[str] = []
+    for op in change.patch():
         path = op["path"]
         drift = "  (changed outside personactl)" if path in change.drift else ""
         before = secrets.mask(change.before.get(path))
         if op["op"] == "remove":
             out.append(f"- {path}: {_value(before)}{drift}")
-        elif change.action == "create" or op["op"] == "add" and before is None:
+        elif op["op"] == "add" and before is None:
             if _multiline(op["value"]):
                 out.append(f"+ {path}:")
                 out.extend(f"    + {line}" for line in op["value"].splitlines())

@@ -4,7 +4,8 @@ Users write the body minus `persona_id` (personactl fills it in from state), but
 `persona_id` is accepted too.  Fields: the community OpenAPI copy (which also
 lists several `properties` fields at the top level) plus the current docs
 (`conversation_name`, `test_mode`, `require_auth`, `max_participants`,
-`document_*`, `memory_stores`) and LiveKit's `properties.livekit_*`.
+`document_*`, `memory_stores`, the PAL-era `pal_id`/`face_id`) and LiveKit's
+`properties.livekit_*`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ class Conversation(_Strict):
 
     persona_id: str | None = None
     replica_id: str | None = None
+    # current docs' names (Tavus renamed personas to PALs and replicas to faces; the
+    # legacy names above remain aliases): e.g. {face_id, pal_id} for the stock PALs
+    pal_id: str | None = None
+    face_id: str | None = None
     conversation_name: str | None = None
     callback_url: str | None = None
     conversational_context: str | None = None

@@ -4,8 +4,10 @@ Fields come from the community OpenAPI copy, the custom-LLM reference text and
 the current docs.tavus.io layer pages (llm, tts, stt, perception,
 conversational_flow), plus what real payloads in public code send (`pipeline_mode:
 echo`, `layers.transport`, string booleans for `tts_emotion_control`, a string
-`hotwords`, numeric `voice_settings.speed`, wider STT sensitivities).
-Every model forbids unknown keys except `voice_settings`, which is engine-specific.
+`hotwords`, numeric `voice_settings.speed`, wider STT sensitivities, the PAL-era
+`conversational_flow.pal_interruptibility`, Daily `transport` room settings).
+Every model forbids unknown keys except `voice_settings`, which is engine-specific
+(and the Daily settings objects of the transport layer, which are Daily's own).
 """
 
 from __future__ import annotations
@@ -112,9 +114,19 @@ class ConversationalFlowLayer(_Strict):
     turn_taking_patience: Level | None = None
     turn_commitment: Level | None = None
     replica_interruptibility: Level | None = None
+    pal_interruptibility: Level | None = Field(
+        default=None,
+        description="The current docs' name for replica_interruptibility (Tavus PALs).",
+    )
     active_listening: ActiveListening | None = None
     voice_isolation: str | None = None
     idle_engagement: str | None = None
+    wake_phrase: str | None = Field(
+        default=None, description="Phrase that wakes the replica (system.wake_phrase_detected)."
+    )
+    sleep_phrase: str | None = Field(
+        default=None, description="Phrase that puts the replica back to sleep."
+    )
 
 
 class VQALayer(_Strict):
@@ -126,9 +138,17 @@ class VQALayer(_Strict):
 
 
 class TransportLayer(_Strict):
-    """Media transport, e.g. {transport_type: livekit} for LiveKit avatars (echo mode)."""
+    """Media transport, e.g. {transport_type: livekit} for LiveKit avatars (echo mode).
+
+    The Daily transport also takes the room's settings: `room_settings` are Daily room
+    properties, `input_settings`/`output_settings` Daily call settings (Pipecat's
+    pipecat-stream persona sends all three), so their contents pass through unchecked.
+    """
 
     transport_type: str | None = None
+    input_settings: JsonObject | None = None
+    output_settings: JsonObject | None = None
+    room_settings: JsonObject | None = None
 
 
 class Layers(_Strict):

@@ -47,7 +47,7 @@ KNOWN_STT_ENGINES: tuple[str, ...] = (
 )
 KNOWN_PERCEPTION_MODELS: tuple[str, ...] = ("raven-1", "raven-0", "basic", "off")
 KNOWN_TURN_DETECTION_MODELS: tuple[str, ...] = ("sparrow-1", "sparrow-0", "time-based", "timebased")
-KNOWN_TRANSPORT_TYPES: tuple[str, ...] = ("livekit",)
+KNOWN_TRANSPORT_TYPES: tuple[str, ...] = ("livekit", "daily")
 
 JSON_TYPES = ("string", "number", "integer", "boolean", "object", "array", "null")
 
