@@ -790,6 +790,841 @@ def test_real_conversations(index: int) -> None:
     assert check_conversation(REAL_CONVERSATIONS[index]) == []
 
 
+# ----------------------------------------------------------------------------- public bodies
+# Request bodies found in public code and docs (api keys replaced by secret placeholders,
+# long prompts and tool lists shortened). Each must check without errors.
+
+# tools of the TreeHacks assistant below (shortened)
+SPOTIFY_TOOLS: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "play_track",
+            "description": "Play a specific track on Spotify by name",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "track_name": {"type": "string", "description": "The name of the track to play"}
+                },
+                "required": ["track_name"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "next_track",
+            "description": "Skip to the next track in Spotify",
+            "parameters": {"type": "object", "properties": {}},
+        },
+    },
+    {
+        "type": "function",
+        "function": {
+            "name": "search",
+            "description": "Search the web",
+            "parameters": {
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string"},
+                    "num_results": {"type": "integer", "default": 5},
+                    "search_type": {
+                        "type": "string",
+                        "enum": ["neural", "keyword"],
+                        "default": "neural",
+                    },
+                },
+                "required": ["query"],
+            },
+        },
+    },
+    {
+        "type": "function",
+        "function": {"name": "pause_track", "description": "Pause the current track on Spotify"},
+    },
+]
+
+PUBLIC_PERSONAS: dict[str, dict[str, Any]] = {
+    # mikkeline-elleby/TAVUS-TEST-HARNESS configs/persona/teamwise_v3_1.json
+    "teamwise": {
+        "persona_name": "Condition A Facilitator",
+        "system_prompt": "You are TeamWise, an AI discussion facilitator.",
+        "pipeline_mode": "full",
+        "context": "You're having a video conversation with participants in a collaborative set...",
+        "default_replica_id": "r5dc7c7d0bcb",
+        "layers": {
+            "perception": {"perception_model": "raven-1"},
+            "conversational_flow": {
+                "turn_taking_patience": "low",
+                "replica_interruptibility": "high",
+                "wake_phrase": "hey Facilitator",
+                "idle_engagement": "patient",
+            },
+        },
+    },
+    # mikkeline-elleby/TAVUS-TEST-HARNESS configs/persona/facilitator.example.json, as tune.py
+    # compiles it with presets/layers/{llm/tavus_llama,tts/cartesia_sonic,
+    # stt/names_meeting,perception/basic}.json
+    "harness_facilitator": {
+        "persona_name": "Meeting Facilitator",
+        "pipeline_mode": "full",
+        "system_prompt": "You are TeamWise, a meeting facilitator who keeps sessions focused an...",
+        "context": "Guide discussions, ensure participation, and summarize key points at the end.",
+        "default_replica_id": "r4317e64d25a",
+        "layers": {
+            "llm": {
+                "model": "tavus-llama",
+                "tools": [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "take_meeting_notes",
+                            "description": "Captures and organizes key discussion points into s...",
+                            "parameters": {
+                                "type": "object",
+                                "properties": {
+                                    "content": {
+                                        "type": "string",
+                                        "description": "Spoken content to extract and organize...",
+                                    }
+                                },
+                                "required": ["content"],
+                            },
+                        },
+                    }
+                ],
+            },
+            "tts": {
+                "tts_engine": "cartesia",
+                "voice_settings": {"speed": "normal", "emotion": ["positivity:high", "curiosity"]},
+                "tts_emotion_control": False,
+                "tts_model_name": "sonic",
+            },
+            "stt": {
+                "stt_engine": "tavus-advanced",
+                "participant_pause_sensitivity": "high",
+                "participant_interrupt_sensitivity": "high",
+                "smart_turn_detection": True,
+                "hotwords": ["Julie", "Mikkel", "Alex", "Sam", "TeamWise"],
+            },
+            "perception": {"perception_model": "basic"},
+        },
+    },
+    # ARIA life-sciences persona manager (Python; ARIA_PERSONA_LAYERS), llm.tools (ARIA_VIDEO_TOOLS,
+    # defined in another module) left out; hotwords are one space-joined string
+    "aria": {
+        "persona_name": "ARIA - Life Sciences AI Director",
+        "system_prompt": "You are ARIA ...",
+        "guardrails_id": "g12345",
+        "default_replica_id": "r1234567890",
+        "layers": {
+            "perception": {
+                "perception_model": "raven-1",
+                "visual_awareness_queries": [
+                    "Is the user looking at the screen or away?",
+                    "Is the user taking notes or typing?",
+                ],
+                "perception_analysis_queries": [
+                    "Summarize the user's emotional state throughout the conversation"
+                ],
+                "perception_tool_prompt": "You have two perception tools available. ...",
+                "perception_tools": [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "adapt_to_confusion",
+                            "description": "Called when the user shows signs of confusion.",
+                            "parameters": {
+                                "type": "object",
+                                "properties": {
+                                    "confusion_indicator": {"type": "string"},
+                                    "topic": {"type": "string"},
+                                },
+                                "required": ["confusion_indicator", "topic"],
+                            },
+                        },
+                    },
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "note_engagement_drop",
+                            "description": "Called when the user shows signs of disengagement.",
+                            "parameters": {
+                                "type": "object",
+                                "properties": {
+                                    "disengagement_type": {"type": "string"},
+                                    "topic": {"type": "string"},
+                                },
+                                "required": ["disengagement_type", "topic"],
+                            },
+                        },
+                    },
+                ],
+            },
+            "conversational_flow": {
+                "turn_detection_model": "sparrow-1",
+                "turn_taking_patience": "medium",
+                "replica_interruptibility": "low",
+            },
+            "stt": {"hotwords": "ARIA LuminOne Cytiva Repligen Danaher CDMO bioreactor"},
+            "llm": {
+                "model": "claude-sonnet-4-5-20250929",
+                "base_url": "https://api.anthropic.com/v1",
+                "api_key": secret("ANTHROPIC_API_KEY"),
+                "speculative_inference": True,
+                "extra_body": {"temperature": 0.7, "top_p": 0.9},
+            },
+            "tts": {
+                "tts_engine": "cartesia",
+                "tts_emotion_control": True,
+                "voice_settings": {"speed": 0.5, "emotion": ["positivity:high", "curiosity"]},
+            },
+        },
+    },
+    # TypeScript Tavus VideoConversationPort adapter: createPersona (with the ElevenLabs branch)
+    "video_port_persona": {
+        "persona_name": "Atendente",
+        "pipeline_mode": "full",
+        "default_replica_id": "r1234567890",
+        "system_prompt": "Você é ...",
+        "layers": {
+            "llm": {"model": "tavus-gemma-4"},
+            "stt": {
+                "stt_engine": "tavus-advanced",
+                "participant_pause_sensitivity": "high",
+                "participant_interrupt_sensitivity": "high",
+                "smart_turn_detection": True,
+            },
+            "perception": {"perception_model": "raven-1", "ambient_awareness_queries": []},
+            "tts": {
+                "tts_engine": "elevenlabs",
+                "api_key": secret("ELEVENLABS"),
+                "external_voice_id": "voice123",
+                "tts_model_name": "eleven_turbo_v2_5",
+                "tts_emotion_control": True,
+            },
+        },
+    },
+    # mikkeline-elleby/semester_project_teamwise configs/persona/facilitator.example.json with
+    # presets/layers/{llm/tavus-gpt-oss,conversational_flow/basic,perception/basic}.json
+    "teamwise_semester": {
+        "persona_name": "Meeting Facilitator",
+        "system_prompt": "You are TeamWise, a meeting facilitator who keeps sessions focused an...",
+        "pipeline_mode": "full",
+        "context": "Guide discussions, ensure participation, and summarize key points at the end.",
+        "default_replica_id": "r4317e64d25a",
+        "layers": {
+            "llm": {"model": "tavus-gpt-oss"},
+            "perception": {"perception_model": "basic"},
+            "conversational_flow": {
+                "turn_detection_model": "sparrow-1",
+                "turn_taking_patience": "low",
+                "replica_interruptibility": "high",
+                "turn_commitment": "high",
+                "active_listening": "high",
+            },
+        },
+    },
+    # TreeHacks assistant "anna2" (Python create-persona script): custom LLM proxy, legacy vqa layer
+    "anna2": {
+        "layers": {
+            "stt": {
+                "participant_interrupt_sensitivity": "high",
+                "stt_engine": "tavus-turbo",
+                "participant_pause_sensitivity": "high",
+            },
+            "llm": {
+                "model": "gpt-4o-mini",
+                "base_url": "https://proxy.dhr.wtf",
+                "tools": SPOTIFY_TOOLS,
+                "api_key": secret("LLM"),
+                "speculative_inference": True,
+            },
+            "tts": {
+                "tts_engine": "elevenlabs",
+                "api_key": secret("ELEVEN"),
+                "external_voice_id": "zuyhdfIJfykSAcc7orW6",
+            },
+            "vqa": {"enable_vision": "true", "prompt": "Compliment the user sometimes."},
+        },
+        "persona_name": "anna2",
+        "system_prompt": "You are a digital assistant. But a friendly one.",
+        "default_replica_id": "ra32c0504006",
+        "context": "You may be asked to call people.",
+    },
+    # "Jordan v2.0" candidate-screening agent config (JS, buildPersonaPayload); the app-side
+    # `conversational_context_template` and an undocumented empty `perception.tool_prompt` left out
+    "jordan": {
+        "persona_name": "Jordan – Virtual Candidate Screening Agent v2.0",
+        "system_prompt": "<role>You are Jordan, an AI candidate screening specialist.</role>",
+        "layers": {
+            "llm": {
+                "model": "tavus-claude-haiku-4.5",
+                "speculative_inference": True,
+                "extra_body": {"temperature": 0.3},
+                "tools": [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "save_partial_screening",
+                            "description": "Save whatever candidate data has been collected so...",
+                            "parameters": {
+                                "type": "object",
+                                "required": ["full_name", "reason_incomplete"],
+                                "properties": {
+                                    "full_name": {"type": "string"},
+                                    "reason_incomplete": {"type": "string"},
+                                    "certifications": {
+                                        "type": "array",
+                                        "items": {"type": "string"},
+                                    },
+                                    "available_evenings": {"type": "boolean"},
+                                    "fit_signal": {
+                                        "type": "string",
+                                        "enum": [
+                                            "strong_fit",
+                                            "potential_fit",
+                                            "concern",
+                                            "not_qualified",
+                                        ],
+                                    },
+                                },
+                            },
+                        },
+                    }
+                ],
+            },
+            "tts": {
+                "tts_engine": "cartesia",
+                "tts_model_name": "sonic-3",
+                "tts_emotion_control": True,
+                "external_voice_id": "f24ae0b7-a3d2-4dd1-89df-959bdc4ab179",
+                "voice_settings": {},
+                "pronunciation_dictionary_id": None,
+            },
+            "stt": {
+                "stt_engine": "tavus-advanced",
+                "smart_turn_detection": True,
+                "participant_pause_sensitivity": "high",
+                "participant_interrupt_sensitivity": "low",
+                "hotwords": "ServSafe, TIPS, CNA, HHA, OSHA, forklift",
+            },
+            "conversational_flow": {
+                "turn_detection_model": "sparrow-1",
+                "turn_taking_patience": "high",
+                "replica_interruptibility": "low",
+            },
+            "perception": {
+                "perception_model": "raven-1",
+                "visual_awareness_queries": ["Is the candidate alone in the frame?"],
+                "audio_awareness_queries": [
+                    "Does the candidate sound confident, hesitant, or disengaged?"
+                ],
+                "perception_analysis_queries": [
+                    "Summarize the candidate's emotional arc across the interview in 2-3 sentences."
+                ],
+                "visual_tools": [],
+                "visual_tool_prompt": "",
+                "audio_tool_prompt": "You have two audio-triggered tools.",
+                "audio_tools": [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "escalate_to_recruiter",
+                            "parameters": {
+                                "type": "object",
+                                "required": ["reason"],
+                                "properties": {"reason": {"type": "string", "maxLength": 300}},
+                            },
+                            "description": "Trigger when candidate is distressed.",
+                        },
+                    }
+                ],
+            },
+        },
+        "pipeline_mode": "full",
+    },
+    # Galbaz1/CTBTO-Avatar-Project refrence_only/examples/cvi-ui-conversation/ROSA_PERSONA_CONFIG.md
+    "rosa": {
+        "persona_name": "ROSA - CTBTO SnT 2025 Assistant",
+        "pipeline_mode": "full",
+        "system_prompt": "You are ROSA, a sophisticated diplomatic conference assistant.",
+        "context": "CONFERENCE DETAILS: CTBTO SnT 2025",
+        "default_replica_id": "rb67667672ad",
+        "layers": {
+            "llm": {
+                "model": "tavus-gpt-4o",
+                "speculative_inference": True,
+                "tools": [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "getWeatherAndTime",
+                            "description": "Get current weather conditions and local time for a...",
+                        },
+                    }
+                ],
+            },
+            "perception": {
+                "perception_model": "raven-0",
+                "ambient_awareness_queries": [
+                    "Does the user appear lost or confused about conference navigation?"
+                ],
+            },
+            "stt": {
+                "stt_engine": "tavus-advanced",
+                "participant_pause_sensitivity": "low",
+                "participant_interrupt_sensitivity": "low",
+                "smart_turn_detection": True,
+                "hotwords": "ROSA,Vienna,conference,SnT,CTBTO",
+            },
+        },
+    },
+    # Galbaz1/CTBTO-Avatar-Project (Rosa lip-sync script): PATCH values for /layers/perception and
+    # /layers/stt, checked as the persona they produce
+    "rosa_patch": {
+        "system_prompt": "You are ROSA.",
+        "layers": {
+            "llm": {"speculative_inference": True},
+            "perception": {"perception_model": "off"},
+            "stt": {
+                "stt_engine": "tavus-advanced",
+                "participant_pause_sensitivity": "high",
+                "participant_interrupt_sensitivity": "high",
+                "smart_turn_detection": True,
+            },
+        },
+    },
+    # pipecat-ai/pipecat src/pipecat/services/tavus/test_scripts/create_persona.sh
+    "pipecat_stream": {
+        "persona_name": "Pipecat",
+        "system_prompt": "",
+        "pipeline_mode": "echo",
+        "context": "",
+        "layers": {
+            "transport": {
+                "input_settings": {"microphone": {"isEnabled": True}},
+                "output_settings": {},
+                "room_settings": {
+                    "enable_chat": True,
+                    "enable_knocking": False,
+                    "enable_prejoin_ui": True,
+                    "enable_network_ui": True,
+                    "enable_screenshare": True,
+                    "eject_at_room_exp": False,
+                    "eject_after_elapsed": 0,
+                    "exp": 32503680000,
+                    "nbf": 0,
+                    "start_video_off": False,
+                    "start_audio_off": False,
+                    "enable_people_ui": True,
+                    "enable_noise_cancellation_ui": True,
+                    "enable_recording": "cloud",
+                    "recordings_bucket": None,
+                    "enable_multiparty_adaptive_simulcast": True,
+                    "enable_adaptive_simulcast": True,
+                    "enable_live_captions_ui": False,
+                    "enable_transcription": False,
+                },
+                "transport_type": "daily",
+            }
+        },
+    },
+    # NexusRep TavusRealtimeProvider (TypeScript): ensurePersona body built by layersFor();
+    # sends both pal_interruptibility (current docs name) and replica_interruptibility
+    "nexusrep": {
+        "persona_name": "NexusRep",
+        "system_prompt": "You are a compliant pharma rep.",
+        "default_replica_id": "r1234567890",
+        "pipeline_mode": "full",
+        "layers": {
+            "llm": {
+                "base_url": "https://nexusrep.example.com/v1",
+                "api_key": secret("NEXUSREP_LLM"),
+                "model": "nexusrep-compliance",
+                "speculative_inference": False,
+                "tools": [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "show_isi",
+                            "description": "Show safety info",
+                            "parameters": {"type": "object", "properties": {}},
+                        },
+                    }
+                ],
+            },
+            "stt": {"stt_engine": "tavus-deepgram-medical", "hotwords": "Ozempic, semaglutide"},
+            "tts": {
+                "tts_engine": "cartesia",
+                "tts_model_name": "sonic-3",
+                "tts_emotion_control": False,
+                "voice_settings": {"speed": 1.0},
+                "external_voice_id": "voice-1",
+            },
+            "conversational_flow": {
+                "turn_detection_model": "sparrow-1",
+                "turn_taking_patience": "low",
+                "pal_interruptibility": "high",
+                "replica_interruptibility": "high",
+                "voice_isolation": "near",
+                "idle_engagement": "off",
+            },
+        },
+    },
+    # roboalchemist/llm-code-docs docs/llms-txt/tavus/tts.md (Cartesia example)
+    "docs_tts_cartesia": {
+        "persona_name": "AI Presenter",
+        "system_prompt": "You are a friendly and informative video host.",
+        "pipeline_mode": "full",
+        "context": "You're delivering updates in a conversational tone.",
+        "default_replica_id": "r665388ec672",
+        "layers": {
+            "tts": {
+                "tts_engine": "cartesia",
+                "api_key": secret("CARTESIA"),
+                "external_voice_id": "external-voice-id",
+                "voice_settings": {"speed": "normal", "emotion": ["positivity:high", "curiosity"]},
+                "tts_emotion_control": True,
+                "tts_model_name": "sonic",
+            }
+        },
+    },
+    # roboalchemist/llm-code-docs docs/llms-txt/tavus/tts.md (ElevenLabs example)
+    "docs_tts_elevenlabs": {
+        "persona_name": "Narrator",
+        "system_prompt": "You narrate long stories with clarity and consistency.",
+        "pipeline_mode": "full",
+        "context": "You're reading a fictional audiobook.",
+        "default_replica_id": "r665388ec672",
+        "layers": {
+            "tts": {
+                "tts_engine": "elevenlabs",
+                "api_key": secret("ELEVEN"),
+                "external_voice_id": "elevenlabs-voice-id",
+                "voice_settings": {"speed": "normal"},
+                "tts_model_name": "eleven_multilingual_v2",
+            }
+        },
+    },
+    # roboalchemist/llm-code-docs docs/llms-txt/tavus/stt.md
+    "docs_stt": {
+        "persona_name": "Customer Service Agent",
+        "system_prompt": "You assist users by listening carefully and providing helpful answers.",
+        "pipeline_mode": "full",
+        "context": "You're handling voice-based customer support inquiries.",
+        "default_replica_id": "rfe12d8b9597",
+        "layers": {
+            "stt": {
+                "participant_pause_sensitivity": "medium",
+                "participant_interrupt_sensitivity": "low",
+                "hotwords": "support",
+                "smart_turn_detection": True,
+            }
+        },
+    },
+    # roboalchemist/llm-code-docs docs/llms-txt/tavus/perception.md (raven-0 Fashion Advisor)
+    "docs_perception_fashion": {
+        "persona_name": "Fashion Advisor",
+        "system_prompt": "As a Fashion Advisor, you specialize in offering tailored fashion adv...",
+        "pipeline_mode": "full",
+        "context": "You're having a video conversation with a client about their outfit.",
+        "default_replica_id": "r79e1c033f",
+        "layers": {
+            "perception": {
+                "perception_model": "raven-0",
+                "ambient_awareness_queries": ["Is the user wearing a bright outfit?"],
+                "perception_analysis_queries": [
+                    "Is the user wearing multiple bright colors?",
+                    "On a scale of 1-100, how often was the user looking at the screen?",
+                ],
+                "perception_tool_prompt": "You have a tool to notify the system when a bright o...",
+                "perception_tools": [
+                    {
+                        "type": "function",
+                        "function": {
+                            "name": "notify_if_bright_outfit_shown",
+                            "description": "Use this function when a bright outfit is detected...",
+                            "parameters": {
+                                "type": "object",
+                                "properties": {
+                                    "outfit_color": {
+                                        "type": "string",
+                                        "description": "Best guess on what color of outfit it is",
+                                    }
+                                },
+                                "required": ["outfit_color"],
+                            },
+                        },
+                    }
+                ],
+            }
+        },
+    },
+    # roboalchemist/llm-code-docs docs/llms-txt/tavus/llm.md (custom LLM Storyteller)
+    "docs_llm_custom": {
+        "persona_name": "Storyteller",
+        "system_prompt": "You are a storyteller who entertains people of all ages.",
+        "context": "Your favorite stories include Little Red Riding Hood and The Three Little P...",
+        "pipeline_mode": "full",
+        "default_replica_id": "r665388ec672",
+        "layers": {
+            "llm": {
+                "model": "gpt-3.5-turbo",
+                "base_url": "https://api.openai.com/v1",
+                "api_key": secret("OPENAI"),
+                "speculative_inference": True,
+            }
+        },
+    },
+    # AI mock-interview app (TypeScript startConversation, via its create-persona proxy),
+    # behavioral-interview branch
+    "mock_interview": {
+        "persona_name": "Backend engineer interviewer",
+        "pipeline_mode": "full",
+        "system_prompt": "You are interviewing a candidate for a backend engineer role.",
+        "context": "Job description:\nBuild APIs.",
+        "default_replica_id": "r1234567890",
+        "layers": {
+            "conversational_flow": {
+                "turn_detection_model": "sparrow-2",
+                "turn_taking_patience": "medium",
+                "pal_interruptibility": "high",
+            },
+            "perception": {
+                "perception_model": "raven-1",
+                "visual_awareness_queries": [
+                    "Is the candidate consistently visible and generally oriented toward the con..."
+                ],
+                "audio_awareness_queries": [
+                    "Does the candidate vocal delivery generally sound clear and steady?"
+                ],
+            },
+        },
+    },
+    # roboalchemist/llm-code-docs docs/llms-txt/tavus/llm.md (Tavus-hosted Health Coach)
+    "docs_llm_hosted": {
+        "persona_name": "Health Coach",
+        "system_prompt": "You provide wellness tips and encouragement for people pursuing a hea...",
+        "context": "You specialize in daily routines, diet advice, and motivational support.",
+        "pipeline_mode": "full",
+        "default_replica_id": "r665388ec672",
+        "layers": {"llm": {"model": "tavus-gpt-4o", "speculative_inference": True}},
+    },
+    # rhyanvargas/8p3p-lms-nextjs src/lib/tavus/config.ts PERSONA_CONFIG, as
+    # scripts/create-persona.sh sends it (its app-side `greeting: ""` left out)
+    "lms_instructor": {
+        "persona_name": "8p3p - AI Instructor Assistant",
+        "pipeline_mode": "full",
+        "system_prompt": "You are a knowledgeable and supportive course tutor.",
+        "context": "You're having a 3-minute video conversation with a student about their curr...",
+        "layers": {
+            "perception": {
+                "perception_model": "raven-0",
+                "ambient_awareness_queries": [
+                    "On a scale of 1-100, how often was the learner looking at the screen during..."
+                ],
+            },
+            "tts": {"tts_model_name": "sonic-2"},
+            "llm": {"model": "tavus-llama", "speculative_inference": True},
+            "stt": {
+                "stt_engine": "tavus-advanced",
+                "participant_pause_sensitivity": "high",
+                "participant_interrupt_sensitivity": "medium",
+                "smart_turn_detection": True,
+            },
+        },
+        "document_tags": ["8p3p-ch1-demo"],
+        "default_replica_id": "r9fa0878977a",
+        "objectives_id": "o12345",
+        "guardrails_id": "g12345",
+    },
+}
+
+PUBLIC_CONVERSATIONS: dict[str, dict[str, Any]] = {
+    # mikkeline-elleby/TAVUS-TEST-HARNESS configs/conversation/icebreaker_with_video.json with
+    # configs/conversation/recording.s3.example.json as properties file, as tune.py sends it
+    "harness_conversation": {
+        "persona_id": "p051439c4fd7",
+        "conversation_name": "Introductory Meeting (CC)",
+        "custom_greeting": "Hi, welcome everyone. Let me know when you're ready to begin.",
+        "audio_only": False,
+        "test_mode": False,
+        "document_retrieval_strategy": "balanced",
+        "properties": {
+            "enable_recording": True,
+            "aws_assume_role_arn": "arn:aws:iam::<your-account-id>:role/<role-name-for-tavus>",
+            "recording_s3_bucket_region": "eu-west-1",
+            "recording_s3_bucket_name": "your-bucket-name",
+        },
+    },
+    # TypeScript Tavus VideoConversationPort adapter: createConversation (persona mode)
+    "video_port_conversation": {
+        "persona_id": "p1234567890",
+        "conversation_name": "Sessão 42",
+        "conversational_context": "Cliente retornando.",
+        "custom_greeting": "Olá!",
+        "callback_url": "https://portal.example.com/webhooks/tavus",
+        "properties": {
+            "max_call_duration": 600,
+            "participant_left_timeout": 30,
+            "language": "portuguese",
+        },
+    },
+    # shreesh875/BRAINFEED2 src/api/createConversation.ts
+    "brainfeed": {"persona_id": "p9a95912", "properties": {"apply_greenscreen": True}},
+    # mikkeline-elleby/semester_project_teamwise configs/conversation/teamwise.perception.raven.json
+    "teamwise_semester_conv": {
+        "persona_id": "p051439c4fd7",
+        "conversation_name": "TeamWise Perception Raven-0 (2p)",
+        "test_mode": False,
+        "conversational_context": "Two participants (Mikkeline and Julen) will join.",
+        "document_retrieval_strategy": "balanced",
+    },
+    # "Jordan v2.0" candidate-screening agent config: conversationDefaults as properties
+    "jordan_conv": {
+        "persona_id": "p015ee7b4ab6",
+        "replica_id": "r1234567890",
+        "conversational_context": "Agency: Acme. Role: line cook.",
+        "properties": {
+            "max_call_duration": 900,
+            "participant_left_timeout": 15,
+            "participant_absent_timeout": 60,
+            "enable_recording": True,
+            "enable_transcription": True,
+            "enable_closed_captions": True,
+            "language": "english",
+        },
+    },
+    # Galbaz1/CTBTO-Avatar-Project frontend/src/api/createConversation.ts
+    "rosa_conv": {
+        "persona_id": "p9c106c443e2",
+        "replica_id": "rb67667672ad",
+        "conversation_name": "ROSA - Pattern 1 Custom LLM",
+        "properties": {
+            "apply_greenscreen": True,
+            "max_call_duration": 1800,
+            "participant_left_timeout": 60,
+        },
+    },
+    # pipecat-ai/pipecat src/pipecat/transports/tavus/transport.py (TavusApi.create_conversation)
+    "pipecat_conv": {"replica_id": "r1234567890", "persona_id": "pipecat0"},
+    # NexusRep TavusRealtimeProvider (TypeScript): startSession conversation body
+    "nexusrep_conv": {
+        "persona_id": "p1234567890",
+        "replica_id": "r1234567890",
+        "conversation_name": "sess-42",
+        "conversational_context": "HCP: cardiologist",
+        "audio_only": True,
+        "callback_url": "https://nexusrep.example.com/tavus/callback",
+        "properties": {
+            "enable_closed_captions": False,
+            "enable_recording": True,
+            "language": "english",
+        },
+    },
+    # roboalchemist/llm-code-docs docs/llms-txt/tavus/memories.md
+    "docs_memories_conv": {
+        "persona_id": "your_persona_id",
+        "replica_id": "your_replica_id",
+        "memory_stores": ["anna_p123"],
+    },
+    # roboalchemist/llm-code-docs docs/llms-txt/tavus/background-customizations.md
+    "docs_greenscreen_conv": {
+        "persona_id": "pdced222244b",
+        "replica_id": "rfe12d8b9597",
+        "callback_url": "https://yourwebsite.com/webhook",
+        "conversation_name": "Improve Sales Technique",
+        "conversational_context": "I want to improve my sales techniques.",
+        "properties": {"apply_greenscreen": True},
+    },
+    # roboalchemist/llm-code-docs docs/llms-txt/tavus/create-conversation.md
+    # ("Full Customizations" example)
+    "docs_conv_full": {
+        "replica_id": "rfe12d8b9597",
+        "persona_id": "pdced222244b",
+        "callback_url": "https://yourwebsite.com/webhook",
+        "conversation_name": "Improve Sales Technique",
+        "conversational_context": "I want to improve my sales techniques.",
+        "properties": {
+            "max_call_duration": 1800,
+            "participant_left_timeout": 60,
+            "participant_absent_timeout": 120,
+            "language": "multilingual",
+            "enable_closed_captions": True,
+            "apply_greenscreen": True,
+        },
+    },
+    # AI mock-interview app: create-conversation (its proxy's interview_id/callback_token left out)
+    "mock_interview_conv": {
+        "replica_id": "r1234567890",
+        "persona_id": "p1234567890",
+        "conversation_name": "Backend engineer mock interview",
+        "custom_greeting": "Hi! Ready to start?",
+        "properties": {
+            "max_call_duration": 300,
+            "enable_transcription": True,
+            "enable_closed_captions": True,
+            "participant_left_timeout": 120,
+            "participant_absent_timeout": 300,
+        },
+    },
+    # Tavus docs, stock PALs page: a conversation with the PAL-era names face_id/pal_id
+    "docs_stock_pal_conv": {"face_id": "r90bbd427f71", "pal_id": "p1af207b8189"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC_PERSONAS))
+def test_public_personas_have_no_errors(name: str) -> None:
+    assert errors(check_persona(PUBLIC_PERSONAS[name])) == []
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC_CONVERSATIONS))
+def test_public_conversations_have_no_errors(name: str) -> None:
+    assert errors(check_conversation(PUBLIC_CONVERSATIONS[name])) == []
+
+
+def test_public_bodies_new_fields_are_clean() -> None:
+    """The fields added for these bodies raise neither errors nor warnings."""
+    for name in ("teamwise", "pipecat_stream", "nexusrep"):
+        assert check_persona(PUBLIC_PERSONAS[name]) == [], name
+    assert check_conversation(PUBLIC_CONVERSATIONS["docs_stock_pal_conv"]) == []
+
+
+def test_public_bodies_open_names_only_warn() -> None:
+    """Names Tavus does not document (yet) are warnings, never errors."""
+    paths = {i.path for i in check_persona(PUBLIC_PERSONAS["mock_interview"])}
+    assert paths == {("layers", "conversational_flow", "turn_detection_model")}
+    issues = check_persona(PUBLIC_PERSONAS["video_port_persona"])
+    assert all(i.warning for i in issues)
+    assert ("layers", "llm", "model") in {i.path for i in issues}
+
+
+def test_pal_interruptibility_takes_levels() -> None:
+    p = {"system_prompt": "x", "layers": {"conversational_flow": {"pal_interruptibility": "max"}}}
+    err = only_error(check_persona(p))
+    assert err.path == ("layers", "conversational_flow", "pal_interruptibility")
+
+
+def test_real_mistakes_stay_errors() -> None:
+    """A public script (roofing sales trainer) sends a misnamed layer and a made-up
+    perception flag; both stay errors, each with a hint naming the real field."""
+    p: dict[str, Any] = {
+        "persona_name": "Coach Pro - Roofing Sales Training",
+        "system_prompt": "You are Coach Pro.",
+        "layers": {
+            "tts": {"tts_engine": "cartesia", "tts_model_name": "sonic-3"},
+            "conversational": {"turn_detection_model": "sparrow-1"},
+            "perception": {"perception_model": "raven-1", "ambient_awareness": True},
+        },
+    }
+    errs = {i.path: i.hint for i in errors(check_persona(p))}
+    assert errs == {
+        ("layers", "conversational"): "did you mean 'conversational_flow'?",
+        ("layers", "perception", "ambient_awareness"): "did you mean 'ambient_awareness_queries'?",
+    }
+
+
 def test_check_never_raises_on_garbage() -> None:
     weird: list[Any] = [
         {"layers": None, "system_prompt": None},
