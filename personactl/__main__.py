@@ -1,3 +1,3 @@
-from personactl.cli import main
+from personactl.cli import run
 
-main()
+run()

@@ -5,6 +5,6 @@ Each command parses options, makes one library call and returns an exit code;
 """
 
 from personactl.cli import compile, conversation, deploy, serve, state  # noqa: F401 (registers)
-from personactl.cli._app import _tune_gc, cli, main
+from personactl.cli._app import _tune_gc, cli, main, run
 
-__all__ = ["_tune_gc", "cli", "main"]
+__all__ = ["_tune_gc", "cli", "main", "run"]
