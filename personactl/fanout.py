@@ -3,14 +3,15 @@
 A cold `validate` spends about a third of its time importing pydantic and
 jsonschema and the rest compiling, all of it CPU-bound Python.  Forking before
 those imports lets a child import and compile the second half of the persona
-files while this process does the first half; the child sends back plain
-payloads (positions are only needed while compiling) and its problems.  Small
+files while this process does the first half; the child sends back its
+payloads as JSON (positions are only needed while compiling) and its problems.  Small
 repositories, one-core machines and platforms without fork() stay sequential,
 and any failure of the child falls back to compiling its half here.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 from collections.abc import Mapping
@@ -21,7 +22,6 @@ from personactl.compiler import CompiledPersona, compile_personas, source_files
 from personactl.errors import Loc, Problem
 from personactl.project import Environment, Project
 from personactl.templating import Renderer
-from personactl.yamlload import to_plain
 
 # Below this many persona files the fork costs more than it saves.
 MIN_FILES = 128
@@ -51,11 +51,9 @@ def compile_all(
         try:
             child_problems: list[Problem] = []
             personas = compile_personas(project, env, renderer, child_problems, extra_vars, theirs)
-            result = (
-                [(p.address, p.source, to_plain(p.payload)) for p in personas.values()],
-                child_problems,
-                renderer.env_reads,
-            )
+            # payloads as one C-speed JSON encode: plain data, positions dropped
+            payloads = json.dumps([[p.address, p.source, p.payload] for p in personas.values()])
+            result = (payloads, child_problems, renderer.env_reads)
             data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(write_fd, "wb") as pipe:
                 pipe.write(data)
@@ -70,7 +68,8 @@ def compile_all(
     try:
         if os.waitstatus_to_exitcode(status) != 0:
             raise ValueError("the child failed")
-        entries, child_problems, env_reads = pickle.loads(data)
+        payloads, child_problems, env_reads = pickle.loads(data)
+        entries = json.loads(payloads)
     except (ValueError, pickle.UnpicklingError, EOFError):
         more = compile_personas(project, env, renderer, problems, extra_vars, theirs)
         return _merge(compiled, more.values(), problems)

@@ -15,16 +15,6 @@ from pydantic import BaseModel, ValidationError
 
 from ._issues import Path, SchemaIssue, convert, did_you_mean
 from .conversation import Conversation, ConversationProperties
-from .files import (
-    ConversationFile,
-    Environment,
-    InputSpec,
-    PersonaFile,
-    ProjectFile,
-    Variant,
-    embed,
-    with_draft,
-)
 from .persona import LAYER_MODELS, Layers, Persona
 from .semantic import (
     KNOWN_LLM_MODELS,
@@ -44,16 +34,10 @@ __all__ = [
     "KNOWN_TURN_DETECTION_MODELS",
     "SENSITIVE_KEYS",
     "Conversation",
-    "ConversationFile",
     "ConversationProperties",
-    "Environment",
-    "InputSpec",
     "Layers",
     "Persona",
-    "PersonaFile",
-    "ProjectFile",
     "SchemaIssue",
-    "Variant",
     "check_conversation",
     "check_persona",
     "conversation_file_json_schema",
@@ -133,6 +117,9 @@ def check_conversation(body: dict[str, Any], *, allow_unknown: bool = False) -> 
 
 @cache
 def _schemas() -> dict[str, dict[str, Any]]:
+    # the file-format models only matter to `personactl schema`: not loaded by a compile
+    from .files import ConversationFile, PersonaFile, ProjectFile, embed, with_draft
+
     persona = with_draft(Persona.model_json_schema(), "Tavus persona")
     conversation = with_draft(Conversation.model_json_schema(), "Tavus conversation request")
     persona_body = Persona.model_json_schema()
