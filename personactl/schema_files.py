@@ -7,8 +7,6 @@ from pathlib import Path
 from personactl.output import to_json, write_atomic
 from personactl.project import WORKDIR, root_or_none
 
-SCHEMA_FILES = ("persona-file.json", "conversation-file.json", "personactl.json")
-
 
 def write_schemas(out: Path | None, project_dir: Path | None) -> list[Path]:
     from personactl import schema

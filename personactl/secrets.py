@@ -8,7 +8,6 @@ values right before a request is sent.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -88,11 +87,6 @@ def resolve(value: Any, environ: Mapping[str, str] | None = None) -> Any:
         return _PLACEHOLDER.sub(lambda m: source[m.group(1)], text)
 
     return _map_strings(value, sub)
-
-
-def digest(value: str, salt: str) -> str:
-    """Salted hash kept in state and plans in place of a secret value."""
-    return "sha256:" + hashlib.sha256((salt + "\x00" + value).encode()).hexdigest()
 
 
 def _map_strings(value: Any, fn: Any) -> Any:
