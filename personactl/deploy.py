@@ -46,18 +46,24 @@ def state_for(project: Project, env: Environment) -> State:
 def _require_secrets(
     comp: Compilation, addresses: Iterable[str], environ: Mapping[str, str]
 ) -> None:
-    problems = []
+    """One line per missing secret, naming the personas that need it."""
+    users: dict[str, list[str]] = {}
     for address in addresses:
-        persona = comp.personas[address]
-        for name in sorted(secrets.names(persona.payload)):
+        for name in secrets.names(comp.personas[address].payload):
             if name not in environ:
-                problems.append(
-                    Problem(
-                        None,
-                        f"{address}: secret {name} is not set",
-                        f"export {name}=... (plan and apply need secret values)",
-                    )
-                )
+                users.setdefault(name, []).append(address)
+    problems = []
+    for name, needed_by in sorted(users.items()):
+        shown = ", ".join(needed_by[:3]) + (
+            f" and {len(needed_by) - 3} more" if len(needed_by) > 3 else ""
+        )
+        problems.append(
+            Problem(
+                None,
+                f"secret {name} is not set (used by {shown})",
+                f"export {name}=... (plan and apply need secret values)",
+            )
+        )
     if problems:
         raise ConfigErrors(problems)
 
