@@ -271,7 +271,11 @@ def test_secret_change_is_a_sensitive_update(example_repo):
 def test_missing_secret_is_an_error_at_plan_time(example_repo):
     r = run_cli("plan", cwd=example_repo, env={"TTS_API_KEY": SECRETS["TTS_API_KEY"]})
     assert r.code == 1
-    assert "CUSTOM_LLM_API_KEY" in r.err and "not set" in r.err
+    assert r.err.splitlines() == [
+        "secret CUSTOM_LLM_API_KEY is not set (used by storyteller/children, storyteller/crime, "
+        "storyteller/horror and 1 more) (hint: export CUSTOM_LLM_API_KEY=... "
+        "(plan and apply need secret values))"
+    ]
     assert_no_secrets(r.out, r.err, root=example_repo)
 
 
