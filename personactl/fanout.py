@@ -14,6 +14,10 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import select
+import signal
+import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,8 +31,38 @@ from personactl.templating import Renderer
 MIN_FILES = 128
 
 
+# A child that has not answered by then is stuck (fork copies locks held by other
+# threads): it is killed and its half compiled here.
+CHILD_TIMEOUT_S = 120.0
+
+
 def _worth_it(files: list[Path]) -> bool:
-    return len(files) >= MIN_FILES and (os.cpu_count() or 1) > 1 and hasattr(os, "fork")
+    return (
+        len(files) >= MIN_FILES
+        and (os.cpu_count() or 1) > 1
+        and hasattr(os, "fork")
+        # forking a multi-threaded process (a library caller's server) is not safe
+        and threading.active_count() == 1
+    )
+
+
+def _read_child(read_fd: int, pid: int) -> bytes | None:
+    """Everything the child wrote, or None if it failed or did not finish in time."""
+    chunks = []
+    deadline = time.monotonic() + CHILD_TIMEOUT_S
+    with os.fdopen(read_fd, "rb", buffering=0) as pipe:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([pipe], [], [], left)[0]:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return None
+            chunk = pipe.read(1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    _, status = os.waitpid(pid, 0)
+    return b"".join(chunks) if os.waitstatus_to_exitcode(status) == 0 else None
 
 
 def compile_all(
@@ -54,19 +88,17 @@ def compile_all(
             # payloads as one C-speed JSON encode: plain data, positions dropped
             payloads = json.dumps([[p.address, p.source, p.payload] for p in personas.values()])
             result = (payloads, child_problems, renderer.env_reads)
-            data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+            encoded = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(write_fd, "wb") as pipe:
-                pipe.write(data)
+                pipe.write(encoded)
         except BaseException:  # noqa: BLE001 - the parent compiles this half itself
             code = 1
         os._exit(code)
     os.close(write_fd)
     compiled = compile_personas(project, env, renderer, problems, extra_vars, mine)
-    with os.fdopen(read_fd, "rb") as pipe:
-        data = pipe.read()
-    _, status = os.waitpid(pid, 0)
+    data = _read_child(read_fd, pid)
     try:
-        if os.waitstatus_to_exitcode(status) != 0:
+        if data is None:
             raise ValueError("the child failed")
         payloads, child_problems, env_reads = pickle.loads(data)
         entries = json.loads(payloads)

@@ -66,3 +66,25 @@ def test_a_failing_child_falls_back_to_compiling_here(example_repo: Path, monkey
     sequential, forked = _both(example_repo, monkeypatch)
     monkeypatch.setattr(fanout.pickle, "dumps", real)
     assert _dump(forked) == _dump(sequential)
+
+
+def test_a_stuck_child_is_killed_and_its_half_compiled_here(
+    example_repo: Path, monkeypatch
+) -> None:
+    import time
+
+    def stuck(*args, **kwargs):  # only ever called in the child
+        time.sleep(60)
+
+    monkeypatch.setattr(fanout, "CHILD_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(fanout.pickle, "dumps", stuck)
+    started = time.monotonic()
+    sequential, forked = _both(example_repo, monkeypatch)
+    assert time.monotonic() - started < 30
+    assert _dump(forked) == _dump(sequential)
+
+
+def test_no_fork_in_a_multithreaded_process(example_repo: Path, monkeypatch) -> None:
+    monkeypatch.setattr(fanout.threading, "active_count", lambda: 2)
+    monkeypatch.setattr(fanout.os, "fork", lambda: pytest.fail("forked"))
+    _both(example_repo, monkeypatch)
