@@ -159,7 +159,11 @@ def execute(
                     future.result()
                 except UserError as exc:
                     outcome.failed.append((change, exc.problem.message))
-                    say(f"{change.address}: {change.action} failed: {exc.problem.message}")
+                    say(
+                        secrets.scrub(
+                            f"{change.address}: {change.action} failed: {exc.problem.message}"
+                        )
+                    )
                 else:
                     outcome.done.append(change)
                     say(f"{change.address}: {change.action}d")

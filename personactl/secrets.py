@@ -57,9 +57,20 @@ def names(value: Any) -> set[str]:
         return found
 
 
+# Values this process has resolved for a request: an API may echo a request body
+# back in an error, and no message personactl prints may carry one.
+_RESOLVED: set[str] = set()
+_MIN_REDACTED = 4  # shorter values would blank out ordinary words
+
+
 def scrub(text: str) -> str:
-    """Message text with any secret placeholder shown as (sensitive)."""
-    return _PLACEHOLDER.sub(MASK, text) if _PREFIX in text else text
+    """Message text with secret placeholders, and any secret value sent so far, masked."""
+    if _PREFIX in text:
+        text = _PLACEHOLDER.sub(MASK, text)
+    for value in _RESOLVED:
+        if value in text:
+            text = text.replace(value, MASK)
+    return text
 
 
 def mask(value: Any) -> Any:
@@ -83,8 +94,14 @@ def resolve(value: Any, environ: Mapping[str, str] | None = None) -> Any:
             hint="export it before plan/apply (validate and render work without it)",
         )
 
+    def value_of(match: re.Match[str]) -> str:
+        value = source[match.group(1)]
+        if len(value) >= _MIN_REDACTED:
+            _RESOLVED.add(value)
+        return value
+
     def sub(text: str) -> str:
-        return _PLACEHOLDER.sub(lambda m: source[m.group(1)], text)
+        return _PLACEHOLDER.sub(value_of, text)
 
     return _map_strings(value, sub)
 

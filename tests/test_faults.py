@@ -275,6 +275,29 @@ def test_partial_failure_keeps_successes_and_rerun_converges(
     assert_converged(repo, live, 6)
 
 
+@pytest.fixture
+def echoing_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A server that refuses every create with an error quoting the whole request body."""
+
+    async def create_persona(request: Any, ctl: Any) -> Any:
+        return personactl.server._error(400, f"bad request: {(await request.body()).decode()}")
+
+    monkeypatch.setattr(personactl.server, "create_persona", create_persona)
+    with live_server(tmp_path / "serve.sqlite") as live:
+        yield live
+
+
+def test_an_api_echoing_the_request_never_prints_a_secret(
+    tmp_path: Path, echoing_server: Any
+) -> None:
+    repo = make_repo(tmp_path, echoing_server.url, 2)
+    result = apply(repo)
+    assert result.code == 1
+    assert "bad request: {" in result.err  # the echo is shown...
+    assert "(sensitive)" in result.err  # ...with the secret values masked
+    assert_no_secrets(result.out, result.err, root=repo)
+
+
 # -- the state lock --------------------------------------------------------------------
 
 

@@ -114,7 +114,7 @@ def apply(
     parallelism: int,
 ) -> None:
     """Make the deployed account match the configuration (or exactly PLANFILE)."""
-    from personactl import deploy
+    from personactl import deploy, secrets
     from personactl.plan import ACTIONS
     from personactl.state import load_state, locked
 
@@ -161,7 +161,7 @@ def apply(
     finally:
         backend.close()
     for warning in outcome.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(secrets.scrub(f"warning: {warning}"), err=True)
     counts = {a: sum(1 for c in outcome.done if c.action == a) for a in ACTIONS}
     click.echo(
         f"Apply {'failed' if outcome.failed else 'complete'}: {counts['create']} created, "
