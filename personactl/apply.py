@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from personactl import secrets
@@ -15,6 +16,8 @@ from personactl.plan import Change, Plan
 from personactl.state import Recorder, Resource, State, now
 
 Report = Callable[[str], None]
+# Allowed difference between this machine's clock and the API's when matching created_at.
+CLOCK_SKEW = timedelta(minutes=2)
 
 
 @dataclass
@@ -95,6 +98,7 @@ def _create(
             return adopted, applied if same(earlier, body) else {}
     recorder.creating(change.address, body)
     sent = secrets.resolve(body, environ)
+    sent_at = datetime.now(timezone.utc)
     maybe_created = earlier is not None
     for _attempt in range(3):
         try:
@@ -102,7 +106,7 @@ def _create(
         except CreateOutcomeUnknown:
             maybe_created = True
             # The create may have happened: look for it before sending it again.
-            adopted = _find_created(body, backend, recorder)
+            adopted = _find_created(body, backend, recorder, sent_at)
             if adopted is not None:
                 return adopted, applied
         except ApiError:
@@ -112,13 +116,44 @@ def _create(
     raise ApiError(f"creating {change.address} failed repeatedly with no response")
 
 
-def _find_created(body: Mapping[str, Any], backend: Backend, recorder: Recorder) -> str | None:
-    """An unmanaged persona matching what was sent, claimed so no other create adopts it."""
+def _find_created(
+    body: Mapping[str, Any],
+    backend: Backend,
+    recorder: Recorder,
+    sent_after: datetime | None = None,
+) -> str | None:
+    """An unmanaged persona matching what was sent, claimed so no other create adopts it.
+
+    First one equal in every non-secret field sent; failing that (an API that rewrote a
+    value on the way in), the only persona of that name created since `sent_after`."""
+    recent: list[str] = []
     for persona in backend.list_personas():
         pid = persona.get("persona_id")
-        if pid and not kept_as_sent(body, persona) and recorder.claim(str(pid)):
-            return str(pid)
+        if not pid:
+            continue
+        if not kept_as_sent(body, persona):
+            if recorder.claim(str(pid)):
+                return str(pid)
+        elif (
+            sent_after is not None
+            and persona.get("persona_name") == body.get("persona_name")
+            and _created_since(persona, sent_after)
+        ):
+            recent.append(str(pid))
+    if len(recent) == 1 and recorder.claim(recent[0]):
+        return recent[0]
     return None
+
+
+def _created_since(persona: Mapping[str, Any], moment: datetime) -> bool:
+    raw = persona.get("created_at")
+    try:
+        created = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=timezone.utc)
+    return created >= moment - CLOCK_SKEW
 
 
 def _run(change: Change, backend: Backend, recorder: Recorder, environ: Mapping[str, str]) -> None:

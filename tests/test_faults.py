@@ -196,6 +196,34 @@ def test_lost_create_response_with_a_secret_inside_a_list(
     assert_converged(repo, server, 2)
 
 
+def test_lost_create_that_the_api_rewrote_is_found_by_name_and_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An API that normalises a value on the way in and whose create response is lost:
+    the persona no longer equals what was sent, yet it is found, not created twice."""
+    original = personactl.server.create_persona
+
+    async def rewriting_create(request: Any, ctl: Any) -> Any:
+        body = json.loads(await request.body())
+        body["system_prompt"] = body["system_prompt"].upper()  # "normalised" by the API
+        request._body = json.dumps(body).encode()
+        return await original(request, ctl)
+
+    monkeypatch.setattr(personactl.server, "create_persona", rewriting_create)
+    with live_server(tmp_path / "serve.sqlite") as live:
+        repo = make_repo(tmp_path, live.url, 3)
+        live.set_faults(drop_create_response=1.0, drop_mode="502")
+        result = apply(repo)
+        assert result.code == 0, result.both
+        assert live.stats()["requests"]["POST /v2/personas"] == 3  # never resent
+        names = sorted(p["persona_name"] for p in deployed(live))
+        assert names == ["Persona 01", "Persona 02", "Persona 03"]
+        live.set_faults(drop_create_response=0.0)
+        planned = cli(repo, "plan")
+        assert "Plan: 0 to create, 3 to update, 0 to delete." in planned.out  # the rewrite shows
+        assert_no_secrets(result.out, result.err, planned.out, root=repo)
+
+
 def test_some_create_responses_lost(tmp_path: Path, server: LiveServer) -> None:  # noqa: F811
     repo = make_repo(tmp_path, server.url, 8)
     server.set_faults(drop_create_response=0.5, seed=3, rate_5xx=0.1)
