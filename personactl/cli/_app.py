@@ -39,8 +39,13 @@ def _set_env(ctx: click.Context, _param: click.Parameter, value: str | None) -> 
         ctx.ensure_object(Options).env = value
 
 
+def _set_no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(Options).color = False
+
+
 def global_options(fn: F) -> F:
-    """-C and --env are accepted before or after the command name."""
+    """-C, --env and --no-color are accepted before or after the command name."""
     fn = click.option(
         "-C",
         "--project",
@@ -59,6 +64,14 @@ def global_options(fn: F) -> F:
         expose_value=False,
         is_eager=True,
         help="Environment (default: default_environment).",
+    )(fn)
+    fn = click.option(
+        "--no-color",
+        is_flag=True,
+        callback=_set_no_color,
+        expose_value=False,
+        is_eager=True,
+        help="Plain output (also: NO_COLOR=1).",
     )(fn)
     return fn
 
@@ -95,16 +108,15 @@ def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="personactl")
 @global_options
-@click.option("--no-color", is_flag=True, help="Plain output (also: NO_COLOR=1).")
 @click.pass_context
-def cli(ctx: click.Context, no_color: bool) -> None:
+def cli(ctx: click.Context) -> None:
     """Persona configuration as code for Tavus CVI.
 
     Keep personas in git as layered YAML and Jinja; validate and compile them into
     Tavus API JSON, plan the changes against a deployed account, and apply them.
     """
     o = ctx.ensure_object(Options)
-    o.color = not (no_color or os.environ.get("NO_COLOR") or not sys.stdout.isatty())
+    o.color = o.color and not (os.environ.get("NO_COLOR") or not sys.stdout.isatty())
 
 
 # A compile allocates many small long-lived objects (YAML nodes, positions, payloads)
