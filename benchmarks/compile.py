@@ -112,7 +112,7 @@ def in_process(repo: Path, runs: int) -> dict[str, Any]:
 
     cli._tune_gc()
     t0 = time.perf_counter()
-    from personactl.compilation import compile_project
+    from personactl.compile.compilation import compile_project
     from personactl.schema import check_persona  # noqa: F401  (imported lazily by compile)
 
     import_s = time.perf_counter() - t0
@@ -141,7 +141,7 @@ def profile(repo: Path, top: int) -> None:
     import cProfile
     import pstats
 
-    from personactl.compilation import compile_project
+    from personactl.compile.compilation import compile_project
 
     prof = cProfile.Profile()
     prof.enable()

@@ -42,7 +42,7 @@ class Problem:
         text = f"{where}{kind}{self.message}"
         if self.hint:
             text += f" (hint: {self.hint})"
-        from personactl.secrets import scrub  # errors must not depend on secrets at import
+        from personactl.sensitive import scrub  # errors must not depend on secrets at import
 
         return scrub(text)
 

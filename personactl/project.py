@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from personactl.compile.envelope import check_keys, expect_map
+from personactl.compile.source import PMap, load_file
 from personactl.errors import ConfigErrors, Loc, Problem, UserError
-from personactl.keys import check_keys, expect_map
-from personactl.yamlload import PMap, load_file
 
 PROJECT_FILE = "personactl.yaml"
 WORKDIR = ".personactl"

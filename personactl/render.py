@@ -6,12 +6,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from personactl import secrets
-from personactl.compilation import Compilation
-from personactl.conversations import bind_inputs, render_body
+from personactl import sensitive
+from personactl.compile.compilation import Compilation
+from personactl.compile.conversations import bind_inputs, render_body
+from personactl.compile.preview import chat_request
 from personactl.errors import ConfigErrors, Problem, UserError
 from personactl.output import to_json, to_yaml, write_atomic
-from personactl.preview import chat_request
 
 
 def select(result: Compilation, addresses: list[str]) -> dict[str, dict[str, Any]]:
@@ -66,5 +66,5 @@ def preview_request(
         body = conversation_body(
             result, conversation, {k: v for k, v in raw_vars.items() if k in inputs}
         )
-        context = secrets.mask(body).get("conversational_context")
+        context = sensitive.mask(body).get("conversational_context")
     return to_json(chat_request(persona, context, utterance))

@@ -19,8 +19,8 @@ import httpx
 import pytest
 import uvicorn
 
-from personactl.server import Faults, create_app
-from personactl.store import Store
+from personactl.serve.app import Faults, create_app
+from personactl.serve.store import Store
 
 API_KEY = "test-key-0123456789"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from personactl.compilation import Compilation, compile_project
+from personactl.compile.compilation import Compilation, compile_project
 from personactl.errors import ConfigErrors
 from personactl.project import load_project
 from tests.conftest import SECRETS, assert_no_secrets, build_tree, run_cli, run_main

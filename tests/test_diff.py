@@ -8,14 +8,22 @@ from pathlib import Path
 import jsonpatch
 import pytest
 
-from personactl import secrets
-from personactl.compiler import CompiledPersona
-from personactl.diff import digest, fingerprint, hashed, kept_as_sent, same, three_way, verify
-from personactl.plan import Plan, build_plan, matches_target
-from personactl.state import Resource, State
-from personactl.store import MASK
+from personactl import sensitive
+from personactl.compile.personas import CompiledPersona
+from personactl.deploy.diff import (
+    digest,
+    fingerprint,
+    hashed,
+    kept_as_sent,
+    same,
+    three_way,
+    verify,
+)
+from personactl.deploy.plan import Plan, build_plan, matches_target
+from personactl.deploy.state import Resource, State
+from personactl.serve.store import MASK
 
-KEY = secrets.placeholder("LLM_KEY")
+KEY = sensitive.placeholder("LLM_KEY")
 ENV = {"LLM_KEY": "sk-unit-secret-value"}
 SERVER_FIELDS = {
     "persona_id": "p0123456789ab",
@@ -38,7 +46,7 @@ def desired_persona() -> dict:
 
 def deployed(desired: dict, **extra) -> dict:
     """What the API hands back: secrets masked, server fields and defaults added."""
-    live = json.loads(json.dumps(secrets.resolve(desired, ENV)))
+    live = json.loads(json.dumps(sensitive.resolve(desired, ENV)))
     for layer in live.get("layers", {}).values():
         if "api_key" in layer:
             layer["api_key"] = MASK
@@ -160,7 +168,7 @@ def test_removed_secret_is_removed_and_masked():
     del new["layers"]["llm"]["api_key"]
     d = diff(new, applied(old), deployed(old))
     assert d.ops == [{"op": "remove", "path": "/layers/llm/api_key"}]
-    assert d.before["/layers/llm/api_key"] == secrets.MASK
+    assert d.before["/layers/llm/api_key"] == sensitive.MASK
 
 
 def test_key_never_declared_is_ignored_even_when_server_changes_it():
@@ -191,7 +199,7 @@ def test_secret_compared_by_hash_not_by_value():
     assert diff(want, state, live, {"LLM_KEY": "sk-unit-secret-value"}).ops == []
     d = diff(want, state, live, {"LLM_KEY": "sk-rotated"})
     assert d.ops == [{"op": "replace", "path": "/layers/llm/api_key", "value": KEY}]
-    assert d.before == {"/layers/llm/api_key": secrets.MASK}
+    assert d.before == {"/layers/llm/api_key": sensitive.MASK}
     assert "sk-rotated" not in json.dumps(d.__dict__)
 
 
@@ -219,7 +227,7 @@ def test_secret_inside_list_compared_through_state():
     assert diff(want, state, live).ops == []
     d = diff(want, state, live, {"LLM_KEY": "sk-rotated"})
     assert [o["path"] for o in d.ops] == ["/layers/llm/api_key", "/layers/llm/headers"]
-    assert d.before["/layers/llm/headers"] == secrets.MASK
+    assert d.before["/layers/llm/headers"] == sensitive.MASK
 
 
 def test_drift_detected_when_deployed_changed_outside():
@@ -265,7 +273,7 @@ def test_patch_applied_to_deployed_gives_desired():
     new["layers"]["llm"]["tools"] = [{"type": "function"}]
     new["layers"]["tts"]["voice_settings"] = {"speed": 1, "emotion": ["positivity:high"]}
     live = deployed(old)
-    ops = secrets.resolve(diff(new, applied(old), live).ops, ENV)
+    ops = sensitive.resolve(diff(new, applied(old), live).ops, ENV)
     result = jsonpatch.JsonPatch(ops).apply(live)
     assert "context" not in result
     assert result["persona_name"] == "Other"

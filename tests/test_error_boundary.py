@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from personactl import compilation
+from personactl.compile import compilation
 from tests.conftest import build_tree
 
 

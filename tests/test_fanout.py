@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from personactl import fanout
-from personactl.compilation import compile_project
+from personactl.compile import parallel as fanout
+from personactl.compile.compilation import compile_project
 from tests.conftest import build_tree
 
 

@@ -24,9 +24,9 @@ from typing import Any
 
 import pytest
 
-import personactl.server
-from personactl.server import Faults
-from personactl.state import load_state
+import personactl.serve.app
+from personactl.deploy.state import load_state
+from personactl.serve.app import Faults
 from tests.conftest import SECRETS, Result, assert_no_secrets, build_tree, run_cli
 from tests.serverfix import API_KEY, LiveServer, live_server, server  # noqa: F401
 
@@ -201,7 +201,7 @@ def test_lost_create_that_the_api_rewrote_is_found_by_name_and_time(
 ) -> None:
     """An API that normalises a value on the way in and whose create response is lost:
     the persona no longer equals what was sent, yet it is found, not created twice."""
-    original = personactl.server.create_persona
+    original = personactl.serve.app.create_persona
 
     async def rewriting_create(request: Any, ctl: Any) -> Any:
         body = json.loads(await request.body())
@@ -209,7 +209,7 @@ def test_lost_create_that_the_api_rewrote_is_found_by_name_and_time(
         request._body = json.dumps(body).encode()
         return await original(request, ctl)
 
-    monkeypatch.setattr(personactl.server, "create_persona", rewriting_create)
+    monkeypatch.setattr(personactl.serve.app, "create_persona", rewriting_create)
     with live_server(tmp_path / "serve.sqlite") as live:
         repo = make_repo(tmp_path, live.url, 3)
         live.set_faults(drop_create_response=1.0, drop_mode="502")
@@ -262,15 +262,15 @@ def test_updates_and_deletes_under_429_and_5xx(
 def rejecting_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A server that answers 400 to creates of persona names in `.rejected` (a set)."""
     rejected: set[str] = set()
-    original = personactl.server.create_persona
+    original = personactl.serve.app.create_persona
 
     async def create_persona(request: Any, ctl: Any) -> Any:
         body = json.loads(await request.body())
         if isinstance(body, dict) and body.get("persona_name") in rejected:
-            return personactl.server._error(400, f"invalid persona {body['persona_name']}")
+            return personactl.serve.app._error(400, f"invalid persona {body['persona_name']}")
         return await original(request, ctl)
 
-    monkeypatch.setattr(personactl.server, "create_persona", create_persona)
+    monkeypatch.setattr(personactl.serve.app, "create_persona", create_persona)
     with live_server(tmp_path / "serve.sqlite") as live:
         live.rejected = rejected  # type: ignore[attr-defined]
         yield live
@@ -308,9 +308,9 @@ def echoing_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     """A server that refuses every create with an error quoting the whole request body."""
 
     async def create_persona(request: Any, ctl: Any) -> Any:
-        return personactl.server._error(400, f"bad request: {(await request.body()).decode()}")
+        return personactl.serve.app._error(400, f"bad request: {(await request.body()).decode()}")
 
-    monkeypatch.setattr(personactl.server, "create_persona", create_persona)
+    monkeypatch.setattr(personactl.serve.app, "create_persona", create_persona)
     with live_server(tmp_path / "serve.sqlite") as live:
         yield live
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from personactl.compilation import Compilation, compile_project
+from personactl.compile.compilation import Compilation, compile_project
+from personactl.compile.layers import merge, merge_all
+from personactl.compile.source import load_text
 from personactl.errors import Loc
-from personactl.layers import merge, merge_all
-from personactl.yamlload import load_text
 from tests.conftest import build_tree
 
 PROJECT = """

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from personactl.store import Store
+from personactl.serve.store import Store
 from tests.conftest import SECRETS, Result, assert_no_secrets, run_cli
 from tests.serverfix import API_KEY, server  # noqa: F401
 
@@ -34,8 +34,8 @@ def apply_all(repo: Path, *args: str, env: dict[str, str] | None = None) -> Resu
 
 def deploy(repo: Path, *targets: str, env_name: str | None = None) -> None:
     """Set-up in process (no subprocess): plan and apply everything, or these targets."""
-    from personactl.compilation import compile_project
-    from personactl.deploy import apply_plan, make_plan, open_backend, state_for
+    from personactl.compile.compilation import compile_project
+    from personactl.deploy.engine import apply_plan, make_plan, open_backend, state_for
 
     comp = compile_project(env_name=env_name, root=repo)
     comp.raise_for_errors()
@@ -390,9 +390,9 @@ def test_destroy_threshold(example_repo):
 )
 def test_destroy_threshold_rule(deletes, managed, refused):
     """Refused only when more than 3 *and* more than 20% of the managed personas go."""
-    from personactl.deploy import check_destroy
+    from personactl.deploy.engine import check_destroy
+    from personactl.deploy.plan import Change, Plan
     from personactl.errors import UserError
-    from personactl.plan import Change, Plan
 
     changes = [Change(f"p{i}", "delete", f"p{i}", [], None) for i in range(deletes)]
     plan = Plan("local", "local", changes, managed)
@@ -671,7 +671,7 @@ def test_no_changes_in_every_format(example_repo):
 
 
 def test_apply_saves_state_once_after_read_back(example_repo, monkeypatch):
-    from personactl.state import State
+    from personactl.deploy.state import State
 
     saves: list[dict[str, str]] = []
     real_save = State.save

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from personactl.compilation import compile_project
+from personactl.compile.compilation import compile_project
 from personactl.output import to_json
 from tests.conftest import REPO, SECRETS, assert_no_secrets, build_tree, run_cli
 

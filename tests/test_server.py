@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from personactl.server import FAULTS_ENV, Faults
-from personactl.store import MASK
+from personactl.serve.app import FAULTS_ENV, Faults
+from personactl.serve.store import MASK
 from tests.serverfix import API_KEY, live_server, server  # noqa: F401
 
 PERSONA = {
@@ -160,7 +160,7 @@ def test_module_entry_point(tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     db = tmp_path / "sub" / "serve.sqlite"
-    cmd = [sys.executable, "-m", "personactl.server", "--port", str(port), "--db", str(db)]
+    cmd = [sys.executable, "-m", "personactl.serve.app", "--port", str(port), "--db", str(db)]
     cmd += ["--api-key", "k", "--rate-429", "0"]
     env = {**os.environ, FAULTS_ENV: json.dumps({"latency_ms": 1})}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

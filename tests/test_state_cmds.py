@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from personactl import state as state_mod
+from personactl.deploy import state as state_mod
+from personactl.deploy.state import Resource, State, load_state, locked
 from personactl.errors import LockHeld
-from personactl.state import Resource, State, load_state, locked
 from tests.conftest import SECRETS
 from tests.test_plan_apply import (
     ADDRESSES,

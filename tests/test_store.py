@@ -5,9 +5,9 @@ import threading
 
 import pytest
 
-from personactl.backends.local import LocalBackend
+from personactl.deploy.backends.local import LocalBackend
 from personactl.errors import ApiError
-from personactl.store import MASK, NotFound, Store
+from personactl.serve.store import MASK, NotFound, Store
 
 PERSONA = {
     "persona_name": "Storyteller",

@@ -8,10 +8,10 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from personactl.backends.base import CreateOutcomeUnknown
-from personactl.backends.tavus import MAX_RETRY_AFTER, TavusBackend, parse_retry_after
+from personactl.deploy.backends.base import CreateOutcomeUnknown
+from personactl.deploy.backends.tavus import MAX_RETRY_AFTER, TavusBackend, parse_retry_after
 from personactl.errors import ApiError
-from personactl.store import MASK
+from personactl.serve.store import MASK
 from tests.serverfix import API_KEY, server  # noqa: F401
 
 PERSONA = {

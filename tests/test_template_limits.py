@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from personactl.compilation import compile_project
+from personactl.compile.compilation import compile_project
 from tests.conftest import build_tree
 
 

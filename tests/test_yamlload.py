@@ -1,4 +1,4 @@
-"""personactl.yamlload: positions, strict keys, refused constructs, alias bombs."""
+"""personactl.compile.source: positions, strict keys, refused constructs, alias bombs."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from personactl.compile.source import MAX_EXPANDED_NODES, PList, PMap, load_file, load_text, locate
 from personactl.errors import Loc
-from personactl.yamlload import MAX_EXPANDED_NODES, PList, PMap, load_file, load_text, locate
 
 
 def messages(problems) -> list[str]:

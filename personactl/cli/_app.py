@@ -86,7 +86,7 @@ def echo_problems(problems: list[Problem]) -> None:
 
 
 def compiled(extra_vars: dict[str, str] | None = None) -> Any:
-    from personactl.compilation import compile_project
+    from personactl.compile.compilation import compile_project
 
     o = opts()
     result = compile_project(env_name=o.env, root=o.project_dir, extra_vars=extra_vars)

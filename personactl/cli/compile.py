@@ -13,7 +13,7 @@ from personactl.cli._app import cli, compiled, echo_problems, global_options, op
 @global_options
 def validate() -> None:
     """Compile everything and report every problem as path:line:col: message."""
-    from personactl import cache
+    from personactl.compile import cache
     from personactl.errors import ConfigErrors
     from personactl.project import load_project
 
@@ -21,7 +21,7 @@ def validate() -> None:
     env = project.environment(opts().env)
     key, summary = cache.load(project, env)
     if summary is None:
-        from personactl.compilation import compile_project, remember
+        from personactl.compile.compilation import compile_project, remember
 
         result = compile_project(project, env.name)
         remember(result, key)
@@ -111,7 +111,7 @@ def init(directory: Path | None, force: bool) -> None:
 )
 def schema(out: Path | None) -> None:
     """Write JSON Schemas for persona files, conversation files and personactl.yaml."""
-    from personactl.schema_files import write_schemas
+    from personactl.schema.export import write_schemas
 
     for path in write_schemas(out, opts().project_dir):
         click.echo(str(path))

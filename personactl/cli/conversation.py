@@ -26,7 +26,7 @@ var_option = click.option(
 
 def _payload(name: str, variables: tuple[str, ...]) -> tuple[Any, dict[str, Any]]:
     """The compiled repository and the conversation body, persona_id from state."""
-    from personactl.deploy import conversation_payload, state_for
+    from personactl.deploy.engine import conversation_payload, state_for
 
     result = compiled()
     state = state_for(result.project, result.env)
@@ -39,11 +39,11 @@ def _payload(name: str, variables: tuple[str, ...]) -> tuple[Any, dict[str, Any]
 @var_option
 def conversation_render(name: str, variables: tuple[str, ...]) -> None:
     """The POST /v2/conversations body for the environment."""
-    from personactl import secrets
+    from personactl import sensitive
     from personactl.output import to_json
 
     _, body = _payload(name, variables)
-    click.echo(to_json(secrets.mask(body)), nl=False)
+    click.echo(to_json(sensitive.mask(body)), nl=False)
 
 
 @conversation.command(name="create")
@@ -52,13 +52,13 @@ def conversation_render(name: str, variables: tuple[str, ...]) -> None:
 @var_option
 def conversation_create(name: str, variables: tuple[str, ...]) -> None:
     """Start a conversation; print its conversation_id and conversation_url."""
-    from personactl import secrets
-    from personactl.deploy import open_backend
+    from personactl import sensitive
+    from personactl.deploy.engine import open_backend
 
     result, body = _payload(name, variables)
     backend = open_backend(result.project, result.env)
     try:
-        created = backend.create_conversation(secrets.resolve(body))
+        created = backend.create_conversation(sensitive.resolve(body))
     finally:
         backend.close()
     click.echo(f"conversation_id: {created.get('conversation_id')}")

@@ -14,8 +14,8 @@ from personactl.errors import UserError
 
 def _deploy_context() -> tuple[Any, Any]:
     """Compiled configuration and an open backend for the selected environment."""
-    from personactl.compilation import compile_cached
-    from personactl.deploy import open_backend
+    from personactl.compile.compilation import compile_cached
+    from personactl.deploy.engine import open_backend
     from personactl.project import load_project
 
     result = compile_cached(load_project(opts().project_dir), opts().env)
@@ -25,7 +25,7 @@ def _deploy_context() -> tuple[Any, Any]:
 
 
 def _emit_plan(plan: Any, fmt: str) -> None:
-    from personactl import planformat
+    from personactl.deploy import formats as planformat
 
     if fmt == "json":
         click.echo(planformat.as_json(plan), nl=False)
@@ -72,9 +72,9 @@ def plan(
     out: Path | None, fmt: str, detailed_exitcode: bool, targets: tuple[str, ...], prune: bool
 ) -> None:
     """Show what apply would change in the deployed account."""
-    from personactl.deploy import make_plan, state_for
+    from personactl.deploy.engine import make_plan, state_for
+    from personactl.deploy.formats import as_json
     from personactl.output import write_atomic
-    from personactl.planformat import as_json
 
     result, backend = _deploy_context()
     try:
@@ -114,9 +114,10 @@ def apply(
     parallelism: int,
 ) -> None:
     """Make the deployed account match the configuration (or exactly PLANFILE)."""
-    from personactl import deploy, secrets
-    from personactl.plan import ACTIONS
-    from personactl.state import load_state, locked
+    from personactl import sensitive
+    from personactl.deploy import engine as deploy
+    from personactl.deploy.plan import ACTIONS
+    from personactl.deploy.state import load_state, locked
 
     if planfile is not None and (targets or prune):
         raise UserError("--target and --prune belong to the plan; a saved plan is applied as is")
@@ -161,7 +162,7 @@ def apply(
     finally:
         backend.close()
     for warning in outcome.warnings:
-        click.echo(secrets.scrub(f"warning: {warning}"), err=True)
+        click.echo(sensitive.scrub(f"warning: {warning}"), err=True)
     counts = {a: sum(1 for c in outcome.done if c.action == a) for a in ACTIONS}
     click.echo(
         f"Apply {'failed' if outcome.failed else 'complete'}: {counts['create']} created, "
@@ -182,7 +183,7 @@ def apply(
 @click.argument("persona_id")
 def import_(address: str, persona_id: str) -> None:
     """Adopt an existing deployed persona into state as ADDRESS."""
-    from personactl.deploy import import_persona
+    from personactl.deploy.engine import import_persona
 
     result, backend = _deploy_context()
     try:

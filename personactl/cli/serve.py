@@ -47,7 +47,7 @@ def serve(
     seed: int | None,
 ) -> None:
     """A local Tavus-compatible API (personas, conversations) over SQLite."""
-    from personactl import server
+    from personactl.serve import app as server
 
     if db is None:
         from personactl.project import WORKDIR, root_or_none

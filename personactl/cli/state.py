@@ -27,7 +27,7 @@ def _project_env() -> tuple[Any, Any]:
 @global_options
 def state_list() -> None:
     """One line per managed persona: address, persona_id."""
-    from personactl.deploy import state_for
+    from personactl.deploy.engine import state_for
 
     for address, resource in sorted(state_for(*_project_env()).resources.items()):
         click.echo(f"{address}\t{resource.persona_id}")
@@ -38,8 +38,8 @@ def state_list() -> None:
 @click.argument("address")
 def state_show(address: str) -> None:
     """The state entry of ADDRESS as JSON (secrets as salted hashes)."""
-    from personactl.deploy import state_for
-    from personactl.keys import did_you_mean
+    from personactl.compile.envelope import did_you_mean
+    from personactl.deploy.engine import state_for
     from personactl.output import to_json
 
     resources = state_for(*_project_env()).resources
@@ -53,7 +53,7 @@ def state_show(address: str) -> None:
 @click.argument("address")
 def state_rm(address: str) -> None:
     """Forget ADDRESS (the deployed persona is left alone)."""
-    from personactl import deploy
+    from personactl.deploy import engine as deploy
 
     deploy.state_edit(*_project_env(), "rm", lambda s: deploy.state_rm(s, address))
     click.echo(f"Removed {address} from state.", err=True)
@@ -65,7 +65,7 @@ def state_rm(address: str) -> None:
 @click.argument("new")
 def state_mv(old: str, new: str) -> None:
     """Rename an address, keeping its persona_id (after renaming a file)."""
-    from personactl import deploy
+    from personactl.deploy import engine as deploy
 
     deploy.state_edit(*_project_env(), "mv", lambda s: deploy.state_mv(s, old, new))
     click.echo(f"Moved {old} to {new}.", err=True)
@@ -75,7 +75,7 @@ def state_mv(old: str, new: str) -> None:
 @global_options
 def state_unlock() -> None:
     """Break a stale state lock."""
-    from personactl.state import unlock
+    from personactl.deploy.state import unlock
 
     project, env = _project_env()
     held = unlock(project.state_path(env))

@@ -24,7 +24,7 @@ def files() -> dict[str, Path]:
 
 
 def scaffold(target: Path, *, force: bool = False) -> list[Path]:
-    from personactl.schema_files import write_schemas
+    from personactl.schema.export import write_schemas
 
     target.mkdir(parents=True, exist_ok=True)
     if not force and (target / "personactl.yaml").exists():

@@ -1,7 +1,7 @@
 """Sandboxed, strict Jinja over every string of a layered document.
 
 `secret('NAME')` renders to an opaque placeholder, never the value: compiled
-payloads, plans and state can then never hold a secret.  `personactl.secrets`
+payloads, plans and state can then never hold a secret.  `personactl.sensitive`
 swaps placeholders for real values only at the moment a request is sent.
 """
 
@@ -17,9 +17,9 @@ import jinja2
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from personactl.compile.source import PList, PMap
 from personactl.errors import Loc, Problem
-from personactl.secrets import placeholder
-from personactl.yamlload import PList, PMap
+from personactl.sensitive import placeholder
 
 _MARKERS = ("{{", "{%", "{#")
 # Jinja's sandbox guards attributes, not work: cap the operators that can build huge

@@ -6,10 +6,10 @@ import difflib
 import json
 from typing import Any
 
-from personactl import secrets
-from personactl.diff import pointer
+from personactl import sensitive
+from personactl.deploy.diff import pointer
+from personactl.deploy.plan import Change, Plan
 from personactl.output import to_json
-from personactl.plan import Change, Plan
 
 _SIGNS = {"create": "+", "update": "~", "delete": "-"}
 _COLORS = {"create": "green", "update": "yellow", "delete": "red"}
@@ -21,7 +21,7 @@ def summary_line(plan: Plan) -> str:
 
 
 def _value(value: Any) -> str:
-    return json.dumps(secrets.mask(value), ensure_ascii=False, sort_keys=True)
+    return json.dumps(sensitive.mask(value), ensure_ascii=False, sort_keys=True)
 
 
 def _multiline(value: Any) -> bool:
@@ -36,7 +36,7 @@ def _structured(value: Any) -> bool:
 def _lines_of(value: Any) -> str:
     if isinstance(value, str):
         return value
-    return json.dumps(secrets.mask(value), ensure_ascii=False, sort_keys=True, indent=2)
+    return json.dumps(sensitive.mask(value), ensure_ascii=False, sort_keys=True, indent=2)
 
 
 def _line_diff(before: str, after: str) -> list[str]:
@@ -70,7 +70,7 @@ def _op_lines(change: Change) -> list[str]:
     for op in change.patch():
         path = op["path"]
         drift = "  (changed outside personactl)" if path in change.drift else ""
-        before = secrets.mask(change.before.get(path))
+        before = sensitive.mask(change.before.get(path))
         if op["op"] == "remove":
             out.append(f"- {path}: {_value(before)}{drift}")
         elif op["op"] == "add" and before is None:

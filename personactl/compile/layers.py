@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from personactl.yamlload import PList, PMap
+from personactl.compile.source import PList, PMap
 
 
 def merge(base: Any, over: Any) -> Any:

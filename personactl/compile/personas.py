@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from personactl import secrets
+from personactl import sensitive
+from personactl.compile.envelope import check_keys, expect_map
+from personactl.compile.layers import merge, merge_all
+from personactl.compile.source import PList, PMap, load_file, locate, to_plain
+from personactl.compile.templating import Renderer
 from personactl.errors import Loc, Problem
-from personactl.keys import check_keys, expect_map
-from personactl.layers import merge, merge_all
 from personactl.project import Environment, Project
-from personactl.templating import Renderer
-from personactl.yamlload import PList, PMap, load_file, locate, to_plain
 
 _FILE_KEYS = ("name", "extends", "vars", "persona", "variants", "allow_unknown_keys")
 _VARIANT_KEYS = ("vars", "persona")
@@ -24,11 +24,11 @@ class CompiledPersona:
     address: str
     source: str
     # the Tavus persona body (a PMap with positions when freshly compiled); secrets are
-    # placeholders (see personactl.secrets)
+    # placeholders (see personactl.sensitive)
     payload: dict[str, Any]
 
     def masked(self) -> dict[str, Any]:
-        return dict(secrets.mask(self.payload))
+        return dict(sensitive.mask(self.payload))
 
 
 @dataclass
@@ -233,10 +233,10 @@ def _check_literal_secrets(tree: Any, problems: list[Problem], key: str = "") ->
     _literal_secrets(tree, problems, SENSITIVE_KEYS)
 
 
-def _literal_secrets(tree: Any, problems: list[Problem], sensitive: frozenset[str]) -> None:
+def _literal_secrets(tree: Any, problems: list[Problem], keys: frozenset[str]) -> None:
     if isinstance(tree, PMap):
         for k, v in tree.items():
-            if k in sensitive and isinstance(v, str) and v and not secrets.is_pure_secret(v):
+            if k in keys and isinstance(v, str) and v and not sensitive.is_pure_secret(v):
                 problems.append(
                     Problem(
                         tree.val_locs.get(k),
@@ -246,8 +246,8 @@ def _literal_secrets(tree: Any, problems: list[Problem], sensitive: frozenset[st
                     )
                 )
             elif isinstance(v, (PMap, PList)):
-                _literal_secrets(v, problems, sensitive)
+                _literal_secrets(v, problems, keys)
     elif isinstance(tree, PList):
         for item in tree:
             if isinstance(item, (PMap, PList)):
-                _literal_secrets(item, problems, sensitive)
+                _literal_secrets(item, problems, keys)

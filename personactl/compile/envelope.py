@@ -6,8 +6,8 @@ import difflib
 from collections.abc import Iterable
 from typing import Any
 
+from personactl.compile.source import PMap
 from personactl.errors import Loc, Problem
-from personactl.yamlload import PMap
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -22,10 +22,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from personactl.compiler import CompiledPersona, compile_personas, source_files
+from personactl.compile.personas import CompiledPersona, compile_personas, source_files
+from personactl.compile.templating import Renderer
 from personactl.errors import Loc, Problem
 from personactl.project import Environment, Project
-from personactl.templating import Renderer
 
 # Below this many persona files the fork costs more than it saves.
 MIN_FILES = 128

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from personactl.backends.base import JSON
+from personactl.deploy.backends.base import JSON
 from personactl.errors import ApiError
-from personactl.store import NotFound, Store
+from personactl.serve.store import NotFound, Store
 
 _PAGE = 100
 

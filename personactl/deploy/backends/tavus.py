@@ -23,7 +23,7 @@ from urllib.parse import quote
 import httpx
 
 from personactl import __version__
-from personactl.backends.base import JSON, CreateOutcomeUnknown
+from personactl.deploy.backends.base import JSON, CreateOutcomeUnknown
 from personactl.errors import ApiError
 
 MAX_BACKOFF = 30.0  # seconds, cap of the exponential backoff

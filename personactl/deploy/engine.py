@@ -7,16 +7,16 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from personactl import secrets
-from personactl.apply import Outcome, check_fresh, execute, live_by_id
-from personactl.backends.base import Backend
-from personactl.compilation import Compilation
+from personactl import sensitive
+from personactl.compile.compilation import Compilation
+from personactl.compile.envelope import did_you_mean
+from personactl.deploy.backends.base import Backend
+from personactl.deploy.execute import Outcome, check_fresh, execute, live_by_id
+from personactl.deploy.plan import Plan, build_plan, load_plan
+from personactl.deploy.state import Resource, State, load_state, locked, now
 from personactl.errors import ConfigErrors, LockHeld, Problem, UserError
-from personactl.keys import did_you_mean
-from personactl.plan import Plan, build_plan, load_plan
 from personactl.project import Environment, Project
 from personactl.render import conversation_body
-from personactl.state import Resource, State, load_state, locked, now
 
 # Deleting more than this many managed personas *and* more than this share needs --allow-destroy.
 DESTROY_MIN = 3
@@ -25,10 +25,10 @@ DESTROY_SHARE = 0.2
 
 def open_backend(project: Project, env: Environment) -> Backend:
     if env.backend == "local":
-        from personactl.backends.local import LocalBackend
+        from personactl.deploy.backends.local import LocalBackend
 
         return LocalBackend(project.workdir / "local.db")
-    from personactl.backends.tavus import TavusBackend
+    from personactl.deploy.backends.tavus import TavusBackend
 
     key = os.environ.get(env.api_key_env)
     if not key:
@@ -49,7 +49,7 @@ def _require_secrets(
     """One line per missing secret, naming the personas that need it."""
     users: dict[str, list[str]] = {}
     for address in addresses:
-        for name in secrets.names(comp.personas[address].payload):
+        for name in sensitive.names(comp.personas[address].payload):
             if name not in environ:
                 users.setdefault(name, []).append(address)
     problems = []

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from personactl import secrets
-from personactl.compiler import CompiledPersona
+from personactl import sensitive
+from personactl.compile.personas import CompiledPersona
 
 SEPARATOR = "\n\n"
 DEFAULT_MODEL = "tavus-gpt-4o"  # Tavus' default LLM when a persona names none
@@ -29,7 +29,7 @@ def system_message(persona: dict[str, Any], conversational_context: str | None) 
 def chat_request(
     persona: CompiledPersona, conversational_context: str | None = None, utterance: str = "Hello!"
 ) -> dict[str, Any]:
-    body = secrets.mask(persona.payload)
+    body = sensitive.mask(persona.payload)
     llm = (body.get("layers") or {}).get("llm") or {}
     request: dict[str, Any] = {
         "model": llm.get("model", DEFAULT_MODEL),

@@ -7,18 +7,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from personactl import fanout
-from personactl.compiler import CompiledPersona
-from personactl.conversations import (
+from personactl.compile import parallel as fanout
+from personactl.compile.conversations import (
     ConversationTemplate,
     bind_inputs,
     load_conversations,
     render_body,
 )
+from personactl.compile.envelope import did_you_mean
+from personactl.compile.personas import CompiledPersona
+from personactl.compile.templating import Renderer
 from personactl.errors import ConfigErrors, Problem, UserError
-from personactl.keys import did_you_mean
 from personactl.project import Environment, Project, load_project
-from personactl.templating import Renderer
 
 
 @dataclass
@@ -100,9 +100,9 @@ def compile_project(
 
 def compile_cached(project: Project, env_name: str | None = None) -> Compilation:
     """Like compile_project, but an unchanged repository's personas come from
-    .personactl/cache (see personactl.cache): for plan/apply/import, which need
+    .personactl/cache (see personactl.compile.cache): for plan/apply/import, which need
     only the compiled personas.  Such a result has no conversations."""
-    from personactl import cache
+    from personactl.compile import cache
 
     env = project.environment(env_name)
     key, summary = cache.load(project, env)
@@ -120,8 +120,8 @@ def compile_cached(project: Project, env_name: str | None = None) -> Compilation
 
 
 def remember(result: Compilation, key: str) -> None:
-    """Store a full compile in the cache under `key` (from personactl.cache.load)."""
-    from personactl import cache
+    """Store a full compile in the cache under `key` (from personactl.compile.cache.load)."""
+    from personactl.compile import cache
 
     summary = cache.Summary(
         [*result.warnings, *result.errors], len(result.personas), len(result.conversations)

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from personactl import secrets
-from personactl.compiler import CompiledPersona
-from personactl.diff import digest, fingerprint, hashed, pointer, three_way
+from personactl import sensitive
+from personactl.compile.personas import CompiledPersona
+from personactl.deploy.diff import digest, fingerprint, hashed, pointer, three_way
+from personactl.deploy.state import State, now
 from personactl.errors import UserError
-from personactl.state import State, now
 
 FORMAT_VERSION = 1
 ACTIONS = ("create", "update", "delete")
@@ -39,7 +39,7 @@ class Change:
 
     def patch(self) -> list[dict[str, Any]]:
         """The ops as shown to people and written to plan files: secrets masked."""
-        return [secrets.mask(op) for op in self.ops]
+        return [sensitive.mask(op) for op in self.ops]
 
     def data(self) -> dict[str, Any]:
         return {
@@ -48,7 +48,7 @@ class Change:
             "persona_id": self.persona_id,
             "patch": self.patch(),
             "fingerprint": self.fingerprint,
-            "before": secrets.mask(self.before),
+            "before": sensitive.mask(self.before),
             "drift": self.drift,
             "recreate": self.recreate,
             "pending": self.pending,
@@ -134,8 +134,8 @@ def load_plan(path: Path) -> Plan:
 def secret_digests(payload: Any, environ: Mapping[str, str]) -> dict[str, str]:
     """name -> salted digest for each secret a payload uses (to detect changes before apply)."""
     return {
-        name: digest(secrets.resolve(secrets.placeholder(name), environ))
-        for name in sorted(secrets.names(payload))
+        name: digest(sensitive.resolve(sensitive.placeholder(name), environ))
+        for name in sorted(sensitive.names(payload))
     }
 
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import secrets as _random
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from personactl import secrets
+from personactl import sensitive
 
 _MISSING: Any = object()
 
@@ -45,7 +45,7 @@ def fingerprint(obj: Any) -> str:
 
 
 def digest(value: str, salt: str | None = None) -> str:
-    salt = salt or _random.token_hex(8)
+    salt = salt or secrets.token_hex(8)
     return f"salted-sha256:{salt}:" + hashlib.sha256(f"{salt}\x00{value}".encode()).hexdigest()
 
 
@@ -59,10 +59,10 @@ def verify(value: str, stored: Any) -> bool:
 def hashed(desired: Any, previous: Any, environ: Mapping[str, str]) -> Any:
     """The payload as state keeps it: each sensitive string as a salted digest
     (the previous digest is kept when the value did not change, so state does not churn)."""
-    if secrets.is_sensitive(desired):
-        real = secrets.resolve(desired, environ)
+    if sensitive.is_sensitive(desired):
+        real = sensitive.resolve(desired, environ)
         return previous if verify(real, previous) else digest(real)
-    if not secrets.contains(desired):
+    if not sensitive.contains(desired):
         return desired
     if isinstance(desired, dict):
         prev = previous if isinstance(previous, dict) else {}
@@ -107,22 +107,22 @@ def _walk(
         p = pointer(ptr, key)
         sv = s.get(key, _MISSING)
         lv = live.get(key, _MISSING)
-        if secrets.is_sensitive(dv):
-            if sv is _MISSING or not verify(secrets.resolve(dv, environ), sv):
+        if sensitive.is_sensitive(dv):
+            if sv is _MISSING or not verify(sensitive.resolve(dv, environ), sv):
                 out.ops.append(
                     {"op": "add" if lv is _MISSING else "replace", "path": p, "value": dv}
                 )
-                out.before[p] = secrets.MASK if lv is not _MISSING else None
+                out.before[p] = sensitive.MASK if lv is not _MISSING else None
             continue
         if isinstance(dv, Mapping) and isinstance(lv, Mapping):
             _walk(dv, sv, lv, p, environ, out)
             continue
-        if isinstance(dv, list) and secrets.names(dv):
+        if isinstance(dv, list) and sensitive.names(dv):
             # secrets inside a list: the API masks them on read, so compare with state
             if sv is not _MISSING and same(hashed(dv, sv, environ), sv):
                 continue
             out.ops.append({"op": "add" if lv is _MISSING else "replace", "path": p, "value": dv})
-            out.before[p] = None if lv is _MISSING else secrets.MASK
+            out.before[p] = None if lv is _MISSING else sensitive.MASK
             continue
         if lv is not _MISSING and same(dv, lv):
             continue
@@ -134,7 +134,7 @@ def _walk(
         if key not in d and key in live:
             p = pointer(ptr, key)
             out.ops.append({"op": "remove", "path": p})
-            out.before[p] = secrets.MASK if _looks_hashed(s[key]) else live[key]
+            out.before[p] = sensitive.MASK if _looks_hashed(s[key]) else live[key]
 
 
 def _looks_hashed(value: Any) -> bool:
@@ -146,7 +146,7 @@ def kept_as_sent(sent: Mapping[str, Any], live: Mapping[str, Any], ptr: str = ""
     lost: list[str] = []
     for key, value in sent.items():
         p = pointer(ptr, key)
-        if secrets.is_sensitive(value):
+        if sensitive.is_sensitive(value):
             continue
         got = live.get(key, _MISSING)
         if isinstance(value, Mapping) and isinstance(got, Mapping):
@@ -159,7 +159,7 @@ def kept_as_sent(sent: Mapping[str, Any], live: Mapping[str, Any], ptr: str = ""
 def _same_but_secrets(sent: Any, got: Any) -> bool:
     """`same`, except that a secret (e.g. inside a list) matches whatever was read back:
     the API returns it resolved or masked, never as the placeholder that was compiled."""
-    if secrets.is_sensitive(sent):
+    if sensitive.is_sensitive(sent):
         return isinstance(got, str)
     if isinstance(sent, dict) and isinstance(got, dict):
         return sent.keys() == got.keys() and all(_same_but_secrets(sent[k], got[k]) for k in sent)

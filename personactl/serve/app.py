@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from personactl.store import NotFound, Store
+from personactl.serve.store import NotFound, Store
 
 FAULTS_ENV = "PERSONACTL_SERVE_FAULTS"
 DROP_MODES = ("502", "abort")
@@ -302,7 +302,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m personactl.server", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m personactl.serve.app", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8787)
     parser.add_argument("--db", default=".personactl/serve.sqlite")

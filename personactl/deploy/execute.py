@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from personactl import secrets
-from personactl.backends.base import Backend, CreateOutcomeUnknown
-from personactl.diff import fingerprint, kept_as_sent, same, verify
+from personactl import sensitive
+from personactl.deploy.backends.base import Backend, CreateOutcomeUnknown
+from personactl.deploy.diff import fingerprint, kept_as_sent, same, verify
+from personactl.deploy.plan import Change, Plan
+from personactl.deploy.state import Recorder, Resource, State, now
 from personactl.errors import ApiError, Problem, StalePlan, UserError
-from personactl.plan import Change, Plan
-from personactl.state import Recorder, Resource, State, now
 
 Report = Callable[[str], None]
 # Allowed difference between this machine's clock and the API's when matching created_at.
@@ -97,7 +97,7 @@ def _create(
             # next plan compares every declared value (secrets included) with it.
             return adopted, applied if same(earlier, body) else {}
     recorder.creating(change.address, body)
-    sent = secrets.resolve(body, environ)
+    sent = sensitive.resolve(body, environ)
     sent_at = datetime.now(timezone.utc)
     maybe_created = earlier is not None
     for _attempt in range(3):
@@ -162,7 +162,7 @@ def _run(change: Change, backend: Backend, recorder: Recorder, environ: Mapping[
         recorder.put(change.address, Resource(pid, applied, "", now()))
     elif change.action == "update":
         assert change.persona_id is not None
-        backend.patch_persona(change.persona_id, secrets.resolve(change.ops, environ))
+        backend.patch_persona(change.persona_id, sensitive.resolve(change.ops, environ))
         recorder.put(change.address, Resource(change.persona_id, change.applied or {}, "", now()))
     else:
         if change.fingerprint is not None and change.persona_id:
@@ -184,7 +184,7 @@ def execute(
     say = report or (lambda _line: None)
     # Unresolvable secrets fail before anything is sent.
     for change in plan.changes:
-        secrets.resolve([change.body, change.ops], environ)
+        sensitive.resolve([change.body, change.ops], environ)
     recorder = Recorder(state)
     try:
         with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
@@ -195,7 +195,7 @@ def execute(
                 except UserError as exc:
                     outcome.failed.append((change, exc.problem.message))
                     say(
-                        secrets.scrub(
+                        sensitive.scrub(
                             f"{change.address}: {change.action} failed: {exc.problem.message}"
                         )
                     )
