@@ -6,8 +6,11 @@ them as one line each and exits 1.  Anything else escaping is a bug.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from personactl.sensitive import scrub
 
 
 @dataclass(frozen=True, order=True)
@@ -42,9 +45,17 @@ class Problem:
         text = f"{where}{kind}{self.message}"
         if self.hint:
             text += f" (hint: {self.hint})"
-        from personactl.sensitive import scrub  # errors must not depend on secrets at import
-
         return scrub(text)
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """A "did you mean 'x'?" hint for the closest candidate (case-insensitive fallback), or ""."""
+    pool = list(candidates)
+    match = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
+    if not match:
+        lowered = {c.lower(): c for c in pool}
+        match = [lowered[m] for m in difflib.get_close_matches(word.lower(), list(lowered), 1, 0.6)]
+    return f"did you mean {match[0]!r}?" if match else ""
 
 
 class PersonactlError(Exception):
@@ -52,7 +63,7 @@ class PersonactlError(Exception):
 
 
 class UserError(PersonactlError):
-    """A mistake the user can fix; printed as one line, exit 1."""
+    """A mistake the user can fix; printed as one line per problem, exit 1."""
 
     def __init__(self, message: str, loc: Loc | None = None, hint: str = "") -> None:
         self.problem = Problem(loc, message, hint)
@@ -62,9 +73,12 @@ class UserError(PersonactlError):
     def problems(self) -> list[Problem]:
         return [self.problem]
 
+    def __str__(self) -> str:
+        return "\n".join(p.format() for p in self.problems)
+
 
 class ConfigErrors(UserError):
-    """Several configuration problems found in one run, reported together."""
+    """Several configuration problems found in one run, reported together, by position."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self._problems = sorted(
@@ -78,9 +92,6 @@ class ConfigErrors(UserError):
     @property
     def problems(self) -> list[Problem]:
         return self._problems
-
-    def __str__(self) -> str:
-        return "\n".join(p.format() for p in self._problems)
 
 
 class ApiError(UserError):
@@ -96,4 +107,20 @@ class LockHeld(UserError):
 
 
 class StalePlan(UserError):
-    """A saved plan no longer matches the deployed personas or secrets."""
+    """A saved plan no longer matches the deployed resources or secrets: every reason,
+    then the refusal."""
+
+    def __init__(self, reasons: Iterable[Problem]) -> None:
+        self._problems = [
+            *reasons,
+            Problem(
+                None,
+                "refusing to apply a stale plan; nothing was changed",
+                "run `personactl plan` again",
+            ),
+        ]
+        super().__init__("plan is stale")
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self._problems

@@ -39,17 +39,19 @@ def to_yaml(data: Any) -> str:
 
     return str(
         yaml.safe_dump(
-            _plain(data), sort_keys=True, allow_unicode=True, default_flow_style=False, width=100
+            to_plain(data), sort_keys=True, allow_unicode=True, default_flow_style=False, width=100
         )
     )
 
 
-def _plain(data: Any) -> Any:
-    if isinstance(data, dict):
-        return {k: _plain(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_plain(v) for v in data]
-    return data
+def to_plain(value: Any) -> Any:
+    """`value` with dict/list subclasses (the loader's PMap/PList) as plain dicts and lists:
+    for YAML output, and for Jinja variables, whose messages and sandbox checks name the type."""
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    return value
 
 
 def write_atomic(path: Path, text: str) -> None:

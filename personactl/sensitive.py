@@ -14,19 +14,25 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from personactl.errors import UserError
-
 MASK = "(sensitive)"
 _PREFIX = "\x00personactl-secret:"
 _PLACEHOLDER = re.compile("\x00personactl-secret:([^\x00]*)\x00")
 
 
+class MissingSecret(LookupError):
+    """`resolve` needed a secret that the environment does not hold (a user error: the CLI
+    prints it as one line; plan/apply check for every missing name before they start)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        super().__init__(
+            f"secret {', '.join(names)} is not set in the environment "
+            "(hint: export it before plan/apply; validate and render work without it)"
+        )
+
+
 def placeholder(name: str) -> str:
     return f"{_PREFIX}{name}\x00"
-
-
-def is_sensitive(value: Any) -> bool:
-    return isinstance(value, str) and _PREFIX in value
 
 
 def is_pure_secret(value: Any) -> bool:
@@ -89,10 +95,7 @@ def resolve(value: Any, environ: Mapping[str, str] | None = None) -> Any:
     source = os.environ if environ is None else environ
     missing = sorted(n for n in names(value) if n not in source)
     if missing:
-        raise UserError(
-            f"secret {', '.join(missing)} is not set in the environment",
-            hint="export it before plan/apply (validate and render work without it)",
-        )
+        raise MissingSecret(missing)
 
     def value_of(match: re.Match[str]) -> str:
         value = source[match.group(1)]

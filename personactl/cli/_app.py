@@ -18,6 +18,7 @@ import click
 
 from personactl import __version__
 from personactl.errors import Problem, UserError
+from personactl.sensitive import MissingSecret
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -141,6 +142,9 @@ def main(argv: list[str] | None = None) -> None:
         code = cli.main(args=argv, prog_name="personactl", standalone_mode=False)
     except UserError as exc:
         echo_problems(exc.problems)
+        sys.exit(1)
+    except MissingSecret as exc:
+        click.echo(str(exc), err=True)
         sys.exit(1)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

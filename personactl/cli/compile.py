@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from personactl.cli._app import cli, compiled, echo_problems, global_options, opts, parse_vars
+from personactl.errors import UserError
 
 
 @cli.command()
@@ -52,9 +53,19 @@ def validate() -> None:
 )
 def render(addresses: tuple[str, ...], out: Path | None, fmt: str) -> None:
     """Print compiled persona JSON (secrets shown as (sensitive))."""
-    from personactl.render import render_personas
+    from personactl.output import to_json, to_yaml, write_atomic
 
-    render_personas(compiled(), list(addresses), out, fmt)
+    masked = compiled().masked(list(addresses))
+    dump = to_yaml if fmt == "yaml" else to_json
+    if out is None:
+        click.echo(dump(next(iter(masked.values())) if len(addresses) == 1 else masked), nl=False)
+        return
+    for address, body in masked.items():
+        target = (out / f"{address}.{fmt}").resolve()
+        if not target.is_relative_to(out.resolve()):
+            raise UserError(f"address {address!r} would be written outside {out}")
+        write_atomic(target, dump(body))
+        click.echo(str(target), err=True)
 
 
 @cli.command()
@@ -80,7 +91,7 @@ def preview(
     address: str, conversation: str | None, variables: tuple[str, ...], utterance: str
 ) -> None:
     """The chat-completions request a custom LLM receives on the first user turn."""
-    from personactl.render import preview_request
+    from personactl.compile.preview import preview_request
 
     extra = parse_vars(variables)
     click.echo(preview_request(compiled(extra), address, conversation, extra, utterance), nl=False)

@@ -38,8 +38,8 @@ def state_list() -> None:
 @click.argument("address")
 def state_show(address: str) -> None:
     """The state entry of ADDRESS as JSON (secrets as salted hashes)."""
-    from personactl.compile.envelope import did_you_mean
     from personactl.deploy.engine import state_for
+    from personactl.errors import did_you_mean
     from personactl.output import to_json
 
     resources = state_for(*_project_env()).resources

@@ -14,10 +14,9 @@ from personactl.compile.conversations import (
     load_conversations,
     render_body,
 )
-from personactl.compile.envelope import did_you_mean
 from personactl.compile.personas import CompiledPersona
 from personactl.compile.templating import Renderer
-from personactl.errors import ConfigErrors, Problem, UserError
+from personactl.errors import ConfigErrors, Problem, UserError, did_you_mean
 from personactl.project import Environment, Project, load_project
 
 
@@ -52,6 +51,23 @@ class Compilation:
                 or "run `personactl render` to list addresses",
             )
         return found
+
+    def masked(self, addresses: list[str]) -> dict[str, dict[str, Any]]:
+        """The compiled personas at `addresses` (all when empty), secrets as (sensitive)."""
+        chosen = addresses or sorted(self.personas)
+        return {a: self.persona(a).masked() for a in chosen}
+
+    def conversation_body(self, name: str, raw: Mapping[str, str]) -> dict[str, Any]:
+        """The rendered conversation body (without persona_id), errors raised."""
+        template = self.conversation(name)
+        values = bind_inputs(template, dict(raw))
+        problems: list[Problem] = []
+        assert self.renderer is not None, "conversations need a full compile"
+        body = render_body(template, values, self.renderer, problems)
+        errors = [p for p in problems if not p.warning]
+        if errors:
+            raise ConfigErrors(errors)
+        return dict(body)
 
     def conversation(self, name: str) -> ConversationTemplate:
         found = self.conversations.get(name)

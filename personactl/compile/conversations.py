@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from personactl.compile.envelope import check_keys, did_you_mean, expect_map
+from personactl.compile.envelope import check_keys, expect_map
 from personactl.compile.layers import merge_all
 from personactl.compile.personas import SourceTree, default_name, source_files
-from personactl.compile.source import PMap, locate, to_plain
+from personactl.compile.source import PMap, locate
 from personactl.compile.templating import Renderer
-from personactl.errors import ConfigErrors, Loc, Problem, UserError
+from personactl.errors import ConfigErrors, Loc, Problem, UserError, did_you_mean
+from personactl.output import to_plain
 from personactl.project import Environment, Project
 
 _FILE_KEYS = ("name", "extends", "vars", "persona", "inputs", "conversation", "allow_unknown_keys")

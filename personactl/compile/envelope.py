@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from typing import Any
 
 from personactl.compile.source import PMap
-from personactl.errors import Loc, Problem
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else ""
+from personactl.errors import Loc, Problem, did_you_mean
 
 
 def check_keys(node: PMap, allowed: Iterable[str], what: str, problems: list[Problem]) -> None:

@@ -22,7 +22,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from personactl.compile.personas import CompiledPersona, compile_personas, source_files
+from personactl.compile.personas import (
+    CompiledPersona,
+    compile_personas,
+    duplicate_address,
+    source_files,
+)
 from personactl.compile.templating import Renderer
 from personactl.errors import Loc, Problem
 from personactl.project import Environment, Project
@@ -115,13 +120,7 @@ def _merge(
 ) -> dict[str, CompiledPersona]:
     for persona in more:
         if persona.address in compiled:
-            problems.append(
-                Problem(
-                    Loc(persona.source, 1, 1),
-                    f"duplicate persona address '{persona.address}'",
-                    f"also defined in {compiled[persona.address].source}",
-                )
-            )
+            duplicate_address(persona.address, Loc(persona.source, 1, 1), compiled, problems)
             continue
         compiled[persona.address] = persona
     return compiled

@@ -10,9 +10,10 @@ from typing import Any
 from personactl import sensitive
 from personactl.compile.envelope import check_keys, expect_map
 from personactl.compile.layers import merge, merge_all
-from personactl.compile.source import PList, PMap, load_file, locate, to_plain
+from personactl.compile.source import PList, PMap, load_file, locate
 from personactl.compile.templating import Renderer
 from personactl.errors import Loc, Problem
+from personactl.output import to_plain
 from personactl.project import Environment, Project
 
 _FILE_KEYS = ("name", "extends", "vars", "persona", "variants", "allow_unknown_keys")
@@ -202,13 +203,7 @@ def compile_personas(
         for address, variant in targets:
             check_keys(variant, _VARIANT_KEYS, "a variant", problems)
             if address in compiled:
-                problems.append(
-                    Problem(
-                        node.loc,
-                        f"duplicate persona address '{address}'",
-                        f"also defined in {compiled[address].source}",
-                    )
-                )
+                duplicate_address(address, node.loc, compiled, problems)
                 continue
             variables = to_plain(
                 merge_all([project.vars, env.vars, *layered.vars, variant.get("vars")])
@@ -225,6 +220,18 @@ def compile_personas(
                 )
             compiled[address] = CompiledPersona(address, project.shown(path), rendered)
     return compiled
+
+
+def duplicate_address(
+    address: str, loc: Loc | None, compiled: Mapping[str, CompiledPersona], problems: list[Problem]
+) -> None:
+    problems.append(
+        Problem(
+            loc,
+            f"duplicate persona address '{address}'",
+            f"also defined in {compiled[address].source}",
+        )
+    )
 
 
 def _check_literal_secrets(tree: Any, problems: list[Problem], key: str = "") -> None:

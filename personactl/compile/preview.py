@@ -15,7 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from personactl import sensitive
+from personactl.compile.compilation import Compilation
 from personactl.compile.personas import CompiledPersona
+from personactl.output import to_json
 
 SEPARATOR = "\n\n"
 DEFAULT_MODEL = "tavus-gpt-4o"  # Tavus' default LLM when a persona names none
@@ -42,3 +44,23 @@ def chat_request(
     if llm.get("tools"):
         request["tools"] = llm["tools"]
     return request
+
+
+def preview_request(
+    result: Compilation,
+    address: str,
+    conversation: str | None,
+    raw_vars: dict[str, str],
+    utterance: str,
+) -> str:
+    """`result` is compiled with `raw_vars` as extra variables (see compile_project); those
+    that are the conversation's declared inputs also fill the conversation."""
+    persona = result.persona(address)
+    context = None
+    if conversation:
+        inputs = result.conversation(conversation).inputs
+        body = result.conversation_body(
+            conversation, {k: v for k, v in raw_vars.items() if k in inputs}
+        )
+        context = sensitive.mask(body).get("conversational_context")
+    return to_json(chat_request(persona, context, utterance))

@@ -219,16 +219,6 @@ def load_file(file: Path, shown_as: str) -> tuple[Any, list[Problem]]:
     return load_text(text, shown_as)
 
 
-def to_plain(value: Any) -> Any:
-    """`value` with PMap/PList turned into plain dicts and lists (for Jinja variables,
-    whose error messages and sandbox checks name the type)."""
-    if isinstance(value, dict):
-        return {k: to_plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [to_plain(v) for v in value]
-    return value
-
-
 def locate(tree: Any, path: tuple[str | int, ...], *, key: bool = False) -> Loc | None:
     """The most precise known position for `path` inside `tree` (deepest ancestor found)."""
     best: Loc | None = getattr(tree, "loc", None)

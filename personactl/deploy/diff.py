@@ -59,7 +59,7 @@ def verify(value: str, stored: Any) -> bool:
 def hashed(desired: Any, previous: Any, environ: Mapping[str, str]) -> Any:
     """The payload as state keeps it: each sensitive string as a salted digest
     (the previous digest is kept when the value did not change, so state does not churn)."""
-    if sensitive.is_sensitive(desired):
+    if isinstance(desired, str) and sensitive.contains(desired):
         real = sensitive.resolve(desired, environ)
         return previous if verify(real, previous) else digest(real)
     if not sensitive.contains(desired):
@@ -107,7 +107,7 @@ def _walk(
         p = pointer(ptr, key)
         sv = s.get(key, _MISSING)
         lv = live.get(key, _MISSING)
-        if sensitive.is_sensitive(dv):
+        if isinstance(dv, str) and sensitive.contains(dv):
             if sv is _MISSING or not verify(sensitive.resolve(dv, environ), sv):
                 out.ops.append(
                     {"op": "add" if lv is _MISSING else "replace", "path": p, "value": dv}
@@ -146,7 +146,7 @@ def kept_as_sent(sent: Mapping[str, Any], live: Mapping[str, Any], ptr: str = ""
     lost: list[str] = []
     for key, value in sent.items():
         p = pointer(ptr, key)
-        if sensitive.is_sensitive(value):
+        if isinstance(value, str) and sensitive.contains(value):
             continue
         got = live.get(key, _MISSING)
         if isinstance(value, Mapping) and isinstance(got, Mapping):
@@ -159,7 +159,7 @@ def kept_as_sent(sent: Mapping[str, Any], live: Mapping[str, Any], ptr: str = ""
 def _same_but_secrets(sent: Any, got: Any) -> bool:
     """`same`, except that a secret (e.g. inside a list) matches whatever was read back:
     the API returns it resolved or masked, never as the placeholder that was compiled."""
-    if sensitive.is_sensitive(sent):
+    if isinstance(sent, str) and sensitive.contains(sent):
         return isinstance(got, str)
     if isinstance(sent, dict) and isinstance(got, dict):
         return sent.keys() == got.keys() and all(_same_but_secrets(sent[k], got[k]) for k in sent)

@@ -9,14 +9,12 @@ from typing import Any
 
 from personactl import sensitive
 from personactl.compile.compilation import Compilation
-from personactl.compile.envelope import did_you_mean
 from personactl.deploy.backends.base import Backend
 from personactl.deploy.execute import Outcome, check_fresh, execute, live_by_id
 from personactl.deploy.plan import Plan, build_plan, load_plan
 from personactl.deploy.state import Resource, State, load_state, locked, now
-from personactl.errors import ConfigErrors, LockHeld, Problem, UserError
+from personactl.errors import ConfigErrors, LockHeld, Problem, UserError, did_you_mean
 from personactl.project import Environment, Project
-from personactl.render import conversation_body
 
 # Deleting more than this many managed personas *and* more than this share needs --allow-destroy.
 DESTROY_MIN = 3
@@ -189,7 +187,7 @@ def conversation_payload(
 ) -> dict[str, Any]:
     """The POST /v2/conversations body with persona_id from the environment's state."""
     template = comp.conversation(name)
-    body = conversation_body(comp, name, raw_vars)
+    body = comp.conversation_body(name, raw_vars)
     resource = state.resources.get(template.persona)
     if resource is None:
         raise UserError(

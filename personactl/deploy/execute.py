@@ -62,24 +62,7 @@ def check_fresh(
             elif not verify(value, stored):
                 stale(change.address, f"secret {name} changed")
     if problems:
-        raise StalePlanErrors(problems)
-
-
-class StalePlanErrors(StalePlan):
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("plan is stale")
-        self._problems = [
-            *problems,
-            Problem(
-                None,
-                "refusing to apply a stale plan; nothing was changed",
-                "run `personactl plan` again",
-            ),
-        ]
-
-    @property
-    def problems(self) -> list[Problem]:
-        return self._problems
+        raise StalePlan(problems)
 
 
 def _create(

@@ -13,7 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ._issues import Path, SchemaIssue, convert, did_you_mean
+from personactl.errors import did_you_mean
+
+from ._issues import Path, SchemaIssue, convert
 from .conversation import Conversation, ConversationProperties
 from .persona import LAYER_MODELS, Layers, Persona
 from .semantic import (

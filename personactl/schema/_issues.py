@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
+
+from personactl.errors import did_you_mean
 
 from ._types import CHOICE_ERROR, TYPE_ERROR, type_name
 
@@ -30,16 +31,6 @@ class SchemaIssue:
     warning: bool = False
     key: bool = False
     """True when the problem is the key itself (unknown key) rather than its value."""
-
-
-def did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    """A "did you mean 'x'?" hint for the closest candidate, or ""."""
-    pool = list(candidates)
-    match = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
-    if not match:
-        lowered = {c.lower(): c for c in pool}
-        match = [lowered[m] for m in difflib.get_close_matches(word.lower(), list(lowered), 1, 0.6)]
-    return f"did you mean {match[0]!r}?" if match else ""
 
 
 def field_label(path: Path) -> str:

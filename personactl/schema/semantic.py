@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 from jsonschema import Draft7Validator, Draft202012Validator, validators
 from jsonschema.protocols import Validator
 
-from ._issues import Path, SchemaIssue, did_you_mean, show
+from personactl.errors import did_you_mean
+
+from ._issues import Path, SchemaIssue, show
 from ._types import is_secret
 from .persona import LEGACY_PERCEPTION_KEYS
 
