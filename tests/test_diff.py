@@ -20,6 +20,7 @@ from personactl.deploy.diff import (
     verify,
 )
 from personactl.deploy.plan import Plan, build_plan, matches_target
+from personactl.deploy.planfile import plan_from_data
 from personactl.deploy.state import Resource, State
 from personactl.serve.store import MASK
 
@@ -328,7 +329,7 @@ def _compiled(address: str, payload: dict) -> CompiledPersona:
 
 
 def make_state(tmp_path: Path, entries: dict[str, tuple[str, dict]]) -> State:
-    state = State(tmp_path / "state.json", "test")
+    state = State("test")
     for address, (pid, payload) in entries.items():
         state.resources[address] = Resource(pid, applied(payload))
     return state
@@ -359,7 +360,7 @@ def test_build_plan_actions(tmp_path):
         return build_plan(
             environment="test",
             backend="local",
-            personas=personas,
+            desired=personas,
             state=state,
             live=live,
             environ=ENV,
@@ -367,7 +368,7 @@ def test_build_plan_actions(tmp_path):
         )
 
     p = plan()
-    got = [(c.action, c.address, c.persona_id, c.recreate) for c in p.changes]
+    got = [(c.action, c.address, c.id, c.recreate) for c in p.changes]
     assert got == [
         ("create", "new", None, False),
         ("create", "vanished", None, True),
@@ -380,9 +381,9 @@ def test_build_plan_actions(tmp_path):
     assert update.fingerprint == fingerprint(live["pb"])
 
     pruned = plan(prune=True)
-    deletes = [(c.address, c.persona_id) for c in pruned.changes if c.action == "delete"]
+    deletes = [(c.address, c.id) for c in pruned.changes if c.action == "delete"]
     assert deletes == [("gone", "pg")]
-    assert all(c.persona_id != "px" for c in pruned.changes)
+    assert all(c.id != "px" for c in pruned.changes)
     assert "px" not in json.dumps(pruned.data())
 
     targeted = plan(targets=["b"], prune=True)
@@ -394,14 +395,14 @@ def test_plan_data_round_trips_and_holds_no_secret_values(tmp_path):
     p = build_plan(
         environment="test",
         backend="local",
-        personas={"x": _compiled("x", want)},
+        desired={"x": _compiled("x", want)},
         state=make_state(tmp_path, {}),
         live={},
         environ=ENV,
     )
     text = json.dumps(p.data())
     assert ENV["LLM_KEY"] not in text
-    again = Plan.from_data(json.loads(text))
+    again = plan_from_data(json.loads(text))
     assert again.data() == p.data()
     assert again.changes[0].body == want  # placeholders (names), resolved only at apply
 

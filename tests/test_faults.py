@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 import personactl.serve.app
-from personactl.deploy.state import load_state
+from personactl.deploy.state.file import FileStore
 from personactl.serve.app import Faults
 from tests.conftest import SECRETS, Result, assert_no_secrets, build_tree, run_cli
 from tests.serverfix import API_KEY, LiveServer, live_server, server  # noqa: F401
@@ -101,10 +101,8 @@ def assert_converged(repo: Path, live: LiveServer, count: int) -> None:
     by_name = Counter(p["persona_name"] for p in personas)
     assert by_name == Counter(expected.values()), by_name  # no duplicates, nothing missing
     ids = {p["persona_name"]: p["persona_id"] for p in personas}
-    state = load_state(state_file(repo), "remote")
-    assert {a: r.persona_id for a, r in state.resources.items()} == {
-        a: ids[n] for a, n in expected.items()
-    }
+    state = FileStore(state_file(repo), "remote").load()
+    assert {a: r.id for a, r in state.resources.items()} == {a: ids[n] for a, n in expected.items()}
     live.set_faults(**Faults().to_dict())  # a clean server for the checking plan
     plan = cli(repo, "plan", "--detailed-exitcode")
     assert plan.code == 0, plan.both
@@ -289,7 +287,7 @@ def test_partial_failure_keeps_successes_and_rerun_converges(
         assert f"{address}: create failed" in result.err
     assert "p02 (" in result.err and "p05 (" in result.err  # the final summary names both
     assert "HTTP 400" in result.err
-    state = load_state(state_file(repo), "remote")
+    state = FileStore(state_file(repo), "remote").load()
     assert sorted(state.resources) == ["p01", "p03", "p04", "p06"]
     assert state.pending == {}  # refused creates: nothing to look for on the rerun
     assert len(deployed(live)) == 4
@@ -446,7 +444,7 @@ def test_killed_apply_leaves_readable_state_and_rerun_converges(
     # the state file is absent or whole, and the journal replays every recorded success
     if path.exists():
         json.loads(path.read_text())
-    state = load_state(path, "remote")
+    state = FileStore(path, "remote").load()
     assert len(state.resources) >= 2
     if moment == "unrecorded-create":
         assert state.pending  # the create in flight, to be looked for before resending

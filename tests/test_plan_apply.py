@@ -34,20 +34,10 @@ def apply_all(repo: Path, *args: str, env: dict[str, str] | None = None) -> Resu
 
 def deploy(repo: Path, *targets: str, env_name: str | None = None) -> None:
     """Set-up in process (no subprocess): plan and apply everything, or these targets."""
-    from personactl.compile.compilation import compile_project
-    from personactl.deploy.engine import apply_plan, make_plan, open_backend, state_for
+    from personactl.deploy.engine import apply
+    from personactl.project import load_project
 
-    comp = compile_project(env_name=env_name, root=repo)
-    comp.raise_for_errors()
-    backend = open_backend(comp.project, comp.env)
-    try:
-        state = state_for(comp.project, comp.env)
-        plan = make_plan(comp, backend, state, targets=targets, environ=ENV)
-        outcome = apply_plan(
-            plan, backend, state, saved=False, parallelism=8, allow_destroy=False, environ=ENV
-        )
-    finally:
-        backend.close()
+    outcome = apply(load_project(repo), env_name, targets=targets, environ=ENV).outcome
     assert not outcome.failed and not outcome.warnings, outcome
 
 
@@ -671,16 +661,16 @@ def test_no_changes_in_every_format(example_repo):
 
 
 def test_apply_saves_state_once_after_read_back(example_repo, monkeypatch):
-    from personactl.deploy.state import State
+    from personactl.deploy.state.file import FileStore
 
     saves: list[dict[str, str]] = []
-    real_save = State.save
+    real_save = FileStore.save
 
-    def counting_save(self):
-        saves.append({a: r.fingerprint for a, r in self.resources.items()})
-        real_save(self)
+    def counting_save(self, state):
+        saves.append({a: r.fingerprint for a, r in state.resources.items()})
+        real_save(self, state)
 
-    monkeypatch.setattr(State, "save", counting_save)
+    monkeypatch.setattr(FileStore, "save", counting_save)
     deploy(example_repo)
     assert len(saves) == 1  # the journal covered the creates until this one save
     assert saves[0] and all(saves[0].values())  # with the read-back fingerprints

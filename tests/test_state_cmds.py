@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from personactl.deploy import state as state_mod
-from personactl.deploy.state import Resource, State, load_state, locked
+from personactl.deploy.state import Resource, State
+from personactl.deploy.state.file import FileStore
 from personactl.errors import LockHeld
 from tests.conftest import SECRETS
 from tests.test_plan_apply import (
@@ -22,6 +22,19 @@ from tests.test_plan_apply import (
     plan_json,
     state_ids,
 )
+
+
+def load_state(path, env):
+    return FileStore(path, env).load()
+
+
+def save(path, state):
+    FileStore(path, state.environment).save(state)
+
+
+def locked(path, operation):
+    return FileStore(path, "env").lock(operation)
+
 
 SERVER_FIELDS = ("persona_id", "persona_type", "created_at", "updated_at")
 
@@ -195,9 +208,9 @@ def test_import_errors(example_repo):
 
 def test_save_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "state" / "env.json"
-    state = State(path, "env")
+    state = State("env")
     state.resources["a"] = Resource("p1", {"x": 1})
-    state.save()
+    save(path, state)
     good = path.read_text()
     synced: list[int] = []
     real_fsync = os.fsync
@@ -209,27 +222,26 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "replace", broken_replace)
     state.resources["b"] = Resource("p2", {})
     with pytest.raises(OSError, match="disk full"):
-        state.save()
+        save(path, state)
     assert synced  # the temp file was fsynced before the rename
     assert path.read_text() == good  # readers see the old file, never half a new one
     assert sorted(p.name for p in path.parent.iterdir()) == ["env.json"]
     monkeypatch.undo()
-    state.save()
+    save(path, state)
     assert set(load_state(path, "env").resources) == {"a", "b"}
 
 
 def test_journal_replayed_after_a_killed_apply(tmp_path):
     path = tmp_path / "env.json"
-    state = State(path, "env")
-    state.save()
-    recorder = state_mod.Recorder(state)
+    state = State("env")
+    save(path, state)
+    recorder = FileStore(path, "env").recorder(state)
     recorder.put("a", Resource("p1", {"k": "v"}))
     recorder.remove("missing")
     # killed here: no close(), the state file was never rewritten
-    recorder._handle.close()
     with path.with_name("env.json.journal").open("a") as handle:
         handle.write('{"op": "put", "addr')  # a torn last line
-    assert load_state(path, "env").resources["a"].persona_id == "p1"
+    assert load_state(path, "env").resources["a"].id == "p1"
 
 
 def test_unreadable_state_is_a_clear_error(example_repo):
@@ -251,10 +263,10 @@ def test_lock_names_holder_in_process(tmp_path):
 
 def test_state_file_is_one_resource_per_line_and_deterministic(tmp_path):
     path = tmp_path / "env.json"
-    state = State(path, "env")
+    state = State("env")
     state.resources["b"] = Resource("p2", {"layers": {"llm": {"model": "m"}}, "name": "é"})
     state.resources["a"] = Resource("p1", {"x": [1, 2]}, "sha256:f", "2025-01-01T00:00:00+00:00")
-    state.save()
+    save(path, state)
     text = path.read_text(encoding="utf-8")
     lines = text.splitlines()
     at = lines.index('  "resources": {')
@@ -263,5 +275,5 @@ def test_state_file_is_one_resource_per_line_and_deterministic(tmp_path):
     assert json.loads(text)["resources"]["b"]["applied"]["name"] == "é"
     again = load_state(path, "env")
     again.serial -= 1  # the same content saved again is byte-identical
-    again.save()
+    save(path, again)
     assert path.read_text(encoding="utf-8") == text

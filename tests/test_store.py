@@ -7,6 +7,7 @@ import pytest
 
 from personactl.deploy.backends.local import LocalBackend
 from personactl.errors import ApiError
+from personactl.kinds import PERSONAS
 from personactl.serve.store import MASK, NotFound, Store
 
 PERSONA = {
@@ -160,22 +161,22 @@ def test_concurrent_writers(store):
 def test_local_backend(tmp_path):
     backend = LocalBackend(tmp_path / "local.sqlite")
     assert backend.name == "local"
-    created = [backend.create_persona({"persona_name": f"n{i}"}) for i in range(205)]
-    listed = list(backend.list_personas())
+    created = [backend.create(PERSONAS, {"persona_name": f"n{i}"}) for i in range(205)]
+    listed = list(backend.list_all(PERSONAS))
     assert [p["persona_id"] for p in listed] == [p["persona_id"] for p in created]
     pid = created[0]["persona_id"]
-    backend.patch_persona(pid, [{"op": "replace", "path": "/persona_name", "value": "x"}])
-    backend.patch_persona(pid, [{"op": "replace", "path": "/persona_name", "value": "x"}])
-    assert (backend.get_persona(pid) or {})["persona_name"] == "x"
+    backend.patch(PERSONAS, pid, [{"op": "replace", "path": "/persona_name", "value": "x"}])
+    backend.patch(PERSONAS, pid, [{"op": "replace", "path": "/persona_name", "value": "x"}])
+    assert (backend.get(PERSONAS, pid) or {})["persona_name"] == "x"
     with pytest.raises(ApiError) as err:
-        backend.patch_persona(pid, [{"op": "remove", "path": "/nope"}])
+        backend.patch(PERSONAS, pid, [{"op": "remove", "path": "/nope"}])
     assert err.value.status == 400
     with pytest.raises(ApiError) as err:
-        backend.patch_persona("pmissing", [])
+        backend.patch(PERSONAS, "pmissing", [])
     assert err.value.status == 404
-    backend.delete_persona(pid)
-    backend.delete_persona(pid)  # already gone: success
-    assert backend.get_persona(pid) is None
+    backend.delete(PERSONAS, pid)
+    backend.delete(PERSONAS, pid)  # already gone: success
+    assert backend.get(PERSONAS, pid) is None
     with pytest.raises(ApiError):
         backend.create_conversation({"persona_id": pid})
     assert backend.request_count() == 0

@@ -11,6 +11,7 @@ import pytest
 from personactl.deploy.backends.base import CreateOutcomeUnknown
 from personactl.deploy.backends.tavus import MAX_RETRY_AFTER, TavusBackend, parse_retry_after
 from personactl.errors import ApiError
+from personactl.kinds import PERSONAS
 from personactl.serve.store import MASK
 from tests.serverfix import API_KEY, server  # noqa: F401
 
@@ -30,71 +31,71 @@ def backend(server):  # noqa: F811
 
 def test_crud(backend):
     assert backend.name == "tavus"
-    created = backend.create_persona(PERSONA)
+    created = backend.create(PERSONAS, PERSONA)
     pid = created["persona_id"]
-    got = backend.get_persona(pid)
+    got = backend.get(PERSONAS, pid)
     assert got["persona_name"] == "Storyteller" and got["layers"]["llm"]["api_key"] == MASK
     ops = [{"op": "replace", "path": "/persona_name", "value": "New"}]
-    backend.patch_persona(pid, ops)
-    backend.patch_persona(pid, ops)  # 304: no change is success
-    assert backend.get_persona(pid)["persona_name"] == "New"
+    backend.patch(PERSONAS, pid, ops)
+    backend.patch(PERSONAS, pid, ops)  # 304: no change is success
+    assert backend.get(PERSONAS, pid)["persona_name"] == "New"
     with pytest.raises(ApiError, match=r"PATCH /v2/personas/p\w+ failed: HTTP 400"):
-        backend.patch_persona(pid, [{"op": "remove", "path": "/missing"}])
-    backend.delete_persona(pid)
-    backend.delete_persona(pid)  # already gone: success
-    assert backend.get_persona(pid) is None
+        backend.patch(PERSONAS, pid, [{"op": "remove", "path": "/missing"}])
+    backend.delete(PERSONAS, pid)
+    backend.delete(PERSONAS, pid)  # already gone: success
+    assert backend.get(PERSONAS, pid) is None
 
 
 def test_get_unwraps_data_envelope(backend, server):  # noqa: F811
-    pid = backend.create_persona(PERSONA)["persona_id"]
+    pid = backend.create(PERSONAS, PERSONA)["persona_id"]
     server.set_faults(envelope_get=True)
-    assert backend.get_persona(pid)["persona_id"] == pid
-    assert backend.get_persona("pmissing") is None
+    assert backend.get(PERSONAS, pid)["persona_id"] == pid
+    assert backend.get(PERSONAS, "pmissing") is None
 
 
 def test_list_pages_only_user_personas(backend, server):  # noqa: F811
-    ids = [backend.create_persona({"persona_name": str(i)})["persona_id"] for i in range(12)]
+    ids = [backend.create(PERSONAS, {"persona_name": str(i)})["persona_id"] for i in range(12)]
     server.reset_stats()
-    listed = list(backend.list_personas())
+    listed = list(backend.list_all(PERSONAS))
     assert [p["persona_id"] for p in listed] == ids  # the 2 system personas are left out
     assert server.stats()["requests"] == {"GET /v2/personas": 3}  # 5 + 5 + 2
 
 
 def test_list_stops_at_total_count(backend, server):  # noqa: F811
     for i in range(10):
-        backend.create_persona({"persona_name": str(i)})
+        backend.create(PERSONAS, {"persona_name": str(i)})
     server.reset_stats()
-    assert len(list(backend.list_personas())) == 10
+    assert len(list(backend.list_all(PERSONAS))) == 10
     assert server.stats()["total"] == 2  # no third request for an empty page
 
 
 def test_retries_429_honouring_retry_after(backend, server):  # noqa: F811
     server.set_faults(fail_next=[429, 429], retry_after=0.2)
     start = time.monotonic()
-    assert list(backend.list_personas()) == []
+    assert list(backend.list_all(PERSONAS)) == []
     assert time.monotonic() - start >= 0.4
     assert backend.request_count() == 3
 
 
 def test_create_retries_429(backend, server):  # noqa: F811
     server.set_faults(fail_next=[429], retry_after=0.01)
-    backend.create_persona(PERSONA)
-    assert len(list(backend.list_personas())) == 1
+    backend.create(PERSONAS, PERSONA)
+    assert len(list(backend.list_all(PERSONAS))) == 1
 
 
 def test_retries_5xx_then_gives_up(backend, server):  # noqa: F811
     server.set_faults(fail_next=[500, 502, 503])
-    assert list(backend.list_personas()) == []
+    assert list(backend.list_all(PERSONAS)) == []
     server.set_faults(fail_next=[503] * 4)
     with pytest.raises(ApiError, match=r"GET /v2/personas/pabc failed after 4 attempts: HTTP 503"):
-        backend.get_persona("pabc")
+        backend.get(PERSONAS, "pabc")
 
 
 def test_wrong_key_never_leaks(server):  # noqa: F811
     key = "wrong-key-9f8e7d6c5b4a"
     backend = TavusBackend(server.url, key, api_key_env="ACME_TAVUS_KEY")
     with pytest.raises(ApiError) as err:
-        list(backend.list_personas())
+        list(backend.list_all(PERSONAS))
     text = f"{err.value} {err.value!r} {backend!r}"
     assert "ACME_TAVUS_KEY" in str(err.value) and err.value.status == 401
     assert key not in text
@@ -110,7 +111,7 @@ def test_key_echoed_by_server_is_redacted():
 
     backend = TavusBackend("http://api", key, transport=httpx.MockTransport(handler))
     with pytest.raises(ApiError) as err:
-        backend.patch_persona("p1", [])
+        backend.patch(PERSONAS, "p1", [])
     assert key not in str(err.value) and "****" in str(err.value)
 
 
@@ -118,10 +119,10 @@ def test_key_echoed_by_server_is_redacted():
 def test_lost_create_response_is_not_retried(backend, server, mode):  # noqa: F811
     server.set_faults(drop_create_response=1.0, drop_mode=mode)
     with pytest.raises(CreateOutcomeUnknown):
-        backend.create_persona(PERSONA)
+        backend.create(PERSONAS, PERSONA)
     assert backend.request_count() == 1
     server.set_faults(drop_create_response=0.0)
-    assert len(list(backend.list_personas())) == 1  # it was created, exactly once
+    assert len(list(backend.list_all(PERSONAS))) == 1  # it was created, exactly once
 
 
 def test_create_not_sent_is_retried():
@@ -136,7 +137,7 @@ def test_create_not_sent_is_retried():
     backend = TavusBackend(
         "http://api", "k", transport=httpx.MockTransport(handler), backoff_base=0.001
     )
-    assert backend.create_persona({"persona_name": "x"})["persona_id"] == "p1"
+    assert backend.create(PERSONAS, {"persona_name": "x"})["persona_id"] == "p1"
     assert backend.request_count() == 2
 
 
@@ -159,12 +160,12 @@ def test_transport_errors_on_reads_are_retried():
         "http://api", "k", transport=transport, backoff_base=0.001, max_retries=2
     )
     with pytest.raises(ApiError, match="DELETE /v2/personas/p1 failed after 3 attempts: ReadError"):
-        backend.delete_persona("p1")
+        backend.delete(PERSONAS, "p1")
     assert backend.request_count() == 3
 
 
 def test_conversation(backend):
-    pid = backend.create_persona({**PERSONA, "default_replica_id": "r1"})["persona_id"]
+    pid = backend.create(PERSONAS, {**PERSONA, "default_replica_id": "r1"})["persona_id"]
     conv = backend.create_conversation({"persona_id": pid, "conversation_name": "Hi"})
     assert conv["conversation_url"].endswith(conv["conversation_id"])
     with pytest.raises(ApiError, match="HTTP 400"):
@@ -176,12 +177,12 @@ def test_request_count_matches_server_under_parallelism(backend, server):  # noq
     server.set_faults(rate_429=0.2, retry_after=0.01, seed=3)
     with ThreadPoolExecutor(16) as pool:
         created = list(
-            pool.map(lambda i: backend.create_persona({"persona_name": str(i)}), range(48))
+            pool.map(lambda i: backend.create(PERSONAS, {"persona_name": str(i)}), range(48))
         )
     server.set_faults(rate_429=0.0)
     assert len({p["persona_id"] for p in created}) == 48
     assert backend.request_count() == server.stats()["total"]
-    assert len(list(backend.list_personas())) == 48
+    assert len(list(backend.list_all(PERSONAS))) == 48
 
 
 def test_parse_retry_after():
@@ -215,7 +216,7 @@ def test_list_fetches_pages_after_the_first_concurrently_in_order():
     transport, asked = _paged_api(23, delay=0.05)
     backend = TavusBackend("http://api", "k", page_size=5, transport=transport)
     start = time.monotonic()
-    listed = [p["persona_id"] for p in backend.list_personas()]
+    listed = [p["persona_id"] for p in backend.list_all(PERSONAS)]
     elapsed = time.monotonic() - start
     assert listed == [f"p{i}" for i in range(23)]
     assert sorted(asked) == [1, 2, 3, 4, 5] and asked[0] == 1
@@ -226,14 +227,14 @@ def test_list_fetches_pages_after_the_first_concurrently_in_order():
 def test_list_without_total_count_pages_until_a_short_page():
     transport, asked = _paged_api(12, with_total=False)
     backend = TavusBackend("http://api", "k", page_size=5, transport=transport)
-    assert len(list(backend.list_personas())) == 12
+    assert len(list(backend.list_all(PERSONAS))) == 12
     assert asked == [1, 2, 3]
 
 
 def test_list_abandoned_early_cancels_the_pages_ahead():
     transport, asked = _paged_api(500)
     backend = TavusBackend("http://api", "k", page_size=5, list_parallelism=4, transport=transport)
-    listing = backend.list_personas()
+    listing = backend.list_all(PERSONAS)
     first = [next(listing)["persona_id"] for _ in range(7)]
     listing.close()
     assert first == [f"p{i}" for i in range(7)]

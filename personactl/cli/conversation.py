@@ -26,10 +26,10 @@ var_option = click.option(
 
 def _payload(name: str, variables: tuple[str, ...]) -> tuple[Any, dict[str, Any]]:
     """The compiled repository and the conversation body, persona_id from state."""
-    from personactl.deploy.engine import conversation_payload, state_for
+    from personactl.deploy.engine import conversation_payload, open_state
 
     result = compiled()
-    state = state_for(result.project, result.env)
+    state = open_state(result.project, result.env).load()
     return result, conversation_payload(result, name, parse_vars(variables), state)
 
 

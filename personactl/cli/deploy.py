@@ -4,35 +4,74 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from personactl.cli._app import cli, echo_problems, global_options, opts
+from personactl.deploy.formats import PLAN_FORMATS, PlanFormat
 from personactl.errors import UserError
 
+if TYPE_CHECKING:
+    from personactl.compile.compilation import Compilation
+    from personactl.deploy.backends.base import Backend
+    from personactl.deploy.execute import Outcome
+    from personactl.deploy.plan import Plan
+    from personactl.project import Project
 
-def _deploy_context() -> tuple[Any, Any]:
+
+def _deploy_context() -> tuple[Compilation, Backend]:
     """Compiled configuration and an open backend for the selected environment."""
     from personactl.compile.compilation import compile_cached
     from personactl.deploy.engine import open_backend
-    from personactl.project import load_project
 
-    result = compile_cached(load_project(opts().project_dir), opts().env)
+    result = compile_cached(_project(), opts().env)
     echo_problems(result.warnings)
     result.raise_for_errors()
     return result, open_backend(result.project, result.env)
 
 
-def _emit_plan(plan: Any, fmt: str) -> None:
-    from personactl.deploy import formats as planformat
+def _project() -> Project:
+    from personactl.project import load_project
 
-    if fmt == "json":
-        click.echo(planformat.as_json(plan), nl=False)
-    elif fmt == "markdown":
-        click.echo(planformat.markdown(plan), nl=False)
-    else:
-        click.echo(planformat.text(plan, color=opts().color), nl=False)
+    return load_project(opts().project_dir)
+
+
+def _confirm(_plan: Plan) -> bool:
+    if not sys.stdin.isatty():
+        raise UserError(
+            "refusing to apply without confirmation: stdin is not a terminal",
+            hint="pass --auto-approve",
+        )
+    return click.confirm("Apply these changes?")
+
+
+def _report_outcome(outcome: Outcome, plan: Plan) -> None:
+    from personactl import sensitive
+    from personactl.deploy.plan import ACTIONS
+
+    if plan.empty:
+        return
+    for warning in outcome.warnings:
+        click.echo(sensitive.scrub(f"warning: {warning}"), err=True)
+    counts = {a: sum(1 for c in outcome.done if c.action == a) for a in ACTIONS}
+    click.echo(
+        f"Apply {'failed' if outcome.failed else 'complete'}: {counts['create']} created, "
+        f"{counts['update']} updated, {counts['delete']} deleted, "
+        f"{len(outcome.failed)} failed."
+    )
+    if outcome.failed:
+        raise UserError(
+            f"{len(outcome.failed)} change(s) failed: "
+            + "; ".join(f"{c.address} ({why})" for c, why in outcome.failed),
+            hint="successes are recorded in state; fix the cause and rerun apply",
+        )
+
+
+def _emit_plan(plan: Plan, fmt: PlanFormat) -> None:
+    from personactl.deploy.formats import render
+
+    click.echo(render(plan, fmt, color=opts().color), nl=False)
 
 
 target_option = click.option(
@@ -57,7 +96,7 @@ prune_option = click.option(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
+    type=click.Choice(PLAN_FORMATS),
     default="text",
     show_default=True,
 )
@@ -69,18 +108,21 @@ prune_option = click.option(
 @target_option
 @prune_option
 def plan(
-    out: Path | None, fmt: str, detailed_exitcode: bool, targets: tuple[str, ...], prune: bool
+    out: Path | None,
+    fmt: PlanFormat,
+    detailed_exitcode: bool,
+    targets: tuple[str, ...],
+    prune: bool,
 ) -> None:
     """Show what apply would change in the deployed account."""
-    from personactl.deploy.engine import make_plan, state_for
+    from personactl.deploy.engine import make_plan, open_state
     from personactl.deploy.formats import as_json
     from personactl.output import write_atomic
 
     result, backend = _deploy_context()
     try:
-        the_plan = make_plan(
-            result, backend, state_for(result.project, result.env), targets=targets, prune=prune
-        )
+        state = open_state(result.project, result.env).load()
+        the_plan = make_plan(result, backend, state, targets=targets, prune=prune)
     finally:
         backend.close()
     _emit_plan(the_plan, fmt)
@@ -114,67 +156,22 @@ def apply(
     parallelism: int,
 ) -> None:
     """Make the deployed account match the configuration (or exactly PLANFILE)."""
-    from personactl import sensitive
-    from personactl.deploy import engine as deploy
-    from personactl.deploy.plan import ACTIONS
-    from personactl.deploy.state import load_state, locked
+    from personactl.deploy import engine
 
-    if planfile is not None and (targets or prune):
-        raise UserError("--target and --prune belong to the plan; a saved plan is applied as is")
-    o = opts()
-    if planfile is not None:
-        from personactl.project import load_project
-
-        project = load_project(o.project_dir)
-        env = project.environment(o.env)
-        the_plan = deploy.load_saved_plan(planfile, env)
-        backend = deploy.open_backend(project, env)
-    else:
-        result, backend = _deploy_context()
-        project, env = result.project, result.env
-    try:
-        state_path = project.state_path(env)
-        with locked(state_path, "apply"):
-            state = load_state(state_path, env.name)
-            if planfile is None:
-                the_plan = deploy.make_plan(result, backend, state, targets=targets, prune=prune)
-                _emit_plan(the_plan, "text")
-                if the_plan.empty:
-                    return
-                deploy.check_destroy(the_plan, allow_destroy)
-                if not auto_approve:
-                    if not sys.stdin.isatty():
-                        raise UserError(
-                            "refusing to apply without confirmation: stdin is not a terminal",
-                            hint="pass --auto-approve",
-                        )
-                    if not click.confirm("Apply these changes?"):
-                        raise UserError("apply cancelled; nothing was changed")
-            outcome = deploy.apply_plan(
-                the_plan,
-                backend,
-                state,
-                saved=planfile is not None,
-                parallelism=parallelism,
-                allow_destroy=allow_destroy,
-                report=lambda line: click.echo(line, err=True),
-            )
-    finally:
-        backend.close()
-    for warning in outcome.warnings:
-        click.echo(sensitive.scrub(f"warning: {warning}"), err=True)
-    counts = {a: sum(1 for c in outcome.done if c.action == a) for a in ACTIONS}
-    click.echo(
-        f"Apply {'failed' if outcome.failed else 'complete'}: {counts['create']} created, "
-        f"{counts['update']} updated, {counts['delete']} deleted, "
-        f"{len(outcome.failed)} failed."
+    applied = engine.apply(
+        _project(),
+        opts().env,
+        planfile=planfile,
+        targets=targets,
+        prune=prune,
+        allow_destroy=allow_destroy,
+        parallelism=parallelism,
+        confirm=None if auto_approve else _confirm,
+        on_plan=lambda p: _emit_plan(p, "text"),
+        on_warnings=echo_problems,
+        report=lambda line: click.echo(line, err=True),
     )
-    if outcome.failed:
-        raise UserError(
-            f"{len(outcome.failed)} change(s) failed: "
-            + "; ".join(f"{c.address} ({why})" for c, why in outcome.failed),
-            hint="successes are recorded in state; fix the cause and rerun apply",
-        )
+    _report_outcome(applied.outcome, applied.plan)
 
 
 @cli.command(name="import")
@@ -183,11 +180,11 @@ def apply(
 @click.argument("persona_id")
 def import_(address: str, persona_id: str) -> None:
     """Adopt an existing deployed persona into state as ADDRESS."""
-    from personactl.deploy.engine import import_persona
+    from personactl.deploy.engine import import_resource
 
     result, backend = _deploy_context()
     try:
-        import_persona(result, backend, address, persona_id)
+        import_resource(result, backend, address, persona_id)
     finally:
         backend.close()
     click.echo(

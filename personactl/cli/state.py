@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from personactl.cli._app import cli, global_options, opts
 from personactl.errors import UserError
+
+if TYPE_CHECKING:
+    from personactl.deploy.state import StateStore
+    from personactl.project import Environment, Project
 
 
 @cli.group()
@@ -16,21 +20,25 @@ def state() -> None:
     """Inspect and repair state (address -> persona_id)."""
 
 
-def _project_env() -> tuple[Any, Any]:
+def _project_env() -> tuple[Project, Environment]:
     from personactl.project import load_project
 
     project = load_project(opts().project_dir)
     return project, project.environment(opts().env)
 
 
+def _store() -> StateStore:
+    from personactl.deploy.engine import open_state
+
+    return open_state(*_project_env())
+
+
 @state.command(name="list")
 @global_options
 def state_list() -> None:
     """One line per managed persona: address, persona_id."""
-    from personactl.deploy.engine import state_for
-
-    for address, resource in sorted(state_for(*_project_env()).resources.items()):
-        click.echo(f"{address}\t{resource.persona_id}")
+    for address, resource in sorted(_store().load().resources.items()):
+        click.echo(f"{address}\t{resource.id}")
 
 
 @state.command(name="show")
@@ -38,14 +46,15 @@ def state_list() -> None:
 @click.argument("address")
 def state_show(address: str) -> None:
     """The state entry of ADDRESS as JSON (secrets as salted hashes)."""
-    from personactl.deploy.engine import state_for
     from personactl.errors import did_you_mean
+    from personactl.kinds import kind_of
     from personactl.output import to_json
 
-    resources = state_for(*_project_env()).resources
+    resources = _store().load().resources
     if address not in resources:
         raise UserError(f"{address} is not in state", hint=did_you_mean(address, resources))
-    click.echo(to_json({"address": address, **resources[address].data()}), nl=False)
+    entry = resources[address].data(kind_of(address).id_field)
+    click.echo(to_json({"address": address, **entry}), nl=False)
 
 
 @state.command(name="rm")
@@ -75,8 +84,5 @@ def state_mv(old: str, new: str) -> None:
 @global_options
 def state_unlock() -> None:
     """Break a stale state lock."""
-    from personactl.deploy.state import unlock
-
-    project, env = _project_env()
-    held = unlock(project.state_path(env))
+    held = _store().unlock()
     click.echo(f"Unlocked (was {held})." if held else "State was not locked.", err=True)

@@ -1,22 +1,38 @@
-"""The deploy half as library calls: backends, plan, apply, import, state, conversations."""
+"""The deploy half as library calls: backends, state stores, plan, apply, import.
+
+`apply` is the whole operation (plan or load a saved plan, check it, take the
+lock, execute, record, read back, release); the CLI only parses options and
+prints.  Library callers get the same lock as `personactl apply`.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from personactl import sensitive
-from personactl.compile.compilation import Compilation
+from personactl.compile.compilation import Compilation, compile_cached
 from personactl.deploy.backends.base import Backend
-from personactl.deploy.execute import Outcome, check_fresh, execute, live_by_id
-from personactl.deploy.plan import Plan, build_plan, load_plan
-from personactl.deploy.state import Resource, State, load_state, locked, now
-from personactl.errors import ConfigErrors, LockHeld, Problem, UserError, did_you_mean
+from personactl.deploy.execute import (
+    Outcome,
+    Report,
+    check_fresh,
+    execute,
+    kinds_in,
+    live_by_id,
+    read_back,
+)
+from personactl.deploy.plan import Plan, build_plan, matches_target
+from personactl.deploy.state import Resource, State, StateStore, now
+from personactl.errors import ConfigErrors, Problem, UserError, did_you_mean
+from personactl.kinds import kind_of
 from personactl.project import Environment, Project
 
-# Deleting more than this many managed personas *and* more than this share needs --allow-destroy.
+# Deleting more than this many managed resources *and* more than this share needs
+# --allow-destroy.
 DESTROY_MIN = 3
 DESTROY_SHARE = 0.2
 
@@ -37,17 +53,18 @@ def open_backend(project: Project, env: Environment) -> Backend:
     return TavusBackend(env.api_url, key, api_key_env=env.api_key_env)
 
 
-def state_for(project: Project, env: Environment) -> State:
-    return load_state(project.state_path(env), env.name)
+def open_state(project: Project, env: Environment) -> StateStore:
+    from personactl.deploy.state.file import FileStore
+
+    path = project.state_path(env)
+    return FileStore(path, env.name, project.shown(path))
 
 
-def _require_secrets(
-    comp: Compilation, addresses: Iterable[str], environ: Mapping[str, str]
-) -> None:
-    """One line per missing secret, naming the personas that need it."""
+def _require_secrets(payloads: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+    """One line per missing secret, naming the resources that need it."""
     users: dict[str, list[str]] = {}
-    for address in addresses:
-        for name in sensitive.names(comp.personas[address].payload):
+    for address, payload in payloads.items():
+        for name in sensitive.names(payload):
             if name not in environ:
                 users.setdefault(name, []).append(address)
     problems = []
@@ -77,21 +94,19 @@ def make_plan(
 ) -> Plan:
     environ = os.environ if environ is None else environ
     targets = list(targets)
+    known = (*comp.personas, *state.resources)
     for target in targets:
-        if not any(
-            a == target or a.startswith(target.rstrip("/") + "/")
-            for a in (*comp.personas, *state.resources)
-        ):
+        if not any(matches_target(a, [target]) for a in known):
             raise UserError(
                 f"--target {target}: no such address", hint=did_you_mean(target, comp.personas)
             )
-    _require_secrets(comp, comp.personas, environ)
+    _require_secrets({a: p.payload for a, p in comp.personas.items()}, environ)
     return build_plan(
         environment=comp.env.name,
         backend=comp.env.backend,
-        personas=comp.personas,
+        desired=comp.personas,
         state=state,
-        live=live_by_id(backend),
+        live=live_by_id(backend, kinds_in(known)),
         environ=environ,
         targets=targets,
         prune=prune,
@@ -106,31 +121,15 @@ def check_destroy(plan: Plan, allow_destroy: bool) -> None:
         and deletes > DESTROY_SHARE * max(plan.managed, 1)
     ):
         raise UserError(
-            f"plan deletes {deletes} of {plan.managed} managed personas; refused",
+            f"plan deletes {deletes} of {plan.managed} managed resources; refused",
             hint="check for a mistyped --target or renamed files; "
             "pass --allow-destroy if this is intended",
         )
 
 
-def apply_plan(
-    plan: Plan,
-    backend: Backend,
-    state: State,
-    *,
-    saved: bool,
-    parallelism: int,
-    allow_destroy: bool,
-    report: Callable[[str], None] | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> Outcome:
-    environ = os.environ if environ is None else environ
-    check_destroy(plan, allow_destroy)
-    if saved:
-        check_fresh(plan, state, live_by_id(backend), environ)
-    return execute(plan, backend, state, environ, parallelism=parallelism, report=report)
-
-
 def load_saved_plan(path: Path, env: Environment) -> Plan:
+    from personactl.deploy.planfile import load_plan
+
     plan = load_plan(path)
     if plan.environment != env.name:
         raise UserError(
@@ -140,33 +139,114 @@ def load_saved_plan(path: Path, env: Environment) -> Plan:
     return plan
 
 
-def import_persona(comp: Compilation, backend: Backend, address: str, persona_id: str) -> None:
+@dataclass(frozen=True)
+class Applied:
+    plan: Plan
+    outcome: Outcome
+
+
+def apply(
+    project: Project,
+    env_name: str | None = None,
+    *,
+    planfile: Path | None = None,
+    targets: Iterable[str] = (),
+    prune: bool = False,
+    allow_destroy: bool = False,
+    parallelism: int = 8,
+    confirm: Callable[[Plan], bool] | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
+    on_warnings: Callable[[list[Problem]], None] | None = None,
+    report: Report | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Applied:
+    """Plan (or load `planfile`), check, lock, execute, record, read back, release.
+
+    `confirm` is asked once the plan is shown (None: approved); answering False
+    cancels with nothing changed.  Configuration and API errors raise UserError."""
+    targets = list(targets)
+    if planfile is not None and (targets or prune):
+        raise UserError("--target and --prune belong to the plan; a saved plan is applied as is")
+    environ = os.environ if environ is None else environ
+    env = project.environment(env_name)
+    comp: Compilation | None = None
+    saved: Plan | None = None
+    if planfile is not None:
+        saved = load_saved_plan(planfile, env)
+    else:
+        comp = compile_cached(project, env.name)
+        if on_warnings is not None:
+            on_warnings(comp.warnings)
+        comp.raise_for_errors()
+    backend = open_backend(project, env)
+    store = open_state(project, env)
+    try:
+        with store.lock("apply"):
+            state = store.load()
+            if saved is not None:
+                plan = saved
+                _require_secrets({c.address: [c.body, c.ops] for c in plan.changes}, environ)
+                check_destroy(plan, allow_destroy)
+                kinds = kinds_in(c.address for c in plan.changes)
+                check_fresh(plan, state, live_by_id(backend, kinds), environ)
+            else:
+                assert comp is not None
+                plan = make_plan(
+                    comp, backend, state, targets=targets, prune=prune, environ=environ
+                )
+                if on_plan is not None:
+                    on_plan(plan)
+                if plan.empty:
+                    return Applied(plan, Outcome())
+                check_destroy(plan, allow_destroy)
+                if confirm is not None and not confirm(plan):
+                    raise UserError("apply cancelled; nothing was changed")
+            recorder = store.recorder(state)
+            try:
+                outcome = execute(
+                    plan, backend, recorder, environ, parallelism=parallelism, report=report
+                )
+                read_back(outcome, backend, state)
+            finally:
+                # One state save, after the read-back recorded fingerprints; until it is on
+                # disk the journal holds every success, and an interrupted read-back still saves.
+                recorder.close()
+    finally:
+        backend.close()
+    return Applied(plan, outcome)
+
+
+def import_resource(comp: Compilation, backend: Backend, address: str, rid: str) -> None:
     comp.persona(address)  # must exist in configuration
-    state_path = comp.project.state_path(comp.env)
-    with locked(state_path, "import"):
-        state = load_state(state_path, comp.env.name)
+    kind = kind_of(address)
+    store = open_state(comp.project, comp.env)
+    with store.lock("import"):
+        state = store.load()
         if address in state.resources:
             raise UserError(
-                f"{address} is already managed as {state.resources[address].persona_id}",
+                f"{address} is already managed as {state.resources[address].id}",
                 hint="`personactl state rm` it first",
             )
-        owner = state.by_persona_id().get(persona_id)
+        owner = state.by_id().get(rid)
         if owner:
-            raise UserError(f"{persona_id} is already managed as {owner}")
-        if backend.get_persona(persona_id) is None:
-            raise UserError(f"persona {persona_id} does not exist in environment '{comp.env.name}'")
-        state.resources[address] = Resource(persona_id, {}, "", now())
-        state.save()
+            raise UserError(f"{rid} is already managed as {owner}")
+        found = backend.get(kind, rid)
+        if found is None:
+            raise UserError(f"persona {rid} does not exist in environment '{comp.env.name}'")
+        if kind.type_field and found.get(kind.type_field) == "system":
+            raise UserError(f"{rid} is a system persona of the platform; it cannot be managed")
+        state.resources[address] = Resource(rid, {}, "", now())
+        store.save(state)
 
 
 def state_edit(
     project: Project, env: Environment, operation: str, edit: Callable[[State], None]
 ) -> None:
-    path = project.state_path(env)
-    with locked(path, f"state {operation}"):
-        state = load_state(path, env.name)
+    store = open_state(project, env)
+    with store.lock(f"state {operation}"):
+        state = store.load()
         edit(state)
-        state.save()
+        store.save(state)
 
 
 def state_rm(state: State, address: str) -> None:
@@ -195,18 +275,18 @@ def conversation_payload(
             loc=template.persona_loc,
             hint="run `personactl apply` first",
         )
-    return {**body, "persona_id": resource.persona_id}
+    return {**body, "persona_id": resource.id}
 
 
 __all__ = [
-    "LockHeld",
-    "apply_plan",
+    "Applied",
+    "apply",
     "conversation_payload",
-    "import_persona",
+    "import_resource",
     "make_plan",
     "open_backend",
+    "open_state",
     "state_edit",
-    "state_for",
     "state_mv",
     "state_rm",
 ]

@@ -1,19 +1,20 @@
-"""Apply a plan: bounded parallel API calls, every success journaled as it happens."""
+"""Execute a plan: bounded parallel API calls, every success journaled as it happens."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from personactl import sensitive
-from personactl.deploy.backends.base import Backend, CreateOutcomeUnknown
+from personactl.deploy.backends.base import JSON, Backend, CreateOutcomeUnknown
 from personactl.deploy.diff import fingerprint, kept_as_sent, same, verify
 from personactl.deploy.plan import Change, Plan
 from personactl.deploy.state import Recorder, Resource, State, now
 from personactl.errors import ApiError, Problem, StalePlan, UserError
+from personactl.kinds import Kind, kind_of
 
 Report = Callable[[str], None]
 # Allowed difference between this machine's clock and the API's when matching created_at.
@@ -27,54 +28,70 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)
 
 
-def live_by_id(backend: Backend) -> dict[str, dict[str, Any]]:
-    """Every deployed persona of the account, from the paginated list (no per-persona GET)."""
-    return {p["persona_id"]: p for p in backend.list_personas() if p.get("persona_id")}
+def live_by_id(backend: Backend, kinds: Iterable[Kind]) -> dict[str, JSON]:
+    """Every deployed resource of these kinds, from the paginated lists (no GET per one)."""
+    live: dict[str, JSON] = {}
+    for kind in dict.fromkeys(kinds):
+        live.update(
+            (str(r[kind.id_field]), r) for r in backend.list_all(kind) if r.get(kind.id_field)
+        )
+    return live
+
+
+def kinds_in(addresses: Iterable[str]) -> list[Kind]:
+    return list(dict.fromkeys(kind_of(a) for a in addresses))
 
 
 def check_fresh(
     plan: Plan, state: State, live: Mapping[str, Mapping[str, Any]], environ: Mapping[str, str]
 ) -> None:
     """Refuse a saved plan if anything it touches moved since it was made."""
-    problems: list[Problem] = []
-
-    def stale(address: str, why: str) -> None:
-        problems.append(Problem(None, f"{address}: {why} since the plan was made"))
-
-    for change in plan.changes:
-        resource = state.resources.get(change.address)
-        if change.action == "create":
-            if resource is not None and resource.persona_id in live:
-                stale(change.address, f"was created as {resource.persona_id}")
-        else:
-            if resource is None or resource.persona_id != change.persona_id:
-                stale(change.address, "its state entry changed")
-            elif change.fingerprint is not None:
-                deployed = live.get(change.persona_id or "")
-                if deployed is None:
-                    stale(change.address, "the deployed persona was deleted")
-                elif fingerprint(deployed) != change.fingerprint:
-                    stale(change.address, "the deployed persona changed")
-        for name, stored in change.secret_digests.items():
-            value = environ.get(name)
-            if value is None:
-                problems.append(Problem(None, f"{change.address}: secret {name} is not set"))
-            elif not verify(value, stored):
-                stale(change.address, f"secret {name} changed")
+    problems = [
+        Problem(None, f"{change.address}: {why}")
+        for change in plan.changes
+        for why in _staleness(change, state, live, environ)
+    ]
     if problems:
         raise StalePlan(problems)
 
 
+def _staleness(
+    change: Change, state: State, live: Mapping[str, Mapping[str, Any]], environ: Mapping[str, str]
+) -> list[str]:
+    since = " since the plan was made"
+    out: list[str] = []
+    resource = state.resources.get(change.address)
+    if change.action == "create":
+        if resource is not None and resource.id in live:
+            out.append(f"was created as {resource.id}{since}")
+    elif resource is None or resource.id != change.id:
+        out.append(f"its state entry changed{since}")
+    elif change.fingerprint is not None:
+        deployed = live.get(change.id or "")
+        if deployed is None:
+            out.append(f"the deployed resource was deleted{since}")
+        elif fingerprint(deployed) != change.fingerprint:
+            out.append(f"the deployed resource changed{since}")
+    for name, stored in change.secret_digests.items():
+        value = environ.get(name)
+        if value is None:
+            out.append(f"secret {name} is not set")
+        elif not verify(value, stored):
+            out.append(f"secret {name} changed{since}")
+    return out
+
+
 def _create(
     change: Change, backend: Backend, recorder: Recorder, environ: Mapping[str, str]
-) -> tuple[str, dict[str, Any]]:
-    """The new persona's id and the payload to record as applied."""
+) -> tuple[str, JSON]:
+    """The new resource's id and the payload to record as applied."""
+    kind = kind_of(change.address)
     body = change.body or {}
     applied = change.applied or {}
     earlier = recorder.pending(change.address)
     if earlier is not None:
         # An earlier apply sent this create and died before recording the answer.
-        adopted = _find_created(earlier, backend, recorder)
+        adopted = _find_created(kind, earlier, backend, recorder)
         if adopted is not None:
             # Created from an older configuration: record nothing as applied, so the
             # next plan compares every declared value (secrets included) with it.
@@ -85,11 +102,11 @@ def _create(
     maybe_created = earlier is not None
     for _attempt in range(3):
         try:
-            return str(backend.create_persona(sent)["persona_id"]), applied
+            return str(backend.create(kind, sent)[kind.id_field]), applied
         except CreateOutcomeUnknown:
             maybe_created = True
             # The create may have happened: look for it before sending it again.
-            adopted = _find_created(body, backend, recorder, sent_at)
+            adopted = _find_created(kind, body, backend, recorder, sent_at)
             if adopted is not None:
                 return adopted, applied
         except ApiError:
@@ -100,36 +117,37 @@ def _create(
 
 
 def _find_created(
+    kind: Kind,
     body: Mapping[str, Any],
     backend: Backend,
     recorder: Recorder,
     sent_after: datetime | None = None,
 ) -> str | None:
-    """An unmanaged persona matching what was sent, claimed so no other create adopts it.
+    """The unmanaged resource this create made, claimed so no other create adopts it.
 
-    First one equal in every non-secret field sent; failing that (an API that rewrote a
-    value on the way in), the only persona of that name created since `sent_after`."""
-    recent: list[str] = []
-    for persona in backend.list_personas():
-        pid = persona.get("persona_id")
-        if not pid:
+    Within a run (`sent_after` known) only one created since the send may be adopted:
+    equal in every non-secret field sent, or else the only one of that name (an API that
+    rewrote a value on the way in).  A resource that existed before the send is never
+    taken for it.  For a create pending from a killed run, one equal in every field."""
+    exact: list[str] = []
+    named: list[str] = []
+    for resource in backend.list_all(kind):
+        rid = resource.get(kind.id_field)
+        if not rid or (sent_after is not None and not _created_since(resource, sent_after)):
             continue
-        if not kept_as_sent(body, persona):
-            if recorder.claim(str(pid)):
-                return str(pid)
-        elif (
-            sent_after is not None
-            and persona.get("persona_name") == body.get("persona_name")
-            and _created_since(persona, sent_after)
-        ):
-            recent.append(str(pid))
-    if len(recent) == 1 and recorder.claim(recent[0]):
-        return recent[0]
+        if not kept_as_sent(body, resource):
+            exact.append(str(rid))
+        elif sent_after is not None and resource.get(kind.name_field) == body.get(kind.name_field):
+            named.append(str(rid))
+    for candidates in (exact, named):
+        free = [rid for rid in candidates if recorder.claim(rid)]
+        if free:
+            return free[0]
     return None
 
 
-def _created_since(persona: Mapping[str, Any], moment: datetime) -> bool:
-    raw = persona.get("created_at")
+def _created_since(resource: Mapping[str, Any], moment: datetime) -> bool:
+    raw = resource.get("created_at")
     try:
         created = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
     except ValueError:
@@ -140,73 +158,65 @@ def _created_since(persona: Mapping[str, Any], moment: datetime) -> bool:
 
 
 def _run(change: Change, backend: Backend, recorder: Recorder, environ: Mapping[str, str]) -> None:
+    kind = kind_of(change.address)
     if change.action == "create":
-        pid, applied = _create(change, backend, recorder, environ)
-        recorder.put(change.address, Resource(pid, applied, "", now()))
+        rid, applied = _create(change, backend, recorder, environ)
+        recorder.put(change.address, Resource(rid, applied, "", now()))
     elif change.action == "update":
-        assert change.persona_id is not None
-        backend.patch_persona(change.persona_id, sensitive.resolve(change.ops, environ))
-        recorder.put(change.address, Resource(change.persona_id, change.applied or {}, "", now()))
+        assert change.id is not None
+        backend.patch(kind, change.id, sensitive.resolve(change.ops, environ))
+        recorder.put(change.address, Resource(change.id, change.applied or {}, "", now()))
     else:
-        if change.fingerprint is not None and change.persona_id:
-            backend.delete_persona(change.persona_id)
+        if change.fingerprint is not None and change.id:
+            backend.delete(kind, change.id)
         recorder.remove(change.address)
 
 
 def execute(
     plan: Plan,
     backend: Backend,
-    state: State,
+    recorder: Recorder,
     environ: Mapping[str, str],
     *,
     parallelism: int = 8,
     report: Report | None = None,
 ) -> Outcome:
-    """Run every change; failures are collected (never stop the others) and reported."""
+    """Run every change; failures are collected (never stop the others) and reported.
+    The caller closes `recorder` (saving the state) after the read-back."""
     outcome = Outcome()
     say = report or (lambda _line: None)
-    # Unresolvable secrets fail before anything is sent.
-    for change in plan.changes:
-        sensitive.resolve([change.body, change.ops], environ)
-    recorder = Recorder(state)
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-            futures = {pool.submit(_run, c, backend, recorder, environ): c for c in plan.changes}
-            for future, change in futures.items():
-                try:
-                    future.result()
-                except UserError as exc:
-                    outcome.failed.append((change, exc.problem.message))
-                    say(
-                        sensitive.scrub(
-                            f"{change.address}: {change.action} failed: {exc.problem.message}"
-                        )
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        futures = {pool.submit(_run, c, backend, recorder, environ): c for c in plan.changes}
+        for future, change in futures.items():
+            try:
+                future.result()
+            except UserError as exc:
+                outcome.failed.append((change, exc.problem.message))
+                say(
+                    sensitive.scrub(
+                        f"{change.address}: {change.action} failed: {exc.problem.message}"
                     )
-                else:
-                    outcome.done.append(change)
-                    say(f"{change.address}: {change.action}d")
-        _read_back(outcome, backend, state)
-    finally:
-        # One state save, after the read-back recorded fingerprints; until it is on
-        # disk the journal holds every success, and an interrupted read-back still saves.
-        recorder.close()
+                )
+            else:
+                outcome.done.append(change)
+                say(f"{change.address}: {change.action}d")
     return outcome
 
 
-def _read_back(outcome: Outcome, backend: Backend, state: State) -> None:
-    """Re-read what was written (one list pass); warn where the API did not keep a value.
-    Fingerprints go into `state`, saved by the caller."""
+def read_back(outcome: Outcome, backend: Backend, state: State) -> None:
+    """Re-read what was written (one list pass per kind); warn where the API did not keep a
+    value.  Fingerprints go into `state`, saved by the caller."""
     written = [c for c in outcome.done if c.action != "delete"]
     if not written:
         return
     try:
-        live = live_by_id(backend)
+        live = live_by_id(backend, kinds_in(c.address for c in written))
     except ApiError as exc:
-        outcome.warnings.append(f"could not read back applied personas: {exc.problem.message}")
+        outcome.warnings.append(f"could not read back applied resources: {exc.problem.message}")
         return
     for change in written:
         resource = state.resources.get(change.address)
-        deployed = live.get(resource.persona_id) if resource else None
+        deployed = live.get(resource.id) if resource else None
         if resource is None or deployed is None:
             continue
         resource.fingerprint = fingerprint(deployed)
@@ -215,9 +225,9 @@ def _read_back(outcome: Outcome, backend: Backend, state: State) -> None:
             outcome.warnings.append(f"{change.address}: the API did not keep {path} as sent")
 
 
-def _sent_values(change: Change) -> dict[str, Any]:
+def _sent_values(change: Change) -> JSON:
     """The subset of the applied payload an update touched, as a nested mapping."""
-    out: dict[str, Any] = {}
+    out: JSON = {}
     for op in change.ops:
         if op["op"] == "remove":
             continue

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import difflib
 import json
-from typing import Any
+from typing import Any, Literal
 
 from personactl import sensitive
 from personactl.deploy.diff import pointer
 from personactl.deploy.plan import Change, Plan
 from personactl.output import to_json
+
+PlanFormat = Literal["text", "json", "markdown"]
+PLAN_FORMATS: tuple[PlanFormat, ...] = ("text", "json", "markdown")
 
 _SIGNS = {"create": "+", "update": "~", "delete": "-"}
 _COLORS = {"create": "green", "update": "yellow", "delete": "red"}
@@ -90,7 +93,7 @@ def _op_lines(change: Change) -> list[str]:
 
 
 def _heading(change: Change) -> str:
-    pid = f" ({change.persona_id})" if change.persona_id else ""
+    pid = f" ({change.id})" if change.id else ""
     note = ""
     if change.pending:
         note = "  (an interrupted apply sent this create: apply looks for it before creating)"
@@ -141,8 +144,7 @@ def markdown(plan: Plan) -> str:
                 else (" (drift)" if c.drift else "")
             )
             lines.append(
-                f"| {_SIGNS[c.action]} | `{c.address}`{drift} | "
-                f"{c.persona_id or '(new)'} | {fields} |"
+                f"| {_SIGNS[c.action]} | `{c.address}`{drift} | {c.id or '(new)'} | {fields} |"
             )
         lines.append("")
         for c in plan.changes:
@@ -172,3 +174,11 @@ def markdown(plan: Plan) -> str:
 
 def as_json(plan: Plan) -> str:
     return to_json(plan.data())
+
+
+def render(plan: Plan, fmt: PlanFormat, *, color: bool = False) -> str:
+    if fmt == "json":
+        return as_json(plan)
+    if fmt == "markdown":
+        return markdown(plan)
+    return text(plan, color=color)

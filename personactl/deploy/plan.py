@@ -2,32 +2,32 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
+import fnmatch
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol
 
 from personactl import sensitive
-from personactl.compile.personas import CompiledPersona
 from personactl.deploy.diff import digest, fingerprint, hashed, pointer, three_way
-from personactl.deploy.state import State, now
-from personactl.errors import UserError
+from personactl.deploy.state import Resource, State, now
+from personactl.kinds import kind_of
 
 FORMAT_VERSION = 1
-ACTIONS = ("create", "update", "delete")
+Action = Literal["create", "update", "delete"]
+ACTIONS: tuple[Action, ...] = ("create", "update", "delete")
+JSON = dict[str, Any]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Change:
     address: str
-    action: str  # create | update | delete
-    persona_id: str | None
-    ops: list[dict[str, Any]]  # RFC 6902; values may hold secret placeholders
+    action: Action
+    id: str | None  # the deployed resource's id (None for a create)
+    ops: list[JSON]  # RFC 6902; values may hold secret placeholders
     fingerprint: str | None  # of the deployed object planned against
-    body: dict[str, Any] | None = None  # create: the whole persona (placeholders)
-    applied: dict[str, Any] | None = None  # what state records after success (hashed)
-    before: dict[str, Any] = field(default_factory=dict)
+    body: JSON | None = None  # create: the whole resource (placeholders)
+    applied: JSON | None = None  # what state records after success (hashed)
+    before: JSON = field(default_factory=dict)
     drift: list[str] = field(default_factory=list)
     secret_digests: dict[str, str] = field(default_factory=dict)
     recreate: bool = False  # in state, but deleted remotely
@@ -37,15 +37,15 @@ class Change:
     def sort_key(self) -> tuple[int, str]:
         return (ACTIONS.index(self.action), self.address)
 
-    def patch(self) -> list[dict[str, Any]]:
+    def patch(self) -> list[JSON]:
         """The ops as shown to people and written to plan files: secrets masked."""
         return [sensitive.mask(op) for op in self.ops]
 
-    def data(self) -> dict[str, Any]:
+    def data(self) -> JSON:
         return {
             "address": self.address,
             "action": self.action,
-            "persona_id": self.persona_id,
+            kind_of(self.address).id_field: self.id,
             "patch": self.patch(),
             "fingerprint": self.fingerprint,
             "before": sensitive.mask(self.before),
@@ -57,43 +57,25 @@ class Change:
             "execute": {"ops": self.ops, "body": self.body, "applied": self.applied},
         }
 
-    @classmethod
-    def from_data(cls, raw: Mapping[str, Any]) -> Change:
-        execute = raw.get("execute") or {}
-        return cls(
-            address=raw["address"],
-            action=raw["action"],
-            persona_id=raw.get("persona_id"),
-            ops=execute.get("ops") or [],
-            fingerprint=raw.get("fingerprint"),
-            body=execute.get("body"),
-            applied=execute.get("applied"),
-            before=raw.get("before") or {},
-            drift=raw.get("drift") or [],
-            secret_digests=raw.get("secret_digests") or {},
-            recreate=bool(raw.get("recreate")),
-            pending=bool(raw.get("pending")),
-        )
 
-
-@dataclass
+@dataclass(frozen=True)
 class Plan:
     environment: str
     backend: str
-    changes: list[Change]
-    managed: int  # personas in state when planned
+    changes: Sequence[Change]
+    managed: int  # resources in state when planned
     unmanaged_deletes: list[str] = field(default_factory=list)  # gone from config, no --prune
     warnings: list[str] = field(default_factory=list)
     created_at: str = field(default_factory=now)
 
-    def summary(self) -> dict[str, int]:
+    def summary(self) -> dict[Action, int]:
         return {a: sum(1 for c in self.changes if c.action == a) for a in ACTIONS}
 
     @property
     def empty(self) -> bool:
         return not self.changes
 
-    def data(self) -> dict[str, Any]:
+    def data(self) -> JSON:
         return {
             "format_version": FORMAT_VERSION,
             "environment": self.environment,
@@ -105,30 +87,8 @@ class Plan:
             "not_pruned": self.unmanaged_deletes,
         }
 
-    @classmethod
-    def from_data(cls, raw: Mapping[str, Any]) -> Plan:
-        if raw.get("format_version") != FORMAT_VERSION:
-            raise UserError(
-                f"plan format_version {raw.get('format_version')!r} is not {FORMAT_VERSION}",
-                hint="make the plan with this personactl",
-            )
-        return cls(
-            environment=raw["environment"],
-            backend=raw.get("backend", ""),
-            changes=[Change.from_data(c) for c in raw.get("changes", [])],
-            managed=int(raw.get("managed", 0)),
-            unmanaged_deletes=list(raw.get("not_pruned", [])),
-            created_at=raw.get("created_at", ""),
-        )
 
-
-def load_plan(path: Path) -> Plan:
-    try:
-        return Plan.from_data(json.loads(path.read_text(encoding="utf-8")))
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read plan ({exc.strerror})") from None
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UserError(f"{path}: not a personactl plan file ({exc})") from None
+# -- building a plan ----------------------------------------------------------------
 
 
 def secret_digests(payload: Any, environ: Mapping[str, str]) -> dict[str, str]:
@@ -140,9 +100,71 @@ def secret_digests(payload: Any, environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def matches_target(address: str, targets: Iterable[str]) -> bool:
+    """No targets: everything.  A target is an address, a file (all its variants), a glob
+    (`storyteller/*`), or a whole kind (`tools:`)."""
     targets = list(targets)
-    return not targets or any(
-        address == t or address.startswith(t.rstrip("/") + "/") for t in targets
+    return not targets or any(_matches(address, t) for t in targets)
+
+
+def _matches(address: str, target: str) -> bool:
+    if target.endswith(":"):
+        return address.startswith(target) or (target == "personas:" and ":" not in address)
+    target = target.removeprefix("personas:")
+    if any(c in target for c in "*?["):
+        return fnmatch.fnmatchcase(address, target)
+    return address == target or address.startswith(target.rstrip("/") + "/")
+
+
+class Desired(Protocol):
+    """What a configured resource should be (a compiled resource): its body, with secret
+    placeholders."""
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def payload(self) -> JSON: ...
+
+
+def _planned(
+    item: Desired,
+    resource: Resource | None,
+    live: Mapping[str, Mapping[str, Any]],
+    pending: bool,
+    environ: Mapping[str, str],
+) -> Change | None:
+    desired = dict(item.payload)
+    deployed = live.get(resource.id) if resource else None
+    previous = resource.applied if resource else None
+    applied = hashed(desired, previous, environ)
+    digests = secret_digests(desired, environ)
+    if resource is None or deployed is None:
+        ops = [{"op": "add", "path": pointer("", k), "value": v} for k, v in desired.items()]
+        return Change(
+            item.address,
+            "create",
+            None,
+            ops,
+            None,
+            body=desired,
+            applied=applied,
+            secret_digests=digests,
+            recreate=resource is not None,
+            pending=pending,
+        )
+    diff = three_way(desired, previous, deployed, environ)
+    if not diff.ops:
+        return None
+    return Change(
+        item.address,
+        "update",
+        resource.id,
+        diff.ops,
+        fingerprint(deployed),
+        applied=applied,
+        before=diff.before,
+        drift=diff.drift,
+        secret_digests=digests,
     )
 
 
@@ -150,68 +172,30 @@ def build_plan(
     *,
     environment: str,
     backend: str,
-    personas: Mapping[str, CompiledPersona],
+    desired: Mapping[str, Desired],
     state: State,
     live: Mapping[str, Mapping[str, Any]],
     environ: Mapping[str, str],
     targets: Iterable[str] = (),
     prune: bool = False,
 ) -> Plan:
-    """Compare compiled personas with state and the deployed objects (by persona_id)."""
+    """Compare configured resources with state and the deployed objects (by id)."""
     targets = list(targets)
     changes: list[Change] = []
-    for address, persona in personas.items():
-        if not matches_target(address, targets):
-            continue
-        desired = dict(persona.payload)
-        resource = state.resources.get(address)
-        deployed = live.get(resource.persona_id) if resource else None
-        previous = resource.applied if resource else None
-        applied = hashed(desired, previous, environ)
-        digests = secret_digests(desired, environ)
-        if resource is None or deployed is None:
-            changes.append(
-                Change(
-                    address,
-                    "create",
-                    None,
-                    [{"op": "add", "path": pointer("", k), "value": v} for k, v in desired.items()],
-                    None,
-                    body=desired,
-                    applied=applied,
-                    secret_digests=digests,
-                    recreate=resource is not None,
-                    pending=address in state.pending,
-                )
+    for address, item in desired.items():
+        if matches_target(address, targets):
+            change = _planned(
+                item, state.resources.get(address), live, address in state.pending, environ
             )
-            continue
-        diff = three_way(desired, previous, deployed, environ)
-        if diff.ops:
-            changes.append(
-                Change(
-                    address,
-                    "update",
-                    resource.persona_id,
-                    diff.ops,
-                    fingerprint(deployed),
-                    applied=applied,
-                    before=diff.before,
-                    drift=diff.drift,
-                    secret_digests=digests,
-                )
-            )
-    gone = sorted(a for a in state.resources if a not in personas and matches_target(a, targets))
-    not_pruned: list[str] = []
-    for address in gone:
-        resource = state.resources[address]
-        deployed = live.get(resource.persona_id)
-        if not prune:
-            not_pruned.append(address)
-        elif deployed is not None:
-            changes.append(
-                Change(address, "delete", resource.persona_id, [], fingerprint(deployed))
-            )
-        else:  # already gone remotely: only the state entry is dropped
-            changes.append(Change(address, "delete", resource.persona_id, [], None))
+            if change is not None:
+                changes.append(change)
+    gone = sorted(a for a in state.resources if a not in desired and matches_target(a, targets))
+    if prune:
+        for address in gone:
+            resource = state.resources[address]
+            deployed = live.get(resource.id)
+            # already gone remotely (no fingerprint): only the state entry is dropped
+            found = fingerprint(deployed) if deployed is not None else None
+            changes.append(Change(address, "delete", resource.id, [], found))
     changes.sort(key=lambda c: c.sort_key)
-    return Plan(environment, backend, changes, len(state.resources), not_pruned)
+    return Plan(environment, backend, changes, len(state.resources), [] if prune else gone)

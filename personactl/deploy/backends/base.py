@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 from personactl.errors import ApiError
+from personactl.kinds import Kind
 
 JSON = dict[str, Any]
 
@@ -19,32 +20,32 @@ class CreateOutcomeUnknown(ApiError):
 
 
 class Backend(Protocol):
-    """A Tavus-compatible persona store.
+    """A Tavus-compatible API, one collection per resource kind (see personactl.kinds).
 
     Every method raises `personactl.errors.ApiError` on failure (after retries).
-    Persona dicts are the API's JSON objects (with `persona_id`, `created_at`, ...).
+    Resources are the API's JSON objects (with their id field, `created_at`, ...).
     """
 
     name: str
 
-    def list_personas(self) -> Iterator[JSON]:
-        """Every persona of the account (`persona_type=user` only), page by page."""
+    def list_all(self, kind: Kind) -> Iterator[JSON]:
+        """Every resource of the account's own (`kind.list_filter`), page by page."""
         ...
 
-    def get_persona(self, persona_id: str) -> JSON | None:
-        """One persona, or None when it does not exist (404)."""
+    def get(self, kind: Kind, rid: str) -> JSON | None:
+        """One resource, or None when it does not exist (404)."""
         ...
 
-    def create_persona(self, payload: JSON) -> JSON:
-        """POST /v2/personas; returns the created persona (with `persona_id`)."""
+    def create(self, kind: Kind, payload: JSON) -> JSON:
+        """POST the collection; returns the created resource (with its id field)."""
         ...
 
-    def patch_persona(self, persona_id: str, ops: list[JSON]) -> None:
-        """PATCH /v2/personas/{id} with an RFC 6902 patch; 304 (no change) is success."""
+    def patch(self, kind: Kind, rid: str, ops: list[JSON]) -> None:
+        """PATCH one resource with an RFC 6902 patch; 304 (no change) is success."""
         ...
 
-    def delete_persona(self, persona_id: str) -> None:
-        """DELETE /v2/personas/{id}; a persona already gone is success."""
+    def delete(self, kind: Kind, rid: str) -> None:
+        """DELETE one resource; one already gone is success."""
         ...
 
     def create_conversation(self, body: JSON) -> JSON:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from personactl.deploy.backends.base import JSON
 from personactl.errors import ApiError
+from personactl.kinds import PERSONAS, Kind
 from personactl.serve.store import NotFound, Store
 
 _PAGE = 100
@@ -21,7 +22,13 @@ class LocalBackend:
     def __repr__(self) -> str:
         return "LocalBackend()"
 
-    def list_personas(self) -> Iterator[JSON]:
+    @staticmethod
+    def _supported(kind: Kind) -> None:
+        if kind is not PERSONAS:
+            raise ApiError(f"the local backend does not store {kind.name} yet", 400)
+
+    def list_all(self, kind: Kind) -> Iterator[JSON]:
+        self._supported(kind)
         page = 1
         while True:
             items, total = self.store.list_personas(_PAGE, page, "user")
@@ -30,25 +37,29 @@ class LocalBackend:
                 return
             page += 1
 
-    def get_persona(self, persona_id: str) -> JSON | None:
-        return self.store.get_persona(persona_id)
+    def get(self, kind: Kind, rid: str) -> JSON | None:
+        self._supported(kind)
+        return self.store.get_persona(rid)
 
-    def create_persona(self, payload: JSON) -> JSON:
+    def create(self, kind: Kind, payload: JSON) -> JSON:
+        self._supported(kind)
         try:
             return self.store.create_persona(payload)
         except ValueError as exc:
             raise ApiError(f"create persona failed: {exc}", 400) from exc
 
-    def patch_persona(self, persona_id: str, ops: list[JSON]) -> None:
+    def patch(self, kind: Kind, rid: str, ops: list[JSON]) -> None:
+        self._supported(kind)
         try:
-            self.store.patch_persona(persona_id, ops)
+            self.store.patch_persona(rid, ops)
         except NotFound as exc:
-            raise ApiError(f"patch persona {persona_id} failed: not found", 404) from exc
+            raise ApiError(f"patch persona {rid} failed: not found", 404) from exc
         except ValueError as exc:
-            raise ApiError(f"patch persona {persona_id} failed: {exc}", 400) from exc
+            raise ApiError(f"patch persona {rid} failed: {exc}", 400) from exc
 
-    def delete_persona(self, persona_id: str) -> None:
-        self.store.delete_persona(persona_id)
+    def delete(self, kind: Kind, rid: str) -> None:
+        self._supported(kind)
+        self.store.delete_persona(rid)
 
     def create_conversation(self, body: JSON) -> JSON:
         try:

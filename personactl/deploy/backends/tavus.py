@@ -25,6 +25,7 @@ import httpx
 from personactl import __version__
 from personactl.deploy.backends.base import JSON, CreateOutcomeUnknown
 from personactl.errors import ApiError
+from personactl.kinds import Kind
 
 MAX_BACKOFF = 30.0  # seconds, cap of the exponential backoff
 MAX_RETRY_AFTER = 120.0  # seconds; a longer Retry-After is clamped rather than obeyed
@@ -186,29 +187,30 @@ class TavusBackend:
             raise self._error(f"{what}: the response is not JSON", resp.status_code) from None
 
     @staticmethod
-    def _path(persona_id: str) -> str:
-        return f"/v2/personas/{quote(persona_id, safe='')}"
+    def _path(kind: Kind, rid: str) -> str:
+        return f"{kind.collection}/{quote(rid, safe='')}"
 
     # -- Backend ----------------------------------------------------------------
 
-    def _list_page(self, page: int) -> tuple[list[Any], Any]:
-        """One page of user personas and the total_count the server gave with it."""
-        params = {"limit": self.page_size, "page": page, "persona_type": "user"}
-        resp = self._send("GET", "/v2/personas", params=params)
+    def _list_page(self, kind: Kind, page: int) -> tuple[list[Any], Any]:
+        """One page of the account's own resources and the total_count the server gave."""
+        params: dict[str, str | int] = {"limit": self.page_size, "page": page}
+        params.update(kind.list_filter)
+        resp = self._send("GET", kind.collection, params=params)
         self._expect(resp)
         data = self._json(resp)
         items = data.get("data") if isinstance(data, dict) else None
         if not isinstance(items, list):
-            raise self._error("GET /v2/personas: the response has no `data` list")
+            raise self._error(f"GET {kind.collection}: the response has no `data` list")
         return items, data.get("total_count")
 
-    def _pages(self) -> Generator[tuple[list[Any], Any], None, None]:
+    def _pages(self, kind: Kind) -> Generator[tuple[list[Any], Any], None, None]:
         """Every page in order, for as long as the caller asks.  Once page 1 tells the
         total_count, the pages it implies are fetched concurrently (at most
         `list_parallelism` in flight, on this client); past them, or without a
         total_count, one page at a time.  Pages the caller does not ask for are
         cancelled, or their answers dropped if already in flight."""
-        first = self._list_page(1)
+        first = self._list_page(kind, 1)
         yield first
         total = first[1]
         last = 1
@@ -222,29 +224,30 @@ class TavusBackend:
                 try:
                     while page <= last or window:
                         while page <= last and len(window) < workers:
-                            window.append(pool.submit(self._list_page, page))
+                            window.append(pool.submit(self._list_page, kind, page))
                             page += 1
                         yield window.popleft().result()
                 finally:
                     for future in window:
                         future.cancel()
         while True:
-            yield self._list_page(page)
+            yield self._list_page(kind, page)
             page += 1
 
-    def list_personas(self) -> Iterator[JSON]:
+    def list_all(self, kind: Kind) -> Iterator[JSON]:
         seen: set[str] = set()
-        pages = self._pages()
+        pages = self._pages(kind)
         try:
             for items, total in pages:
-                # dedupe: a create during listing can shift a persona onto the next page
+                # dedupe: a create during listing can shift a resource onto the next page
                 fresh = [
-                    p for p in items if isinstance(p, dict) and p.get("persona_id") not in seen
+                    r for r in items if isinstance(r, dict) and r.get(kind.id_field) not in seen
                 ]
-                for persona in fresh:
-                    seen.add(persona.get("persona_id", ""))
-                    if persona.get("persona_type", "user") != "system":  # if the filter is ignored
-                        yield persona
+                for resource in fresh:
+                    seen.add(resource.get(kind.id_field, ""))
+                    # the platform's own resources, if the filter is ignored
+                    if not kind.type_field or resource.get(kind.type_field) != "system":
+                        yield resource
                 if len(items) < self.page_size or not fresh:
                     return
                 if isinstance(total, int) and len(seen) >= total:
@@ -252,34 +255,37 @@ class TavusBackend:
         finally:
             pages.close()  # cancels what was fetched ahead and is no longer wanted
 
-    def get_persona(self, persona_id: str) -> JSON | None:
-        resp = self._send("GET", self._path(persona_id))
+    def get(self, kind: Kind, rid: str) -> JSON | None:
+        resp = self._send("GET", self._path(kind, rid))
         if resp.status_code == 404:
             return None
         self._expect(resp)
         data = self._json(resp)
         # the docs show {"data": [persona]}, servers also answer the bare object: take both
-        envelope = data.get("data") if isinstance(data, dict) and "persona_id" not in data else None
+        bare = isinstance(data, dict) and kind.id_field in data
+        envelope = data.get("data") if isinstance(data, dict) and not bare else None
         if isinstance(envelope, list):
             data = envelope[0] if envelope else None
         if data is not None and not isinstance(data, dict):
-            raise self._error(f"GET {self._path(persona_id)}: unexpected response shape")
+            raise self._error(f"GET {self._path(kind, rid)}: unexpected response shape")
         return data
 
-    def create_persona(self, payload: JSON) -> JSON:
-        """The API's response: Tavus itself answers only persona_id, persona_name, created_at."""
-        resp = self._send("POST", "/v2/personas", body=payload, resendable=False)
+    def create(self, kind: Kind, payload: JSON) -> JSON:
+        """The API's response: Tavus itself answers only the id, the name and created_at."""
+        resp = self._send("POST", kind.collection, body=payload, resendable=False)
         self._expect(resp)
         data = self._json(resp)
-        if not isinstance(data, dict) or not isinstance(data.get("persona_id"), str):
-            raise CreateOutcomeUnknown("POST /v2/personas: the response carries no persona_id")
+        if not isinstance(data, dict) or not isinstance(data.get(kind.id_field), str):
+            raise CreateOutcomeUnknown(
+                f"POST {kind.collection}: the response carries no {kind.id_field}"
+            )
         return data
 
-    def patch_persona(self, persona_id: str, ops: list[JSON]) -> None:
-        self._expect(self._send("PATCH", self._path(persona_id), body=ops), 304)
+    def patch(self, kind: Kind, rid: str, ops: list[JSON]) -> None:
+        self._expect(self._send("PATCH", self._path(kind, rid), body=ops), 304)
 
-    def delete_persona(self, persona_id: str) -> None:
-        self._expect(self._send("DELETE", self._path(persona_id)), 404, 410)
+    def delete(self, kind: Kind, rid: str) -> None:
+        self._expect(self._send("DELETE", self._path(kind, rid)), 404, 410)
 
     def create_conversation(self, body: JSON) -> JSON:
         resp = self._send("POST", "/v2/conversations", body=body, resendable=False)
