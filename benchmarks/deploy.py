@@ -6,7 +6,7 @@
 
 Generates a repository of N personas with an environment
 `bench: {backend: tavus, api_url: http://127.0.0.1:PORT, api_key_env: BENCH_KEY}`,
-starts the server (`python -m personactl.serve.app --latency-ms 20 --api-key ...`) as a
+starts the server (`personactl serve --latency-ms 20 --api-key ...`) as a
 subprocess, and reports, in one run:
 
 - `personactl apply --auto-approve --parallelism P` of all creates, for each P
@@ -67,7 +67,7 @@ def free_port() -> int:
 
 
 class Server:
-    """`python -m personactl.serve.app` on a fresh database; stopped by pid."""
+    """`personactl serve` on a fresh database; stopped by pid."""
 
     def __init__(self, db: Path, port: int, latency_ms: float) -> None:
         self.url = f"http://127.0.0.1:{port}"
@@ -76,7 +76,8 @@ class Server:
             [
                 sys.executable,
                 "-m",
-                "personactl.serve.app",
+                "personactl",
+                "serve",
                 "--port",
                 str(port),
                 "--db",

@@ -6,23 +6,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from personactl.compile.envelope import check_keys, expect_map
+from personactl.compile.envelope import (
+    BACKENDS,
+    ENVIRONMENT,
+    FORMAT_VERSION,
+    PROJECT,
+    BackendName,
+    check_envelope,
+    expect_map,
+)
 from personactl.compile.source import PMap, load_file
 from personactl.errors import ConfigErrors, Loc, Problem, UserError
 
 PROJECT_FILE = "personactl.yaml"
 WORKDIR = ".personactl"
-BACKENDS = ("local", "tavus")
-DEFAULT_API_URL = "https://tavusapi.com"
-DEFAULT_API_KEY_ENV = "TAVUS_API_KEY"
-_PROJECT_KEYS = ("version", "default_environment", "vars", "environments")
-_ENV_KEYS = ("backend", "api_url", "api_key_env", "state", "vars", "overrides")
+DEFAULT_API_URL: str = ENVIRONMENT.key("api_url").default
+DEFAULT_API_KEY_ENV: str = ENVIRONMENT.key("api_key_env").default
 
 
 @dataclass(frozen=True)
 class Environment:
     name: str
-    backend: str
+    backend: BackendName
     api_url: str
     api_key_env: str
     state: str | None
@@ -104,9 +109,9 @@ def load_project(start: Path | None = None) -> Project:
     if problems:
         raise ConfigErrors(problems)
     top = expect_map(data, Loc(PROJECT_FILE, 1, 1), PROJECT_FILE, problems)
-    check_keys(top, _PROJECT_KEYS, PROJECT_FILE, problems)
-    version = top.get("version", 1)
-    if version != 1:
+    check_envelope(top, PROJECT, problems)
+    version = top.get("version", FORMAT_VERSION)
+    if isinstance(version, bool) or version != FORMAT_VERSION:
         problems.append(
             Problem(
                 top.val_locs.get("version"),
@@ -142,7 +147,7 @@ def load_project(start: Path | None = None) -> Project:
 
 def _environment(name: str, node: Any, loc: Loc | None, problems: list[Problem]) -> Environment:
     env = expect_map(node, loc, f"environment '{name}'", problems)
-    check_keys(env, _ENV_KEYS, f"environment '{name}'", problems)
+    check_envelope(env, ENVIRONMENT, problems, f"environment '{name}'")
     backend = env.get("backend", "local")
     if backend not in BACKENDS:
         problems.append(
@@ -162,7 +167,7 @@ def _environment(name: str, node: Any, loc: Loc | None, problems: list[Problem])
 
     return Environment(
         name=name,
-        backend=str(backend),
+        backend=backend if backend in BACKENDS else "local",
         api_url=(text("api_url", DEFAULT_API_URL) or DEFAULT_API_URL).rstrip("/"),
         api_key_env=text("api_key_env", DEFAULT_API_KEY_ENV) or DEFAULT_API_KEY_ENV,
         state=text("state", None),

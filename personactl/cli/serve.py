@@ -35,16 +35,24 @@ from personactl.cli._app import cli
     default=None,
     help="Fault injection: share of requests answered 5xx.",
 )
+@click.option(
+    "--retry-after", type=float, default=None, help="Fault injection: Retry-After seconds of 429s."
+)
+@click.option(
+    "--drop-create-response",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Fault injection: share of creates whose response is lost (the create happens).",
+)
 @click.option("--seed", type=int, default=None, help="Seed of the fault injection's RNG.")
+@click.option("--no-system-personas", is_flag=True, help="Do not seed the platform's personas.")
 def serve(
     host: str,
     port: int,
     db: Path | None,
     api_key: str | None,
-    latency_ms: float | None,
-    rate_429: float | None,
-    rate_5xx: float | None,
-    seed: int | None,
+    no_system_personas: bool,
+    **fault_options: float | None,
 ) -> None:
     """A local Tavus-compatible API (personas, conversations) over SQLite."""
     from personactl.serve import app as server
@@ -53,10 +61,8 @@ def serve(
         from personactl.project import WORKDIR, root_or_none
 
         db = (root_or_none() or Path.cwd()) / WORKDIR / "serve.db"
-    faults = server.Faults.from_env()
-    overrides = {"latency_ms": latency_ms, "rate_429": rate_429, "rate_5xx": rate_5xx, "seed": seed}
-    faults = server.Faults.from_dict(
-        {**faults.to_dict(), **{k: v for k, v in overrides.items() if v is not None}}
-    )
+    # options left unset keep the value from $PERSONACTL_SERVE_FAULTS
+    given = {k: v for k, v in fault_options.items() if v is not None}
+    faults = server.Faults.from_dict({**server.Faults.from_env().to_dict(), **given})
     click.echo(f"Serving a Tavus-compatible API on http://{host}:{port} (db {db})", err=True)
-    server.run(host=host, port=port, db_path=db, api_key=api_key, faults=faults)
+    server.run(host, port, db, api_key, faults, seed_system=not no_system_personas)

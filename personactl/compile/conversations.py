@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from personactl.compile.envelope import check_keys, expect_map
+from personactl.compile.envelope import (
+    CONVERSATION_FILE,
+    INPUT,
+    INPUT_TYPES,
+    check_envelope,
+    expect_map,
+)
 from personactl.compile.layers import merge_all
 from personactl.compile.personas import SourceTree, default_name, source_files
 from personactl.compile.source import PMap, locate
@@ -14,9 +20,6 @@ from personactl.errors import ConfigErrors, Loc, Problem, UserError, did_you_mea
 from personactl.output import to_plain
 from personactl.project import Environment, Project
 
-_FILE_KEYS = ("name", "extends", "vars", "persona", "inputs", "conversation", "allow_unknown_keys")
-_INPUT_KEYS = ("type", "required", "default", "description")
-INPUT_TYPES = ("string", "integer", "number", "boolean")
 _SAMPLES: dict[str, Any] = {"string": "example", "integer": 1, "number": 1.0, "boolean": True}
 
 
@@ -90,7 +93,7 @@ def load_conversations(
         node = tree.load(path)
         if node is None:
             continue
-        check_keys(node, _FILE_KEYS, "a conversation file", problems)
+        check_envelope(node, CONVERSATION_FILE, problems)
         name = node.get("name", default_name(project.conversations_dir, path))
         layered = tree.layered(path, node)
         persona = node.get("persona")
@@ -109,7 +112,7 @@ def load_conversations(
         for key, raw in inputs_node.items():
             loc = inputs_node.val_locs.get(key)
             spec_node = expect_map(raw, loc, f"input '{key}'", problems)
-            check_keys(spec_node, _INPUT_KEYS, f"input '{key}'", problems)
+            check_envelope(spec_node, INPUT, problems, f"input '{key}'")
             kind = spec_node.get("type", "string")
             if kind not in INPUT_TYPES:
                 problems.append(

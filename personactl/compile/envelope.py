@@ -1,12 +1,110 @@
-"""Checks of the file envelopes' own keys (not the Tavus payload), with did-you-mean hints."""
+"""The file envelopes (personactl.yaml, persona, conversation and base files): their keys
+declared once, checked by the loaders here and exported as editor JSON Schemas by
+`personactl.schema.files`, so the two cannot disagree."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from personactl.compile.source import PMap
 from personactl.errors import Loc, Problem, did_you_mean
+
+Shape = Literal["string", "integer", "boolean", "mapping", "strings", "any"]
+BackendName = Literal["local", "tavus"]
+BACKENDS: tuple[BackendName, ...] = ("local", "tavus")
+InputType = Literal["string", "integer", "number", "boolean"]
+INPUT_TYPES: tuple[InputType, ...] = ("string", "integer", "number", "boolean")
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    shape: Shape
+    description: str = ""
+    default: Any = None
+    choices: tuple[Any, ...] = ()
+    entries: Envelope | None = None  # a mapping of NAME -> this envelope
+    body: Literal["persona", "conversation"] | None = None  # the Tavus body, embedded
+
+
+@dataclass(frozen=True)
+class Envelope:
+    title: str
+    keys: tuple[Key, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(k.name for k in self.keys)
+
+    def key(self, name: str) -> Key:
+        return next(k for k in self.keys if k.name == name)
+
+
+_VARS = Key("vars", "mapping", "Variables for templates.")
+ENVIRONMENT = Envelope(
+    "environment",
+    (
+        Key("backend", "string", "Where personas are deployed.", "local", BACKENDS),
+        Key("api_url", "string", "Tavus-compatible API base URL.", "https://tavusapi.com"),
+        Key("api_key_env", "string", "Env var holding the API key.", "TAVUS_API_KEY"),
+        Key("state", "string", "State file, relative to the project."),
+        _VARS,
+        Key("overrides", "mapping", "Deep-merged into every persona of this environment."),
+    ),
+)
+PROJECT = Envelope(
+    "personactl.yaml",
+    (
+        Key("version", "integer", "File format version.", FORMAT_VERSION, (FORMAT_VERSION,)),
+        Key("default_environment", "string", "Environment used without --env."),
+        _VARS,
+        Key("environments", "mapping", "Named deployment targets.", entries=ENVIRONMENT),
+    ),
+)
+_BODY_NOTE = "Jinja-rendered, layered, then validated as the Tavus body."
+VARIANT = Envelope(
+    "a variant",
+    (_VARS, Key("persona", "mapping", _BODY_NOTE, body="persona")),
+)
+_ALLOW_UNKNOWN = Key(
+    "allow_unknown_keys", "boolean", "Pass unknown body keys through (warnings, not errors)."
+)
+_EXTENDS = Key("extends", "strings", "Base files, applied in order.")
+PERSONA_FILE = Envelope(
+    "a persona file",
+    (
+        Key("name", "string", "Default: the file path under personas/ without .yaml."),
+        _EXTENDS,
+        _VARS,
+        Key("persona", "mapping", _BODY_NOTE, body="persona"),
+        Key("variants", "mapping", "One deployed persona per variant.", entries=VARIANT),
+        _ALLOW_UNKNOWN,
+    ),
+)
+INPUT = Envelope(
+    "an input",
+    (
+        Key("type", "string", "", "string", INPUT_TYPES),
+        Key("required", "boolean"),
+        Key("default", "any"),
+        Key("description", "string"),
+    ),
+)
+CONVERSATION_FILE = Envelope(
+    "a conversation file",
+    (
+        Key("name", "string", "Default: the file path under conversations/."),
+        _EXTENDS,
+        _VARS,
+        Key("persona", "string", "Address of a persona in this repository."),
+        Key("inputs", "mapping", "Declared per-conversation inputs.", entries=INPUT),
+        Key("conversation", "mapping", _BODY_NOTE, body="conversation"),
+        _ALLOW_UNKNOWN,
+    ),
+)
 
 
 def check_keys(node: PMap, allowed: Iterable[str], what: str, problems: list[Problem]) -> None:
@@ -18,6 +116,24 @@ def check_keys(node: PMap, allowed: Iterable[str], what: str, problems: list[Pro
                     node.key_locs.get(key, node.loc),
                     f"unknown key '{key}' in {what}",
                     did_you_mean(key, allowed) or f"allowed: {', '.join(allowed)}",
+                )
+            )
+
+
+def check_envelope(
+    node: PMap, envelope: Envelope, problems: list[Problem], what: str | None = None
+) -> None:
+    """Unknown keys, and booleans that are not booleans (YAML 1.1 habits like `yes`).
+    Other shapes have checks of their own with more specific messages."""
+    check_keys(node, envelope.names, what or envelope.title, problems)
+    for key in envelope.keys:
+        value = node.get(key.name)
+        if key.shape == "boolean" and value is not None and not isinstance(value, bool):
+            problems.append(
+                Problem(
+                    node.val_locs.get(key.name, node.loc),
+                    f"{key.name} must be true or false, not {value!r}",
+                    "write true or false",
                 )
             )
 

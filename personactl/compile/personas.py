@@ -8,16 +8,19 @@ from pathlib import Path
 from typing import Any
 
 from personactl import sensitive
-from personactl.compile.envelope import check_keys, expect_map
+from personactl.compile.envelope import (
+    PERSONA_FILE,
+    VARIANT,
+    check_envelope,
+    check_keys,
+    expect_map,
+)
 from personactl.compile.layers import merge, merge_all
 from personactl.compile.source import PList, PMap, load_file, locate
 from personactl.compile.templating import Renderer
 from personactl.errors import Loc, Problem
 from personactl.output import to_plain
 from personactl.project import Environment, Project
-
-_FILE_KEYS = ("name", "extends", "vars", "persona", "variants", "allow_unknown_keys")
-_VARIANT_KEYS = ("vars", "persona")
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,7 @@ def compile_personas(
         node = tree.load(path)
         if node is None:
             continue
-        check_keys(node, _FILE_KEYS, "a persona file", problems)
+        check_envelope(node, PERSONA_FILE, problems)
         name = node.get("name", default_name(project.personas_dir, path))
         if not isinstance(name, str) or not name:
             problems.append(Problem(node.val_locs.get("name"), "name must be a non-empty string"))
@@ -201,7 +204,7 @@ def compile_personas(
             else [(name, PMap())]
         )
         for address, variant in targets:
-            check_keys(variant, _VARIANT_KEYS, "a variant", problems)
+            check_envelope(variant, VARIANT, problems)
             if address in compiled:
                 duplicate_address(address, node.loc, compiled, problems)
                 continue

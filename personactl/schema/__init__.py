@@ -120,30 +120,14 @@ def check_conversation(body: dict[str, Any], *, allow_unknown: bool = False) -> 
 @cache
 def _schemas() -> dict[str, dict[str, Any]]:
     # the file-format models only matter to `personactl schema`: not loaded by a compile
-    from .files import ConversationFile, PersonaFile, ProjectFile, embed, with_draft
+    from .files import file_schemas, with_draft
 
-    persona = with_draft(Persona.model_json_schema(), "Tavus persona")
-    conversation = with_draft(Conversation.model_json_schema(), "Tavus conversation request")
     persona_body = Persona.model_json_schema()
     conversation_body = Conversation.model_json_schema()
-    persona_file = embed(
-        PersonaFile.model_json_schema(),
-        persona_body,
-        "Persona",
-        [("properties", "persona"), ("$defs", "Variant", "properties", "persona")],
-    )
-    conversation_file = embed(
-        ConversationFile.model_json_schema(),
-        conversation_body,
-        "Conversation",
-        [("properties", "conversation")],
-    )
     return {
-        "persona": persona,
-        "conversation": conversation,
-        "project": with_draft(ProjectFile.model_json_schema(), "personactl.yaml"),
-        "persona_file": with_draft(persona_file, "personactl persona file"),
-        "conversation_file": with_draft(conversation_file, "personactl conversation file"),
+        "persona": with_draft(persona_body, "Tavus persona"),
+        "conversation": with_draft(conversation_body, "Tavus conversation request"),
+        **file_schemas(persona_body, conversation_body),
     }
 
 

@@ -1,111 +1,92 @@
-"""Models and JSON Schemas of personactl's own files (DESIGN §2).
+"""JSON Schemas of personactl's own files, generated from the envelopes the loaders check
+(`personactl.compile.envelope`): one definition, so the editor and `validate` agree.
 
-The envelopes' `persona` / `conversation` values are plain objects in the
-models (they are Jinja-rendered and layered before validation with
-`check_persona` / `check_conversation`); the editor JSON Schemas embed the
-persona / conversation schemas there.
+The envelopes' `persona` / `conversation` values are the Tavus body schemas,
+embedded as `$defs` (they are Jinja-rendered and layered before validation).
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from ._types import StrOrStrList, choice_schema, choice_validator
-
-BACKENDS = ("local", "tavus")
-INPUT_TYPES = ("string", "integer", "number", "boolean")
-
-Backend = Annotated[str, choice_validator(BACKENDS), choice_schema(BACKENDS)]
-InputType = Annotated[str, choice_validator(INPUT_TYPES), choice_schema(INPUT_TYPES)]
-
-Vars = dict[str, Any]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class Environment(_Strict):
-    backend: Backend = "local"
-    api_url: str | None = Field(default=None, description="Default: https://tavusapi.com")
-    api_key_env: str | None = Field(default=None, description="Default: TAVUS_API_KEY")
-    state: str | None = None
-    vars: Vars | None = None
-    overrides: dict[str, Any] | None = Field(
-        default=None, description="Deep-merged into every persona of this environment."
-    )
-
-
-class ProjectFile(_Strict):
-    """personactl.yaml."""
-
-    version: int = Field(ge=1, le=1)
-    default_environment: str | None = None
-    vars: Vars | None = None
-    environments: dict[str, Environment] | None = None
-
-
-class Variant(_Strict):
-    vars: Vars | None = None
-    persona: dict[str, Any] | None = None
-
-
-class PersonaFile(_Strict):
-    """A persona file under personas/."""
-
-    name: str | None = None
-    extends: StrOrStrList | None = None
-    vars: Vars | None = None
-    persona: dict[str, Any] | None = None
-    variants: dict[str, Variant] | None = None
-    allow_unknown_keys: bool | None = None
-
-
-class InputSpec(_Strict):
-    type: InputType = "string"
-    required: bool | None = None
-    default: Any = None
-    description: str | None = None
-
-
-class ConversationFile(_Strict):
-    """A conversation template under conversations/."""
-
-    name: str | None = None
-    extends: StrOrStrList | None = None
-    vars: Vars | None = None
-    persona: str | None = Field(
-        default=None, description="Address of a persona in this repository."
-    )
-    inputs: dict[str, InputSpec] | None = None
-    conversation: dict[str, Any] | None = None
-    allow_unknown_keys: bool | None = None
-
+from personactl.compile.envelope import (
+    CONVERSATION_FILE,
+    PERSONA_FILE,
+    PROJECT,
+    Envelope,
+    Key,
+)
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
+_TYPES: dict[str, dict[str, Any]] = {
+    "string": {"type": "string"},
+    "integer": {"type": "integer"},
+    "boolean": {"type": "boolean"},
+    "mapping": {"type": "object"},
+    "strings": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+    "any": {},
+}
+
+
+def _key_schema(key: Key, defs: dict[str, Any], bodies: dict[str, dict[str, Any]]) -> Any:
+    if key.body is not None:
+        name = key.body.capitalize()
+        if name not in defs:
+            body = copy.deepcopy(bodies[key.body])
+            defs.update(body.pop("$defs", {}))
+            defs[name] = body
+        return {"$ref": f"#/$defs/{name}"}
+    out: dict[str, Any] = dict(_TYPES[key.shape])
+    if key.description:
+        out["description"] = key.description
+    if key.default is not None:
+        out["default"] = key.default
+    if key.choices:
+        out["enum"] = list(key.choices)
+    if key.entries is not None:
+        name = key.entries.title.removeprefix("a ").removeprefix("an ").title().replace(" ", "")
+        if name not in defs:
+            defs[name] = {}  # claims the name before recursing
+            defs[name] = _object(key.entries, defs, bodies)
+        out["additionalProperties"] = {"$ref": f"#/$defs/{name}"}
+    return out
+
+
+def _object(
+    envelope: Envelope, defs: dict[str, Any], bodies: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {k.name: _key_schema(k, defs, bodies) for k in envelope.keys},
+    }
+
+
+def envelope_schema(
+    envelope: Envelope, title: str, bodies: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    defs: dict[str, Any] = {}
+    document: dict[str, Any] = {"$schema": DRAFT, "title": title}
+    document.update(_object(envelope, defs, bodies))
+    if defs:
+        document["$defs"] = defs
+    return document
+
+
+def file_schemas(persona: dict[str, Any], conversation: dict[str, Any]) -> dict[str, Any]:
+    """name -> JSON Schema of personactl.yaml, persona files and conversation files."""
+    bodies = {"persona": persona, "conversation": conversation}
+    return {
+        "project": envelope_schema(PROJECT, "personactl.yaml", bodies),
+        "persona_file": envelope_schema(PERSONA_FILE, "personactl persona file", bodies),
+        "conversation_file": envelope_schema(
+            CONVERSATION_FILE, "personactl conversation file", bodies
+        ),
+    }
 
 
 def with_draft(schema: dict[str, Any], title: str) -> dict[str, Any]:
     out = {"$schema": DRAFT, "title": title}
     out.update(schema)
-    return out
-
-
-def embed(
-    envelope: dict[str, Any], body: dict[str, Any], name: str, pointers: list[tuple[str, ...]]
-) -> dict[str, Any]:
-    """Put `body` (a model schema) into `envelope` at each pointer, as a $ref to $defs/name."""
-    out = copy.deepcopy(envelope)
-    body = copy.deepcopy(body)
-    defs = out.setdefault("$defs", {})
-    defs.update(body.pop("$defs", {}))
-    defs[name] = body
-    for pointer in pointers:
-        node: Any = out
-        for part in pointer[:-1]:
-            node = node[part]
-        node[pointer[-1]] = {"$ref": f"#/$defs/{name}"}
     return out

@@ -8,7 +8,6 @@ the given settings and restarts the RNG from `seed`) and `GET|DELETE /_stats`
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import dataclasses
 import hmac
@@ -285,7 +284,7 @@ def create_app(store: Store, api_key: str | None = None, faults: Faults | None =
 def run(
     host: str = "127.0.0.1",
     port: int = 8787,
-    db_path: str | os.PathLike[str] = ".personactl/serve.sqlite",
+    db_path: str | os.PathLike[str] = ".personactl/serve.db",
     api_key: str | None = None,
     faults: Faults | None = None,
     *,
@@ -299,33 +298,3 @@ def run(
         uvicorn.run(app, host=host, port=port, log_level=log_level)
     finally:
         store.close()
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m personactl.serve.app", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8787)
-    parser.add_argument("--db", default=".personactl/serve.sqlite")
-    parser.add_argument("--api-key", default=None, help="require this x-api-key")
-    # fault flags left unset keep the value from $PERSONACTL_SERVE_FAULTS
-    parser.add_argument("--latency-ms", type=float)
-    parser.add_argument("--rate-429", type=float)
-    parser.add_argument("--rate-5xx", type=float)
-    parser.add_argument("--retry-after", type=float)
-    parser.add_argument("--drop-create-response", type=float)
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--no-system-personas", action="store_true")
-    args = parser.parse_args(argv)
-    names = ("latency_ms", "rate_429", "rate_5xx", "retry_after", "drop_create_response", "seed")
-    given = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
-    try:
-        faults = Faults.from_dict({**Faults.from_env().to_dict(), **given})
-    except ValueError as exc:
-        parser.error(str(exc))
-    run(
-        args.host, args.port, args.db, args.api_key, faults, seed_system=not args.no_system_personas
-    )
-
-
-if __name__ == "__main__":
-    main()
