@@ -155,12 +155,12 @@ def test_no_auth_when_no_key(tmp_path):
         assert resp.json() == {"data": [], "total_count": 0}
 
 
-def test_module_entry_point(tmp_path):
+def test_serve_command(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     db = tmp_path / "sub" / "serve.sqlite"
-    cmd = [sys.executable, "-m", "personactl.serve.app", "--port", str(port), "--db", str(db)]
+    cmd = [sys.executable, "-m", "personactl", "serve", "--port", str(port), "--db", str(db)]
     cmd += ["--api-key", "k", "--rate-429", "0"]
     env = {**os.environ, FAULTS_ENV: json.dumps({"latency_ms": 1})}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
