@@ -80,7 +80,7 @@ def _env(repo: Path) -> ImmutableSandboxedEnvironment:
         autoescape=False,
     )
     env.globals["secret"] = lambda name: "\x00secret:" + name
-    env.globals["env"] = lambda name, default=None: default
+    env.globals["env"] = lambda _name, default=None: default
     return env
 
 

@@ -192,6 +192,38 @@ def breakdown(stats: dict[str, Any]) -> dict[str, int]:
     }
 
 
+def _apply_at(
+    server: Server, cli: list[str], env: dict[str, str], n: int, p: int, latency: float
+) -> dict[str, Any]:
+    """One timed `apply` of every create at parallelism p."""
+    server.reset()
+    with CreateWatch(server, n) as watch:
+        t, out = run([*cli, "apply", "--auto-approve", "--parallelism", str(p)], env)
+    req = breakdown(server.stats())
+    if req["create"] != n:
+        sys.exit(f"apply at parallelism {p} made {req['create']} creates, not {n}:\n{out}")
+    ideal = n * latency / p
+    return {
+        "parallelism": p,
+        "time_s": t,
+        "ideal_s": ideal,
+        "requests": req,
+        **watch.phases(latency),
+    }
+
+
+def _plans(server: Server, cli: list[str], env: dict[str, str], runs: int) -> dict[str, Any]:
+    """Timed no-change plans: median, best, and the requests of one."""
+    times = []
+    req: dict[str, int] = {}
+    for _ in range(runs):
+        server.reset()
+        t, _out = run([*cli, "plan", "--detailed-exitcode"], env)
+        times.append(t)
+        req = breakdown(server.stats())
+    return {"time_s": statistics.median(times), "best_s": min(times), "requests": req}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--personas", type=int, default=900, help="personas (default 900)")
@@ -239,32 +271,11 @@ def main() -> None:
                 server.reset()
                 t, _ = run([*cli, "plan", "--detailed-exitcode"], env, ok=(2,))
                 plan_empty = {"time_s": t, "requests": breakdown(server.stats())}
-            server.reset()
-            with CreateWatch(server, n) as watch:
-                t, out = run([*cli, "apply", "--auto-approve", "--parallelism", str(p)], env)
-            req = breakdown(server.stats())
-            phases = watch.phases(latency)
-            if req["create"] != n:
-                sys.exit(f"apply at parallelism {p} made {req['create']} creates, not {n}:\n{out}")
-            ideal = n * latency / p
-            applies.append(
-                {"parallelism": p, "time_s": t, "ideal_s": ideal, "requests": req, **phases}
-            )
+            applies.append(_apply_at(server, cli, env, n, p, latency))
             if p == max(args.parallelism):
-                times = []
-                for _ in range(args.plan_runs):
-                    server.reset()
-                    t, out = run([*cli, "plan", "--detailed-exitcode"], env)
-                    times.append(t)
-                    req = breakdown(server.stats())
-                plan_nochange = {
-                    "time_s": statistics.median(times),
-                    "best_s": min(times),
-                    "requests": req,
-                }
+                plan_nochange = _plans(server, cli, env, args.plan_runs)
         finally:
             server.stop()
-
     for a in applies:
         a["ratio_to_ideal"] = a["time_s"] / a["ideal_s"]
         a.setdefault("creates_s", float("nan"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import jsonpatch
 import pytest
@@ -328,18 +327,17 @@ def _compiled(address: str, payload: dict) -> CompiledPersona:
     return CompiledPersona(address, f"personas/{address}.yaml", payload)
 
 
-def make_state(tmp_path: Path, entries: dict[str, tuple[str, dict]]) -> State:
+def make_state(entries: dict[str, tuple[str, dict]]) -> State:
     state = State("test")
     for address, (pid, payload) in entries.items():
         state.resources[address] = Resource(pid, applied(payload))
     return state
 
 
-def test_build_plan_actions(tmp_path):
+def test_build_plan_actions():
     a, b, gone, vanished = (desired_persona() for _ in range(4))
     b2 = {**b, "persona_name": "B2"}
     state = make_state(
-        tmp_path,
         {"a": ("pa", a), "b": ("pb", b), "gone": ("pg", gone), "vanished": ("pv", vanished)},
     )
     live = {
@@ -390,13 +388,13 @@ def test_build_plan_actions(tmp_path):
     assert [c.address for c in targeted.changes] == ["b"]
 
 
-def test_plan_data_round_trips_and_holds_no_secret_values(tmp_path):
+def test_plan_data_round_trips_and_holds_no_secret_values():
     want = desired_persona()
     p = build_plan(
         environment="test",
         backend="local",
         desired={"x": _compiled("x", want)},
-        state=make_state(tmp_path, {}),
+        state=make_state({}),
         live={},
         environ=ENV,
     )

@@ -59,7 +59,7 @@ def test_problems_from_the_child_keep_their_positions(tmp_path: Path, monkeypatc
 def test_a_failing_child_falls_back_to_compiling_here(example_repo: Path, monkeypatch) -> None:
     real = fanout.pickle.dumps
 
-    def broken(*args, **kwargs):  # only ever called in the child
+    def broken(*_args, **_kwargs):  # only ever called in the child
         raise RuntimeError("child broke")
 
     monkeypatch.setattr(fanout.pickle, "dumps", broken)
@@ -73,7 +73,7 @@ def test_a_stuck_child_is_killed_and_its_half_compiled_here(
 ) -> None:
     import time
 
-    def stuck(*args, **kwargs):  # only ever called in the child
+    def stuck(*_args, **_kwargs):  # only ever called in the child
         time.sleep(60)
 
     monkeypatch.setattr(fanout, "CHILD_TIMEOUT_S", 0.5)

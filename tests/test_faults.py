@@ -305,7 +305,7 @@ def test_partial_failure_keeps_successes_and_rerun_converges(
 def echoing_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A server that refuses every create with an error quoting the whole request body."""
 
-    async def create_persona(request: Any, ctl: Any) -> Any:
+    async def create_persona(request: Any, _ctl: Any) -> Any:
         return personactl.serve.app._error(400, f"bad request: {(await request.body()).decode()}")
 
     monkeypatch.setattr(personactl.serve.app, "create_persona", create_persona)

@@ -101,7 +101,7 @@ def test_render_out_writes_one_file_per_address(
     assert_no_secrets(result.out, result.err, root=out)
 
 
-def test_render_out_selected_and_yaml(cli_run, example_repo: Path, tmp_path: Path) -> None:
+def test_render_out_selected_and_yaml(cli_run, example_repo: Path) -> None:
     result = cli_run(
         "render", "weather-assistant", "--out", "o", "--format", "yaml", cwd=example_repo
     )

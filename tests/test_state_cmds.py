@@ -216,7 +216,7 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
 
-    def broken_replace(self, target):
+    def broken_replace(_self, _target):
         raise OSError("disk full")
 
     monkeypatch.setattr(Path, "replace", broken_replace)

@@ -237,7 +237,7 @@ def duplicate_address(
     )
 
 
-def _check_literal_secrets(tree: Any, problems: list[Problem], key: str = "") -> None:
+def _check_literal_secrets(tree: Any, problems: list[Problem]) -> None:
     from personactl.schema import SENSITIVE_KEYS  # once per persona, not once per node
 
     _literal_secrets(tree, problems, SENSITIVE_KEYS)

@@ -105,36 +105,47 @@ def _walk(
     s = s if isinstance(s, Mapping) else {}
     for key, dv in d.items():
         p = pointer(ptr, key)
-        sv = s.get(key, _MISSING)
-        lv = live.get(key, _MISSING)
-        if isinstance(dv, str) and sensitive.contains(dv):
-            if sv is _MISSING or not verify(sensitive.resolve(dv, environ), sv):
-                out.ops.append(
-                    {"op": "add" if lv is _MISSING else "replace", "path": p, "value": dv}
-                )
-                out.before[p] = sensitive.MASK if lv is not _MISSING else None
-            continue
-        if isinstance(dv, Mapping) and isinstance(lv, Mapping):
-            _walk(dv, sv, lv, p, environ, out)
-            continue
-        if isinstance(dv, list) and sensitive.names(dv):
-            # secrets inside a list: the API masks them on read, so compare with state
-            if sv is not _MISSING and same(hashed(dv, sv, environ), sv):
-                continue
-            out.ops.append({"op": "add" if lv is _MISSING else "replace", "path": p, "value": dv})
-            out.before[p] = None if lv is _MISSING else sensitive.MASK
-            continue
-        if lv is not _MISSING and same(dv, lv):
-            continue
-        out.ops.append({"op": "add" if lv is _MISSING else "replace", "path": p, "value": dv})
-        out.before[p] = None if lv is _MISSING else lv
-        if sv is not _MISSING and same(sv, dv):
-            out.drift.append(p)
+        _compare(dv, s.get(key, _MISSING), live.get(key, _MISSING), p, environ, out)
     for key in s:
         if key not in d and key in live:
             p = pointer(ptr, key)
             out.ops.append({"op": "remove", "path": p})
-            out.before[p] = sensitive.MASK if _looks_hashed(s[key]) else live[key]
+            out.before[p] = sensitive.MASK if _holds_digest(s[key]) else live[key]
+
+
+def _compare(dv: Any, sv: Any, lv: Any, p: str, environ: Mapping[str, str], out: Diff) -> None:
+    """One declared value `dv` against state `sv` and the deployed `lv`."""
+    if isinstance(dv, str) and sensitive.contains(dv):
+        if sv is _MISSING or not verify(sensitive.resolve(dv, environ), sv):
+            _set(out, p, dv, lv, None if lv is _MISSING else sensitive.MASK)
+    elif isinstance(dv, Mapping) and isinstance(lv, Mapping):
+        _walk(dv, sv, lv, p, environ, out)
+    elif isinstance(dv, list) and sensitive.names(dv):
+        # secrets inside a list: the API masks them on read, so compare with state
+        if sv is _MISSING or not same(hashed(dv, sv, environ), sv):
+            _set(out, p, dv, lv, None if lv is _MISSING else sensitive.MASK)
+    elif lv is _MISSING or not same(dv, lv):
+        # a deployed value that was applied from a secret is never shown
+        before = None if lv is _MISSING else (sensitive.MASK if _holds_digest(sv) else lv)
+        _set(out, p, dv, lv, before)
+        if sv is not _MISSING and same(sv, dv):
+            out.drift.append(p)
+
+
+def _set(out: Diff, p: str, dv: Any, lv: Any, before: Any) -> None:
+    out.ops.append({"op": "add" if lv is _MISSING else "replace", "path": p, "value": dv})
+    out.before[p] = before
+
+
+def _holds_digest(value: Any) -> bool:
+    """Whether an applied value (state) held a secret anywhere: a digest in its strings."""
+    if isinstance(value, str):
+        return _looks_hashed(value)
+    if isinstance(value, dict):
+        return any(_holds_digest(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_digest(v) for v in value)
+    return False
 
 
 def _looks_hashed(value: Any) -> bool:

@@ -88,7 +88,7 @@ class _Dropped(Exception):
 
 
 class _AbortResponse(Response):
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # noqa: ARG002
         await send(
             {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"64")]}
         )
