@@ -3,6 +3,7 @@
 Starlette + SSE, run by uvicorn on 127.0.0.1 (a free port) in a background thread.
 The first path segment picks a scripted behaviour, so one server serves them all:
 a persona with `base_url: {url}/good/v1` is answered at `/good/v1/chat/completions`.
+Tests get it as the `llm` fixture (`from tests.llmserver import llm_fixture`).
 Every request is recorded (path, headers, JSON body); streams that the client closed
 before their end are counted as cancelled.
 """
@@ -218,7 +219,8 @@ def llm_server() -> Iterator[LlmServer]:
         sock.close()
 
 
-@pytest.fixture
-def llm() -> Iterator[LlmServer]:
+@pytest.fixture(name="llm")
+def llm_fixture() -> Iterator[LlmServer]:
+    """Import `llm_fixture` into a test module to get the `llm` fixture."""
     with llm_server() as live:
         yield live
