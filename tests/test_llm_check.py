@@ -265,7 +265,7 @@ def test_persona_without_custom_llm_is_one_error(tmp_path: Path) -> None:
         tmp_path / "repo",
         {
             "personactl.yaml": "version: 1\n",
-            "personas/plain.yaml": "persona: {layers: {llm: {model: tavus-gpt-oss}}}",
+            "personas/plain.yaml": "persona: {system_prompt: Hi, layers: {tts: {}}}",
         },
     )
     for args in (("llm", "check", "plain"), ("chat", "plain")):
