@@ -17,6 +17,7 @@ def _conversation_options(fn: F) -> F:
     fn = click.option(
         "--timeout",
         type=click.FloatRange(min=0, min_open=True),
+        metavar="S",
         default=30.0,
         show_default=True,
         help="Seconds to wait for an answer, and between chunks.",
@@ -53,7 +54,9 @@ def llm() -> None:
     type=click.IntRange(min=2),
     help="Send N progressive transcripts of the turn, cancelling each superseded stream.",
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 def llm_check(
     address: str,
     conversation: str | None,
