@@ -39,3 +39,8 @@ def test_deploy_benchmark_runs() -> None:
     assert res["personas"] == 6
     assert [a["requests"]["create"] for a in res["applies"]] == [6, 6]
     assert res["plan_nochange_only_list_pages"] is True
+
+
+def test_llm_benchmark_runs() -> None:
+    res = _result("benchmarks/llm.py", "--runs", "1", "--chunks", "50")
+    assert res["chunks"] == 50 and res["start_to_request_ms"] > 0

@@ -56,11 +56,20 @@ def preview_request(
     """`result` is compiled with `raw_vars` as extra variables (see compile_project); those
     that are the conversation's declared inputs also fill the conversation."""
     persona = result.persona(address)
-    context = None
-    if conversation:
-        inputs = result.conversation(conversation).inputs
-        body = result.conversation_body(
-            conversation, {k: v for k, v in raw_vars.items() if k in inputs}
-        )
-        context = sensitive.mask(body).get("conversational_context")
+    context = conversational_context(result, conversation, raw_vars)
     return to_json(chat_request(persona, context, utterance))
+
+
+def conversational_context(
+    result: Compilation, conversation: str | None, raw_vars: dict[str, str]
+) -> str | None:
+    """The conversation's conversational_context (masked), filled from the `raw_vars` that
+    are its declared inputs; None without a conversation."""
+    if not conversation:
+        return None
+    inputs = result.conversation(conversation).inputs
+    body = result.conversation_body(
+        conversation, {k: v for k, v in raw_vars.items() if k in inputs}
+    )
+    context = sensitive.mask(body).get("conversational_context")
+    return context if isinstance(context, str) else None
