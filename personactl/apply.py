@@ -10,7 +10,8 @@ from typing import Any
 
 from personactl import secrets
 from personactl.backends.base import Backend, CreateOutcomeUnknown
-from personactl.diff import fingerprint, kept_as_sent, same, verify
+from personactl.diff import fingerprint, kept_as_sent, same
+from personactl.digests import verify
 from personactl.errors import ApiError, Problem, StalePlan, UserError
 from personactl.plan import Change, Plan
 from personactl.state import Recorder, Resource, State, now

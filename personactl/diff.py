@@ -3,21 +3,20 @@
 - A key the configuration declares is compared with the deployed value.
 - A key applied before and no longer declared is removed.
 - A key never declared (server-side fields, API defaults) never shows as a change.
-- Sensitive values are compared with the salted digest kept in state, never with
-  what the API returns (it may mask or omit them).
+- Sensitive values are compared with the salted digest kept in state (personactl.digests),
+  never with what the API returns (it may mask or omit them).
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
-import secrets as _random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from personactl import secrets
+from personactl.digests import digest, is_current, is_digest, verify
 
 _MISSING: Any = object()
 
@@ -44,24 +43,13 @@ def fingerprint(obj: Any) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def digest(value: str, salt: str | None = None) -> str:
-    salt = salt or _random.token_hex(8)
-    return f"salted-sha256:{salt}:" + hashlib.sha256(f"{salt}\x00{value}".encode()).hexdigest()
-
-
-def verify(value: str, stored: Any) -> bool:
-    if not isinstance(stored, str) or not stored.startswith("salted-sha256:"):
-        return False
-    salt = stored.split(":", 2)[1]
-    return hmac.compare_digest(digest(value, salt), stored)
-
-
 def hashed(desired: Any, previous: Any, environ: Mapping[str, str]) -> Any:
     """The payload as state keeps it: each sensitive string as a salted digest
-    (the previous digest is kept when the value did not change, so state does not churn)."""
+    (the previous digest is kept when the value did not change, so state does not churn;
+    an older-format one is rewritten)."""
     if secrets.is_sensitive(desired):
         real = secrets.resolve(desired, environ)
-        return previous if verify(real, previous) else digest(real)
+        return previous if is_current(previous) and verify(real, previous) else digest(real)
     if not secrets.contains(desired):
         return desired
     if isinstance(desired, dict):
@@ -119,7 +107,7 @@ def _walk(
             continue
         if isinstance(dv, list) and secrets.names(dv):
             # secrets inside a list: the API masks them on read, so compare with state
-            if sv is not _MISSING and same(hashed(dv, sv, environ), sv):
+            if sv is not _MISSING and _recorded(dv, sv, environ):
                 continue
             out.ops.append({"op": "add" if lv is _MISSING else "replace", "path": p, "value": dv})
             out.before[p] = None if lv is _MISSING else secrets.MASK
@@ -134,11 +122,23 @@ def _walk(
         if key not in d and key in live:
             p = pointer(ptr, key)
             out.ops.append({"op": "remove", "path": p})
-            out.before[p] = secrets.MASK if _looks_hashed(s[key]) else live[key]
+            out.before[p] = secrets.MASK if is_digest(s[key]) else live[key]
 
 
-def _looks_hashed(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith("salted-sha256:")
+def _recorded(desired: Any, stored: Any, environ: Mapping[str, str]) -> bool:
+    """Whether state recorded exactly `desired`, secrets checked against their digests
+    (of any format: a digest older than today's still matches its value)."""
+    if secrets.is_sensitive(desired):
+        return verify(secrets.resolve(desired, environ), stored)
+    if isinstance(desired, dict) and isinstance(stored, dict):
+        return desired.keys() == stored.keys() and all(
+            _recorded(desired[k], stored[k], environ) for k in desired
+        )
+    if isinstance(desired, list) and isinstance(stored, list):
+        return len(desired) == len(stored) and all(
+            _recorded(d, s, environ) for d, s in zip(desired, stored, strict=True)
+        )
+    return same(desired, stored)
 
 
 def kept_as_sent(sent: Mapping[str, Any], live: Mapping[str, Any], ptr: str = "") -> list[str]:

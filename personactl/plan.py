@@ -10,7 +10,8 @@ from typing import Any
 
 from personactl import secrets
 from personactl.compiler import CompiledPersona
-from personactl.diff import digest, fingerprint, hashed, pointer, three_way
+from personactl.diff import fingerprint, hashed, pointer, three_way
+from personactl.digests import digest
 from personactl.errors import UserError
 from personactl.state import State, now
 
