@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -124,12 +125,13 @@ def apply_plan(
     allow_destroy: bool,
     report: Callable[[str], None] | None = None,
     environ: Mapping[str, str] | None = None,
+    stop: threading.Event | None = None,
 ) -> Outcome:
     environ = os.environ if environ is None else environ
     check_destroy(plan, allow_destroy)
     if saved:
         check_fresh(plan, state, live_by_id(backend), environ)
-    return execute(plan, backend, state, environ, parallelism=parallelism, report=report)
+    return execute(plan, backend, state, environ, parallelism=parallelism, report=report, stop=stop)
 
 
 def load_saved_plan(path: Path, env: Environment) -> Plan:

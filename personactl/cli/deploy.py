@@ -15,13 +15,24 @@ from personactl.errors import UserError
 def _deploy_context() -> tuple[Any, Any]:
     """Compiled configuration and an open backend for the selected environment."""
     from personactl.compilation import compile_cached
-    from personactl.deploy import open_backend
     from personactl.project import load_project
 
     result = compile_cached(load_project(opts().project_dir), opts().env)
     echo_problems(result.warnings)
     result.raise_for_errors()
-    return result, open_backend(result.project, result.env)
+    return result, _open_backend(result.project, result.env)
+
+
+def _open_backend(project: Any, env: Any) -> Any:
+    """The environment's backend, saying on stderr when and how long it waits to retry."""
+    from personactl import secrets
+    from personactl.backends.tavus import TavusBackend
+    from personactl.deploy import open_backend
+
+    backend = open_backend(project, env)
+    if isinstance(backend, TavusBackend):
+        backend.on_retry = lambda line: click.echo(secrets.scrub(line), err=True)
+    return backend
 
 
 def _emit_plan(plan: Any, fmt: str) -> None:
@@ -115,6 +126,7 @@ def apply(
 ) -> None:
     """Make the deployed account match the configuration (or exactly PLANFILE)."""
     from personactl import deploy, secrets
+    from personactl.interrupts import EXIT_CODE
     from personactl.plan import ACTIONS
     from personactl.state import load_state, locked
 
@@ -127,7 +139,7 @@ def apply(
         project = load_project(o.project_dir)
         env = project.environment(o.env)
         the_plan = deploy.load_saved_plan(planfile, env)
-        backend = deploy.open_backend(project, env)
+        backend = _open_backend(project, env)
     else:
         result, backend = _deploy_context()
         project, env = result.project, result.env
@@ -149,30 +161,78 @@ def apply(
                         )
                     if not click.confirm("Apply these changes?"):
                         raise UserError("apply cancelled; nothing was changed")
-            outcome = deploy.apply_plan(
-                the_plan,
-                backend,
-                state,
-                saved=planfile is not None,
-                parallelism=parallelism,
-                allow_destroy=allow_destroy,
-                report=lambda line: click.echo(line, err=True),
-            )
+            outcome = _execute(the_plan, backend, state, planfile, parallelism, allow_destroy)
     finally:
         backend.close()
     for warning in outcome.warnings:
         click.echo(secrets.scrub(f"warning: {warning}"), err=True)
     counts = {a: sum(1 for c in outcome.done if c.action == a) for a in ACTIONS}
-    click.echo(
-        f"Apply {'failed' if outcome.failed else 'complete'}: {counts['create']} created, "
-        f"{counts['update']} updated, {counts['delete']} deleted, "
-        f"{len(outcome.failed)} failed."
+    done = (
+        f"{counts['create']} created, {counts['update']} updated, {counts['delete']} deleted, "
+        f"{len(outcome.failed)} failed"
     )
+    if outcome.interrupted:
+        _report_interrupted(outcome, done)
+        raise click.exceptions.Exit(EXIT_CODE)
+    click.echo(f"Apply {'failed' if outcome.failed else 'complete'}: {done}.")
     if outcome.failed:
         raise UserError(
             f"{len(outcome.failed)} change(s) failed: "
             + "; ".join(f"{c.address} ({why})" for c, why in outcome.failed),
             hint="successes are recorded in state; fix the cause and rerun apply",
+        )
+
+
+def _execute(
+    plan: Any,
+    backend: Any,
+    state: Any,
+    planfile: Path | None,
+    parallelism: int,
+    allow_destroy: bool,
+) -> Any:
+    """apply_plan with progress on stderr and graceful Ctrl-C (personactl.interrupts)."""
+    from personactl import deploy
+    from personactl.backends.tavus import TavusBackend
+    from personactl.interrupts import graceful
+    from personactl.progress import Progress
+
+    progress = Progress(len(plan.changes))
+    if isinstance(backend, TavusBackend):
+        backend.on_retry = progress.retry
+    try:
+        with graceful(progress.note) as interrupts:
+            return deploy.apply_plan(
+                plan,
+                backend,
+                state,
+                saved=planfile is not None,
+                parallelism=parallelism,
+                allow_destroy=allow_destroy,
+                report=progress.change,
+                stop=interrupts.stop,
+            )
+    finally:
+        progress.close()
+
+
+def _report_interrupted(outcome: Any, done: str) -> None:
+    """What was done (stdout, as the summary) and what was not (stderr)."""
+    rest = [f"{len(outcome.not_started)} not started"]
+    if outcome.abandoned:
+        rest.insert(0, f"{len(outcome.abandoned)} abandoned in flight")
+    click.echo(f"Apply interrupted: {done}; {', '.join(rest)}.")
+    if outcome.abandoned:
+        click.echo(
+            "Abandoned in flight (the next apply finds any that happened): "
+            + ", ".join(f"{c.action} {c.address}" for c in outcome.abandoned),
+            err=True,
+        )
+    if outcome.not_started:
+        click.echo(
+            "Not started (run apply again to finish): "
+            + ", ".join(f"{c.action} {c.address}" for c in outcome.not_started),
+            err=True,
         )
 
 
