@@ -89,7 +89,7 @@ def make_plan(
                 f"--target {target}: no such address", hint=did_you_mean(target, comp.personas)
             )
     _require_secrets(comp, comp.personas, environ)
-    return build_plan(
+    plan = build_plan(
         environment=comp.env.name,
         backend=comp.env.backend,
         personas=comp.personas,
@@ -99,6 +99,8 @@ def make_plan(
         targets=targets,
         prune=prune,
     )
+    plan.warnings = [p.format() for p in comp.warnings]  # for the Markdown plan (PR comments)
+    return plan
 
 
 def check_destroy(plan: Plan, allow_destroy: bool) -> None:
