@@ -701,9 +701,7 @@ def test_every_validate_error_is_path_line_col(tmp_path: Path, capsys) -> None:
     lines = err.splitlines()
     assert len(lines) >= 12
     # every environment is checked: prod's overrides give the broken `f` a body of its own
-    pattern = re.compile(
-        r"^(personactl\.yaml|(personas|conversations)/[\w./-]+\.yaml):\d+:\d+: \S"
-    )
+    pattern = re.compile(r"^(personactl\.yaml|(personas|conversations)/[\w./-]+\.yaml):\d+:\d+: \S")
     assert [line for line in lines if not pattern.match(line)] == []
 
 
