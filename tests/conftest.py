@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ("tests.pgfix",)  # postgres_cluster, pg_dsn
+
 REPO = Path(__file__).resolve().parent.parent
 # Secret values used by tests; every test that runs a command greps outputs for them.
 SECRETS = {

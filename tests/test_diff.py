@@ -9,18 +9,11 @@ import pytest
 
 from personactl import sensitive
 from personactl.compile.personas import CompiledPersona
-from personactl.deploy.diff import (
-    digest,
-    fingerprint,
-    hashed,
-    kept_as_sent,
-    same,
-    three_way,
-    verify,
-)
+from personactl.deploy.diff import fingerprint, hashed, kept_as_sent, same, three_way
 from personactl.deploy.plan import Plan, build_plan, matches_target
 from personactl.deploy.planfile import plan_from_data
 from personactl.deploy.state import Resource, State
+from personactl.digests import digest, verify
 from personactl.serve.store import MASK
 
 KEY = sensitive.placeholder("LLM_KEY")
@@ -289,7 +282,7 @@ def test_hashed_state_keeps_digest_and_no_value():
     want = desired_persona()
     first = applied(want)
     stored = first["layers"]["llm"]["api_key"]
-    assert stored.startswith("salted-sha256:")
+    assert stored.startswith("scrypt$n=16384,r=8,p=1$")
     assert ENV["LLM_KEY"] not in json.dumps(first)
     assert verify(ENV["LLM_KEY"], stored) and not verify("other", stored)
     assert applied(want, first) == first  # unchanged secret: same digest, no churn
@@ -298,7 +291,9 @@ def test_hashed_state_keeps_digest_and_no_value():
 
 
 def test_digests_are_salted():
-    assert digest("same") != digest("same")
+    assert digest("same", "salt-a") != digest("same", "salt-b")
+    assert digest("same") == digest("same")  # one salt per value per run (memoised)
+    assert digest("same") != digest("other")
     assert verify("same", digest("same"))
     assert not verify("same", "same")
 

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "personactl"
 
 # Lowest first.  A module may import its own stage and any stage below it.
 STAGES = [
-    ("sensitive",),
+    ("sensitive", "digests"),
     ("errors",),
     ("output", "kinds"),
     ("compile.source", "compile.envelope", "project"),

@@ -59,7 +59,7 @@ def test_list_show_and_file_contents(example_repo):
     assert shown["persona_id"] == ids["weather-assistant"]
     llm = shown["applied"]["layers"]["llm"]
     assert llm["model"] == "custom_model_here"
-    assert llm["api_key"].startswith("salted-sha256:")
+    assert llm["api_key"].startswith("scrypt$")
 
     r = cli(repo, "state", "show", "weather-asistant", code=1)
     assert "weather-asistant" in r.err and "weather-assistant" in r.err  # did you mean

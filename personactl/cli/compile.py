@@ -12,30 +12,39 @@ from personactl.errors import UserError
 
 @cli.command()
 @global_options
-def validate() -> None:
-    """Compile everything and report every problem as path:line:col: message."""
-    from personactl.compile import cache
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "github", "json"]),
+    default="text",
+    show_default=True,
+    help="github: Actions annotations on stdout; json: one array of problems on stdout.",
+)
+def validate(fmt: str) -> None:
+    """Compile everything and report every problem as path:line:col: message.
+
+    Every environment is checked unless --env names one; a problem only some
+    environments have ends with [env: NAME]."""
+    from personactl.compile import validation
     from personactl.errors import ConfigErrors
     from personactl.project import load_project
 
-    project = load_project(opts().project_dir)
-    env = project.environment(opts().env)
-    key, summary = cache.load(project, env)
-    if summary is None:
-        from personactl.compile.compilation import compile_project, remember
-
-        result = compile_project(project, env.name)
-        remember(result, key)
-        summary = cache.Summary(
-            [*result.warnings, *result.errors], len(result.personas), len(result.conversations)
+    report = validation.validate(load_project(opts().project_dir), opts().env)
+    if fmt == "text":
+        echo_problems(report.warnings)
+        if report.errors:
+            raise ConfigErrors(report.errors)
+    else:
+        click.echo(
+            validation.github(report.problems)
+            if fmt == "github"
+            else validation.as_json(report.problems),
+            nl=False,
         )
-    echo_problems([p for p in summary.problems if p.warning])
-    errors = [p for p in summary.problems if not p.warning]
-    if errors:
-        raise ConfigErrors(errors)
+        if report.errors:
+            raise click.exceptions.Exit(1)
     click.echo(
-        f"{summary.personas} personas and {summary.conversations} conversation "
-        "templates are valid.",
+        f"{report.personas} personas and {report.conversations} conversation templates are valid.",
         err=True,
     )
 

@@ -22,13 +22,15 @@ if TYPE_CHECKING:
 
 def _deploy_context() -> tuple[Compilation, Backend]:
     """Compiled configuration and an open backend for the selected environment."""
+    from personactl import sensitive
     from personactl.compile.compilation import compile_cached
     from personactl.deploy.engine import open_backend
 
     result = compile_cached(_project(), opts().env)
     echo_problems(result.warnings)
     result.raise_for_errors()
-    return result, open_backend(result.project, result.env)
+    on_retry = lambda line: click.echo(sensitive.scrub(line), err=True)  # noqa: E731
+    return result, open_backend(result.project, result.env, on_retry)
 
 
 def _project() -> Project:
@@ -48,6 +50,7 @@ def _confirm(_plan: Plan) -> bool:
 
 def _report_outcome(outcome: Outcome, plan: Plan) -> None:
     from personactl import sensitive
+    from personactl.cli._interrupts import EXIT_CODE
     from personactl.deploy.plan import ACTIONS
 
     if plan.empty:
@@ -55,16 +58,39 @@ def _report_outcome(outcome: Outcome, plan: Plan) -> None:
     for warning in outcome.warnings:
         click.echo(sensitive.scrub(f"warning: {warning}"), err=True)
     counts = {a: sum(1 for c in outcome.done if c.action == a) for a in ACTIONS}
-    click.echo(
-        f"Apply {'failed' if outcome.failed else 'complete'}: {counts['create']} created, "
-        f"{counts['update']} updated, {counts['delete']} deleted, "
-        f"{len(outcome.failed)} failed."
+    done = (
+        f"{counts['create']} created, {counts['update']} updated, {counts['delete']} deleted, "
+        f"{len(outcome.failed)} failed"
     )
+    if outcome.interrupted:
+        _report_interrupted(outcome, done)
+        raise click.exceptions.Exit(EXIT_CODE)
+    click.echo(f"Apply {'failed' if outcome.failed else 'complete'}: {done}.")
     if outcome.failed:
         raise UserError(
             f"{len(outcome.failed)} change(s) failed: "
             + "; ".join(f"{c.address} ({why})" for c, why in outcome.failed),
             hint="successes are recorded in state; fix the cause and rerun apply",
+        )
+
+
+def _report_interrupted(outcome: Outcome, done: str) -> None:
+    """What was done (stdout, as the summary) and what was not (stderr)."""
+    rest = [f"{len(outcome.not_started)} not started"]
+    if outcome.abandoned:
+        rest.insert(0, f"{len(outcome.abandoned)} abandoned in flight")
+    click.echo(f"Apply interrupted: {done}; {', '.join(rest)}.")
+    if outcome.abandoned:
+        click.echo(
+            "Abandoned in flight (the next apply finds any that happened): "
+            + ", ".join(f"{c.action} {c.address}" for c in outcome.abandoned),
+            err=True,
+        )
+    if outcome.not_started:
+        click.echo(
+            "Not started (run apply again to finish): "
+            + ", ".join(f"{c.action} {c.address}" for c in outcome.not_started),
+            err=True,
         )
 
 
@@ -156,21 +182,31 @@ def apply(
     parallelism: int,
 ) -> None:
     """Make the deployed account match the configuration (or exactly PLANFILE)."""
+    from personactl.cli._interrupts import graceful
+    from personactl.cli._progress import Progress
     from personactl.deploy import engine
 
-    applied = engine.apply(
-        _project(),
-        opts().env,
-        planfile=planfile,
-        targets=targets,
-        prune=prune,
-        allow_destroy=allow_destroy,
-        parallelism=parallelism,
-        confirm=None if auto_approve else _confirm,
-        on_plan=lambda p: _emit_plan(p, "text"),
-        on_warnings=echo_problems,
-        report=lambda line: click.echo(line, err=True),
-    )
+    progress = Progress()
+    try:
+        with graceful(progress.note) as interrupts:
+            applied = engine.apply(
+                _project(),
+                opts().env,
+                planfile=planfile,
+                targets=targets,
+                prune=prune,
+                allow_destroy=allow_destroy,
+                parallelism=parallelism,
+                confirm=None if auto_approve else _confirm,
+                on_plan=lambda p: _emit_plan(p, "text"),
+                on_warnings=echo_problems,
+                on_start=lambda p: progress.start(len(p.changes)),
+                report=progress.change,
+                on_retry=progress.retry,
+                stop=interrupts.stop,
+            )
+    finally:
+        progress.close()
     _report_outcome(applied.outcome, applied.plan)
 
 

@@ -3,21 +3,20 @@
 - A key the configuration declares is compared with the deployed value.
 - A key applied before and no longer declared is removed.
 - A key never declared (server-side fields, API defaults) never shows as a change.
-- Sensitive values are compared with the salted digest kept in state, never with
-  what the API returns (it may mask or omit them).
+- Sensitive values are compared with the salted digest kept in state (personactl.digests),
+  never with what the API returns (it may mask or omit them).
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from personactl import sensitive
+from personactl.digests import digest, is_current, is_digest, verify
 
 _MISSING: Any = object()
 
@@ -44,24 +43,13 @@ def fingerprint(obj: Any) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def digest(value: str, salt: str | None = None) -> str:
-    salt = salt or secrets.token_hex(8)
-    return f"salted-sha256:{salt}:" + hashlib.sha256(f"{salt}\x00{value}".encode()).hexdigest()
-
-
-def verify(value: str, stored: Any) -> bool:
-    if not isinstance(stored, str) or not stored.startswith("salted-sha256:"):
-        return False
-    salt = stored.split(":", 2)[1]
-    return hmac.compare_digest(digest(value, salt), stored)
-
-
 def hashed(desired: Any, previous: Any, environ: Mapping[str, str]) -> Any:
     """The payload as state keeps it: each sensitive string as a salted digest
-    (the previous digest is kept when the value did not change, so state does not churn)."""
-    if isinstance(desired, str) and sensitive.contains(desired):
+    (the previous digest is kept when the value did not change, so state does not churn;
+    an older-format one is rewritten)."""
+    if _secret_string(desired):
         real = sensitive.resolve(desired, environ)
-        return previous if verify(real, previous) else digest(real)
+        return previous if is_current(previous) and verify(real, previous) else digest(real)
     if not sensitive.contains(desired):
         return desired
     if isinstance(desired, dict):
@@ -115,14 +103,14 @@ def _walk(
 
 def _compare(dv: Any, sv: Any, lv: Any, p: str, environ: Mapping[str, str], out: Diff) -> None:
     """One declared value `dv` against state `sv` and the deployed `lv`."""
-    if isinstance(dv, str) and sensitive.contains(dv):
+    if _secret_string(dv):
         if sv is _MISSING or not verify(sensitive.resolve(dv, environ), sv):
             _set(out, p, dv, lv, None if lv is _MISSING else sensitive.MASK)
     elif isinstance(dv, Mapping) and isinstance(lv, Mapping):
         _walk(dv, sv, lv, p, environ, out)
     elif isinstance(dv, list) and sensitive.names(dv):
         # secrets inside a list: the API masks them on read, so compare with state
-        if sv is _MISSING or not same(hashed(dv, sv, environ), sv):
+        if sv is _MISSING or not _recorded(dv, sv, environ):
             _set(out, p, dv, lv, None if lv is _MISSING else sensitive.MASK)
     elif lv is _MISSING or not same(dv, lv):
         # a deployed value that was applied from a secret is never shown
@@ -137,19 +125,33 @@ def _set(out: Diff, p: str, dv: Any, lv: Any, before: Any) -> None:
     out.before[p] = before
 
 
+def _secret_string(value: Any) -> bool:
+    return isinstance(value, str) and sensitive.contains(value)
+
+
 def _holds_digest(value: Any) -> bool:
     """Whether an applied value (state) held a secret anywhere: a digest in its strings."""
-    if isinstance(value, str):
-        return _looks_hashed(value)
     if isinstance(value, dict):
         return any(_holds_digest(v) for v in value.values())
     if isinstance(value, list):
         return any(_holds_digest(v) for v in value)
-    return False
+    return is_digest(value)
 
 
-def _looks_hashed(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith("salted-sha256:")
+def _recorded(desired: Any, stored: Any, environ: Mapping[str, str]) -> bool:
+    """Whether state recorded exactly `desired`, secrets checked against their digests
+    (of any format: a digest older than today's still matches its value)."""
+    if _secret_string(desired):
+        return verify(sensitive.resolve(desired, environ), stored)
+    if isinstance(desired, dict) and isinstance(stored, dict):
+        return desired.keys() == stored.keys() and all(
+            _recorded(desired[k], stored[k], environ) for k in desired
+        )
+    if isinstance(desired, list) and isinstance(stored, list):
+        return len(desired) == len(stored) and all(
+            _recorded(d, s, environ) for d, s in zip(desired, stored, strict=True)
+        )
+    return same(desired, stored)
 
 
 def kept_as_sent(sent: Mapping[str, Any], live: Mapping[str, Any], ptr: str = "") -> list[str]:
@@ -157,7 +159,7 @@ def kept_as_sent(sent: Mapping[str, Any], live: Mapping[str, Any], ptr: str = ""
     lost: list[str] = []
     for key, value in sent.items():
         p = pointer(ptr, key)
-        if isinstance(value, str) and sensitive.contains(value):
+        if _secret_string(value):
             continue
         got = live.get(key, _MISSING)
         if isinstance(value, Mapping) and isinstance(got, Mapping):
@@ -170,7 +172,7 @@ def kept_as_sent(sent: Mapping[str, Any], live: Mapping[str, Any], ptr: str = ""
 def _same_but_secrets(sent: Any, got: Any) -> bool:
     """`same`, except that a secret (e.g. inside a list) matches whatever was read back:
     the API returns it resolved or masked, never as the placeholder that was compiled."""
-    if isinstance(sent, str) and sensitive.contains(sent):
+    if _secret_string(sent):
         return isinstance(got, str)
     if isinstance(sent, dict) and isinstance(got, dict):
         return sent.keys() == got.keys() and all(_same_but_secrets(sent[k], got[k]) for k in sent)

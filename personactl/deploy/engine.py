@@ -8,8 +8,9 @@ prints.  Library callers get the same lock as `personactl apply`.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,10 @@ DESTROY_MIN = 3
 DESTROY_SHARE = 0.2
 
 
-def open_backend(project: Project, env: Environment) -> Backend:
+def open_backend(
+    project: Project, env: Environment, on_retry: Callable[[str], None] | None = None
+) -> Backend:
+    """The environment's backend; `on_retry` hears of each retry and its wait as it starts."""
     if env.backend == "local":
         from personactl.deploy.backends.local import LocalBackend
 
@@ -50,7 +54,10 @@ def open_backend(project: Project, env: Environment) -> Backend:
             f"environment variable {env.api_key_env} is not set",
             hint=f"export your Tavus API key as {env.api_key_env} (environment '{env.name}')",
         )
-    return TavusBackend(env.api_url, key, api_key_env=env.api_key_env)
+    backend = TavusBackend(env.api_url, key, api_key_env=env.api_key_env)
+    if on_retry is not None:
+        backend.on_retry = on_retry
+    return backend
 
 
 def open_state(project: Project, env: Environment) -> StateStore:
@@ -101,7 +108,7 @@ def make_plan(
                 f"--target {target}: no such address", hint=did_you_mean(target, comp.personas)
             )
     _require_secrets({a: p.payload for a, p in comp.personas.items()}, environ)
-    return build_plan(
+    plan = build_plan(
         environment=comp.env.name,
         backend=comp.env.backend,
         desired=comp.personas,
@@ -111,6 +118,8 @@ def make_plan(
         targets=targets,
         prune=prune,
     )
+    # the compile's warnings travel with the plan (the Markdown plan shows them in PR comments)
+    return replace(plan, warnings=[p.format() for p in comp.warnings])
 
 
 def check_destroy(plan: Plan, allow_destroy: bool) -> None:
@@ -157,13 +166,18 @@ def apply(
     confirm: Callable[[Plan], bool] | None = None,
     on_plan: Callable[[Plan], None] | None = None,
     on_warnings: Callable[[list[Problem]], None] | None = None,
+    on_start: Callable[[Plan], None] | None = None,
     report: Report | None = None,
+    on_retry: Callable[[str], None] | None = None,
+    stop: threading.Event | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Applied:
     """Plan (or load `planfile`), check, lock, execute, record, read back, release.
 
     `confirm` is asked once the plan is shown (None: approved); answering False
-    cancels with nothing changed.  Configuration and API errors raise UserError."""
+    cancels with nothing changed.  `on_start` hears the plan about to be executed,
+    `report` each change as it finishes, `on_retry` each retry.  Setting `stop` starts
+    no new change (see `execute`).  Configuration and API errors raise UserError."""
     targets = list(targets)
     if planfile is not None and (targets or prune):
         raise UserError("--target and --prune belong to the plan; a saved plan is applied as is")
@@ -178,13 +192,15 @@ def apply(
         if on_warnings is not None:
             on_warnings(comp.warnings)
         comp.raise_for_errors()
-    backend = open_backend(project, env)
+    backend = open_backend(project, env, on_retry)
     store = open_state(project, env)
     try:
         with store.lock("apply"):
             state = store.load()
             if saved is not None:
                 plan = saved
+                if on_start is not None:
+                    on_start(plan)
                 _require_secrets({c.address: [c.body, c.ops] for c in plan.changes}, environ)
                 check_destroy(plan, allow_destroy)
                 kinds = kinds_in(c.address for c in plan.changes)
@@ -201,12 +217,21 @@ def apply(
                 check_destroy(plan, allow_destroy)
                 if confirm is not None and not confirm(plan):
                     raise UserError("apply cancelled; nothing was changed")
+                if on_start is not None:
+                    on_start(plan)
             recorder = store.recorder(state)
             try:
                 outcome = execute(
-                    plan, backend, recorder, environ, parallelism=parallelism, report=report
+                    plan,
+                    backend,
+                    recorder,
+                    environ,
+                    parallelism=parallelism,
+                    report=report,
+                    stop=stop,
                 )
-                read_back(outcome, backend, state)
+                if not outcome.interrupted:  # stop soon: the read-back waits for the next run
+                    read_back(outcome, backend, state)
             finally:
                 # One state save, after the read-back recorded fingerprints; until it is on
                 # disk the journal holds every success, and an interrupted read-back still saves.

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from personactl import sensitive
 from personactl.deploy.backends.base import JSON, Backend, CreateOutcomeUnknown
-from personactl.deploy.diff import fingerprint, kept_as_sent, same, verify
+from personactl.deploy.diff import fingerprint, kept_as_sent, same
 from personactl.deploy.plan import Change, Plan
 from personactl.deploy.state import Recorder, Resource, State, now
+from personactl.digests import verify
 from personactl.errors import ApiError, Problem, StalePlan, UserError
 from personactl.kinds import Kind, kind_of
 
@@ -26,6 +28,17 @@ class Outcome:
     done: list[Change] = field(default_factory=list)
     failed: list[tuple[Change, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # interrupted: never started, or abandoned while in flight
+    not_started: list[Change] = field(default_factory=list)
+    abandoned: list[Change] = field(default_factory=list)
+
+    @property
+    def interrupted(self) -> bool:
+        return bool(self.not_started or self.abandoned)
+
+
+class _NotStarted(Exception):
+    """A change skipped because apply was asked to stop before it began."""
 
 
 def live_by_id(backend: Backend, kinds: Iterable[Kind]) -> dict[str, JSON]:
@@ -180,26 +193,66 @@ def execute(
     *,
     parallelism: int = 8,
     report: Report | None = None,
+    stop: threading.Event | None = None,
 ) -> Outcome:
     """Run every change; failures are collected (never stop the others) and reported.
+
+    Once `stop` is set no further change starts; those in flight finish and are
+    recorded.  A KeyboardInterrupt while waiting abandons the ones still in flight
+    (a create among them stays journaled as pending, for the next apply to look for).
     The caller closes `recorder` (saving the state) after the read-back."""
-    outcome = Outcome()
     say = report or (lambda _line: None)
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        futures = {pool.submit(_run, c, backend, recorder, environ): c for c in plan.changes}
-        for future, change in futures.items():
+    stop = stop or threading.Event()
+    started: set[int] = set()  # indexes of changes begun
+    finished: dict[int, str | None] = {}  # index -> failure message, None when done
+
+    def run(index: int, change: Change) -> None:
+        if stop.is_set():
+            raise _NotStarted
+        started.add(index)
+        _run(change, backend, recorder, environ)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, parallelism))
+    abandon = False
+    try:
+        futures = {pool.submit(run, i, c): (i, c) for i, c in enumerate(plan.changes)}
+        for future in as_completed(futures):
+            index, change = futures[future]
             try:
                 future.result()
+            except _NotStarted:
+                continue
             except UserError as exc:
-                outcome.failed.append((change, exc.problem.message))
+                finished[index] = exc.problem.message
                 say(
                     sensitive.scrub(
                         f"{change.address}: {change.action} failed: {exc.problem.message}"
                     )
                 )
             else:
-                outcome.done.append(change)
+                finished[index] = None
                 say(f"{change.address}: {change.action}d")
+    except KeyboardInterrupt:  # the second interrupt: stop waiting for requests in flight
+        abandon = True
+    finally:
+        pool.shutdown(wait=not abandon, cancel_futures=True)
+    return _sorted_outcome(plan, started, finished)
+
+
+def _sorted_outcome(plan: Plan, started: set[int], finished: dict[int, str | None]) -> Outcome:
+    """Each change of the plan, in plan order, by what became of it."""
+    outcome = Outcome()
+    for index, change in enumerate(plan.changes):
+        if index in finished:
+            why = finished[index]
+            if why is None:
+                outcome.done.append(change)
+            else:
+                outcome.failed.append((change, why))
+        elif index in started:
+            outcome.abandoned.append(change)
+        else:
+            outcome.not_started.append(change)
     return outcome
 
 

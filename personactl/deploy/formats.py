@@ -126,6 +126,30 @@ def text(plan: Plan, color: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _field_count(change: Change) -> int | str:
+    """Fields changed, counted as the diff block shows them: one per leaf (create) or op."""
+    if change.action == "delete":
+        return "-"
+    if change.action == "create":
+        return sum(len(_leaves(op["path"], op["value"])) for op in change.ops)
+    return len(change.ops)
+
+
+def _as_diff(lines: list[str]) -> list[str]:
+    """Plan lines for a ```diff block: the sign first, since an indented + or - renders as
+    an unchanged line; the indentation goes after it."""
+    out: list[str] = []
+    for line in lines:
+        inner = line[4:] if line.startswith("    ") else ""
+        if not inner:
+            out.append(line)
+        elif inner.startswith("@@"):
+            out.append(inner)
+        else:
+            out.append(f"{inner[0]}   {inner[1:]}")
+    return out
+
+
 def markdown(plan: Plan) -> str:
     s = plan.summary()
     lines = [
@@ -134,10 +158,12 @@ def markdown(plan: Plan) -> str:
         f"**{s['create']}** to create, **{s['update']}** to update, **{s['delete']}** to delete.",
         "",
     ]
+    if plan.warnings:
+        lines += ["**Warnings**", "", *(f"- {w}" for w in plan.warnings), ""]
     if plan.changes:
         lines += ["| | address | persona_id | fields |", "|---|---|---|---|"]
         for c in plan.changes:
-            fields = len(c.ops) if c.action != "delete" else "-"
+            fields = _field_count(c)
             drift = (
                 " (recreate: deleted outside personactl)"
                 if c.recreate
@@ -155,7 +181,7 @@ def markdown(plan: Plan) -> str:
                 "</code></summary>",
                 "",
                 "```diff",
-                *_op_lines(c),
+                *_as_diff(_op_lines(c)),
                 "```",
                 "",
                 "</details>",

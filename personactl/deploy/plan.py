@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from personactl import sensitive
-from personactl.deploy.diff import digest, fingerprint, hashed, pointer, three_way
+from personactl.deploy.diff import fingerprint, hashed, pointer, three_way
 from personactl.deploy.state import Resource, State, now
+from personactl.digests import digest
 from personactl.kinds import kind_of
 
 FORMAT_VERSION = 1

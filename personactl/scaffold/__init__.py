@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from personactl import __version__
 from personactl.errors import UserError
 
 _HERE = Path(__file__).parent
 # Files whose name in the package differs from the name they get in the project
 # (a `.gitignore` inside a package is easily lost by packaging tools).
 _RENAMES = {"gitignore": ".gitignore"}
+# Replaced by the version writing the files: the CI workflow installs exactly that one.
+VERSION_MARK = b"@PERSONACTL_VERSION@"
 
 
 def files() -> dict[str, Path]:
@@ -36,7 +39,7 @@ def scaffold(target: Path, *, force: bool = False) -> list[Path]:
     for rel, source in files().items():
         dest = target / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(source.read_bytes())
+        dest.write_bytes(source.read_bytes().replace(VERSION_MARK, __version__.encode()))
         written.append(dest)
     written.extend(write_schemas(None, target))
     return written

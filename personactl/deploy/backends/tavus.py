@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -101,6 +101,8 @@ class TavusBackend:
         )
         self._count_lock = threading.Lock()
         self._requests = 0
+        # told of each retry before its wait (apply's progress display), from any thread
+        self.on_retry: Callable[[str], None] | None = None
 
     def __repr__(self) -> str:
         return f"TavusBackend(api_url={self.api_url!r})"
@@ -150,7 +152,8 @@ class TavusBackend:
                             "the create may or may not have happened"
                         )
                     ) from exc
-                last, status = f"{type(exc).__name__}: {exc}", None
+                # the host too: "connection refused" alone does not say which API
+                last, status = f"{type(exc).__name__}: {exc} (API at {self.api_url})", None
             else:
                 status = resp.status_code
                 if status in (401, 403):
@@ -168,7 +171,15 @@ class TavusBackend:
                         status,
                     )
             if attempt < self.max_retries:
-                time.sleep(self._backoff(attempt, resp))
+                delay = self._backoff(attempt, resp)
+                if self.on_retry is not None:
+                    self.on_retry(
+                        self._redact(
+                            f"retry: {what}: {last}; waiting {delay:.1f}s "
+                            f"(attempt {attempt + 2} of {self.max_retries + 1})"
+                        )
+                    )
+                time.sleep(delay)
         raise self._error(f"{what} failed after {self.max_retries + 1} attempts: {last}", status)
 
     def _expect(self, resp: httpx.Response, *ok: int) -> None:

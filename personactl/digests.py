@@ -1,0 +1,77 @@
+"""Digests of secret values, as state and plan files keep them (never the values).
+
+A digest is `scrypt$n=16384,r=8,p=1$SALT$HASH`: a deliberately slow key derivation
+(~30-50 ms and 16 MiB each), so a state or plan file does not make a weak secret
+guessable.  Derivations are memoised per (value, salt, parameters) and each distinct
+value gets one salt per run (the salt of its state digest, once one verified), so 900
+personas sharing one key cost one derivation per run.
+
+Digests written before scrypt (`salted-sha256:SALT:HEX`) are still verified with
+their own algorithm, so upgrading shows no false update; new digests are scrypt.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+SCHEME = "scrypt$"
+_LEGACY = "salted-sha256:"
+_N, _R, _P = 2**14, 8, 1
+_PARAMS = f"n={_N},r={_R},p={_P}"
+# Enough for the parameters above (128 * r * n = 16 MiB) with headroom; a stored
+# digest asking for more is not ours and does not verify.
+_MAXMEM = 64 * 1024 * 1024
+
+_run_salts: dict[str, str] = {}  # value -> its salt in this process
+
+
+def digest(value: str, salt: str | None = None) -> str:
+    """The scrypt digest of `value` (with this run's salt for it unless given)."""
+    if salt is None:
+        salt = _run_salts.setdefault(value, secrets.token_hex(16))
+    return derive(value, salt, _N, _R, _P)
+
+
+@functools.lru_cache(maxsize=4096)
+def derive(value: str, salt: str, n: int, r: int, p: int) -> str:
+    """One scrypt derivation, memoised (its `cache_info()` counts derivations)."""
+    key = hashlib.scrypt(
+        value.encode(), salt=salt.encode(), n=n, r=r, p=p, maxmem=_MAXMEM, dklen=32
+    )
+    return f"{SCHEME}n={n},r={r},p={p}${salt}${key.hex()}"
+
+
+def verify(value: str, stored: Any) -> bool:
+    """Whether `stored` (either format) is a digest of `value`."""
+    if not isinstance(stored, str):
+        return False
+    if stored.startswith(_LEGACY):
+        salt = stored[len(_LEGACY) :].split(":", 1)[0]
+        legacy = hashlib.sha256(f"{salt}\x00{value}".encode()).hexdigest()
+        return hmac.compare_digest(f"{_LEGACY}{salt}:{legacy}", stored)
+    if not stored.startswith(SCHEME):
+        return False
+    try:
+        params, salt, _hash = stored[len(SCHEME) :].split("$")
+        cost = dict(item.split("=", 1) for item in params.split(","))
+        again = derive(value, salt, int(cost["n"]), int(cost["r"]), int(cost["p"]))
+    except (ValueError, KeyError):  # malformed, or parameters scrypt refuses
+        return False
+    if not hmac.compare_digest(again, stored):
+        return False
+    if is_current(stored):  # new digests of this value reuse its salt: no second derivation
+        _run_salts.setdefault(value, salt)
+    return True
+
+
+def is_digest(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith((SCHEME, _LEGACY))
+
+
+def is_current(stored: Any) -> bool:
+    """A digest in today's format and cost (older ones are rewritten when written again)."""
+    return isinstance(stored, str) and stored.startswith(f"{SCHEME}{_PARAMS}$")
