@@ -9,7 +9,7 @@ from typing import Any
 
 from personactl import secrets
 from personactl.errors import Loc, Problem
-from personactl.keys import check_keys, expect_map
+from personactl.keys import check_keys, expect_bool, expect_map
 from personactl.layers import merge, merge_all
 from personactl.project import Environment, Project
 from personactl.templating import Renderer
@@ -89,7 +89,8 @@ class SourceTree:
         body = node.get(self.body_key)
         body_node = expect_map(body, node.val_locs.get(self.body_key), self.body_key, self.problems)
         result.persona = merge(result.persona, body_node)
-        result.allow_unknown = result.allow_unknown or node.get("allow_unknown_keys") is True
+        own_allow = expect_bool(node, "allow_unknown_keys", self.problems)
+        result.allow_unknown = result.allow_unknown or own_allow
         self._layered[path] = result
         return result
 

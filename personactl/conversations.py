@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 from personactl.compiler import SourceTree, default_name, source_files
 from personactl.errors import ConfigErrors, Loc, Problem, UserError
-from personactl.keys import check_keys, did_you_mean, expect_map
+from personactl.keys import check_keys, did_you_mean, expect_bool, expect_map
 from personactl.layers import merge_all
 from personactl.project import Environment, Project
 from personactl.templating import Renderer
-from personactl.yamlload import PMap, locate, to_plain
+from personactl.yamlload import (
+    BOOL_HINT,
+    PMap,
+    ScalarKind,
+    core_scalar,
+    locate,
+    to_plain,
+)
 
 _FILE_KEYS = ("name", "extends", "vars", "persona", "inputs", "conversation", "allow_unknown_keys")
 _INPUT_KEYS = ("type", "required", "default", "description")
@@ -42,24 +50,26 @@ class ConversationTemplate:
 
 
 def coerce(spec: Input, raw: str) -> Any:
-    """A --var value typed by its declared input."""
+    """A --var value typed by its declared input, read as a YAML 1.2 core scalar would be
+    (so `1_0`, non-ASCII digits, `nan` and `1e309` are not numbers, `yes` no boolean)."""
     if spec.type == "string":
         return raw
-    try:
-        if spec.type == "integer":
-            return int(raw)
-        if spec.type == "number":
-            return float(raw)
-    except ValueError:
-        pass
-    if spec.type == "boolean":
-        lowered = raw.strip().lower()
-        if lowered in ("true", "yes", "1", "on"):
-            return True
-        if lowered in ("false", "no", "0", "off"):
-            return False
+    text = raw.strip()
+    kinds: dict[str, tuple[ScalarKind, ...]] = {
+        "integer": ("int",),
+        "number": ("int", "float"),
+        "boolean": ("bool",),
+    }
+    for kind in kinds[spec.type]:
+        with contextlib.suppress(ValueError):
+            value = core_scalar(kind, text)
+            return float(value) if spec.type == "number" else value
     article = "an" if spec.type[0] in "aeiou" else "a"
-    raise UserError(f"input '{spec.name}' expects {article} {spec.type}, got {raw!r}", loc=spec.loc)
+    raise UserError(
+        f"input '{spec.name}' expects {article} {spec.type}, got {raw!r}",
+        loc=spec.loc,
+        hint=BOOL_HINT if spec.type == "boolean" else "",
+    )
 
 
 def _check_default(spec: Input, problems: list[Problem]) -> None:
@@ -122,7 +132,7 @@ def load_conversations(
             spec = Input(
                 key,
                 kind,
-                spec_node.get("required") is True,
+                expect_bool(spec_node, "required", problems),
                 spec_node.get("default"),
                 loc,
                 spec_node.val_locs.get("default"),

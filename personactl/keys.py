@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from personactl.errors import Loc, Problem
-from personactl.yamlload import PMap
+from personactl.yamlload import BOOL_HINT, PMap
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -35,3 +35,14 @@ def expect_map(value: Any, loc: Loc | None, what: str, problems: list[Problem]) 
     if value is not None:
         problems.append(Problem(loc, f"{what} must be a mapping"))
     return PMap(loc)
+
+
+def expect_bool(node: PMap, key: str, problems: list[Problem]) -> bool:
+    """`node[key]` if it is a boolean (absent: false); otherwise a problem and false."""
+    value = node.get(key, False)
+    if isinstance(value, bool):
+        return value
+    problems.append(
+        Problem(node.val_locs.get(key, node.loc), f"{key} must be true or false", BOOL_HINT)
+    )
+    return False

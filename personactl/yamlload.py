@@ -9,22 +9,62 @@ line and column the value came from.
 from __future__ import annotations
 
 import datetime as _dt
+import math
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
 from personactl.errors import Loc, Problem
 
 try:  # libyaml's parser is several times faster; fall back to the pure-Python one
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover - depends on the PyYAML build
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 APPEND_TAG = "!append"
 # Upper bound on values after alias expansion: a "billion laughs" document is
 # refused before anything is built, whatever its size on disk.
 MAX_EXPANDED_NODES = 1_000_000
+_TAG = "tag:yaml.org,2002:"
+ScalarKind = Literal["null", "bool", "int", "float"]
+# YAML 1.2 core schema (DESIGN §3 "YAML scalars"), not PyYAML's YAML 1.1: `yes`, `on`,
+# `1_000`, `1:30` and dates are strings; booleans take any case, as the design says.
+_CORE: dict[ScalarKind, re.Pattern[str]] = {
+    "null": re.compile(r"null|Null|NULL|~|"),
+    "bool": re.compile(r"(?i:true|false)"),
+    "int": re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+"),
+    "float": re.compile(
+        r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+    ),
+}
+BOOL_HINT = "write true or false; yes, no, on and off are strings in YAML 1.2"
+
+
+def core_scalar(kind: ScalarKind, text: str) -> Any:
+    """The value of a null/bool/int/float scalar under the YAML 1.2 core schema.
+
+    Raises ValueError for text that is not one (an explicit `!!int 1_000`), and for
+    NaN and infinities, which JSON (the API's format) cannot carry."""
+    if not _CORE[kind].fullmatch(text):
+        raise ValueError(text)
+    if kind == "null":
+        return None
+    if kind == "bool":
+        return text.lower() == "true"
+    if kind == "int":
+        base = {"0o": 8, "0x": 16}.get(text[:2], 10)
+        return int(text[2:] if base != 10 else text, base)
+    value = float(text.replace("inf", "Inf").replace("INF", "Inf"))
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+def _core_kind(text: str) -> ScalarKind | None:
+    return next((kind for kind, pattern in _CORE.items() if pattern.fullmatch(text)), None)
 
 
 class PMap(dict[str, Any]):
@@ -93,6 +133,17 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int]) -> i
     return size
 
 
+class _Loader(_BaseLoader):
+    """libyaml's composer with YAML 1.2 core resolution of untagged plain scalars."""
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode and implicit[0] and value != "<<":  # << stays a merge key
+            core = _core_kind(value)
+            return _TAG + (core or "str")
+        tag: str = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        return tag
+
+
 class _Refused(Exception):
     def __init__(self, message: str, node: yaml.Node) -> None:
         super().__init__(message)
@@ -108,18 +159,41 @@ class _Builder:
         self.problems: list[Problem] = []
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
-        if node.tag == "tag:yaml.org,2002:str":
+        tag = node.tag
+        if tag == _TAG + "str":
             return node.value
+        kind = tag.removeprefix(_TAG)
+        if kind in _CORE:  # implicit, or an explicit !!int etc.
+            try:
+                return core_scalar(kind, node.value)
+            except ValueError:
+                self.problems.append(self._invalid(tag, node))
+                return node.value
         try:
             value = self.loader.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
             self.problems.append(Problem(_loc(self.path, node), str(exc.problem)))
+            return node.value
+        except (ValueError, TypeError, KeyError, AttributeError):  # PyYAML's own constructors
+            self.problems.append(self._invalid(tag, node))
             return node.value
         if isinstance(value, (_dt.date, _dt.datetime)):
             return value.isoformat()  # JSON has no dates; keep what was written
         if isinstance(value, bytes):
             return node.value
         return value
+
+    def _invalid(self, tag: str, node: yaml.ScalarNode) -> Problem:
+        loc = _loc(self.path, node)
+        short = "!!" + tag.rsplit(":", 1)[-1]
+        if tag == _TAG + "float" and _core_kind(node.value) == "float":
+            return Problem(
+                loc,
+                f"{node.value} is not a finite number; JSON cannot carry it",
+                "write a finite number, or quote it for a string",
+            )
+        hint = BOOL_HINT if tag == _TAG + "bool" else ""
+        return Problem(loc, f"invalid {short} value {node.value!r}", hint)
 
     def build(self, node: yaml.Node, loc: Loc | None = None) -> Any:
         """`loc`: the node's own position when the caller has it already."""
