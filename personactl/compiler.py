@@ -158,6 +158,16 @@ def source_files(folder: Path) -> list[Path]:
     return sorted(found)
 
 
+def address_problem(address: str) -> str:
+    """Why `address` cannot name a persona ("" if it can): it becomes a file name
+    (`render --out DIR`), a state key and part of messages."""
+    if any(ord(c) < 32 or c in "\\\x7f" for c in address):
+        return "contains a control character or a backslash"
+    if any(part in ("", ".", "..") for part in address.split("/")):
+        return "has an empty, '.' or '..' path segment"
+    return ""
+
+
 def default_name(folder: Path, path: Path) -> str:
     return path.relative_to(folder).with_suffix("").as_posix()
 
@@ -185,6 +195,9 @@ def compile_personas(
         if not isinstance(name, str) or not name:
             problems.append(Problem(node.val_locs.get("name"), "name must be a non-empty string"))
             continue
+        if bad := address_problem(name):
+            problems.append(Problem(node.val_locs.get("name", node.loc), f"name {name!r} {bad}"))
+            continue
         layered = tree.layered(path, node)
         variants = expect_map(
             node.get("variants"), node.val_locs.get("variants"), "variants", problems
@@ -202,6 +215,9 @@ def compile_personas(
         )
         for address, variant in targets:
             check_keys(variant, _VARIANT_KEYS, "a variant", problems)
+            if bad := address_problem(address):
+                problems.append(Problem(variant.loc, f"address {address!r} {bad}"))
+                continue
             if address in compiled:
                 problems.append(
                     Problem(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from personactl.errors import ConfigErrors, Loc, Problem, UserError
 from personactl.keys import check_keys, expect_map
@@ -15,6 +17,8 @@ WORKDIR = ".personactl"
 BACKENDS = ("local", "tavus")
 DEFAULT_API_URL = "https://tavusapi.com"
 DEFAULT_API_KEY_ENV = "TAVUS_API_KEY"
+ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+API_SCHEMES = ("https", "http")
 _PROJECT_KEYS = ("version", "default_environment", "vars", "environments")
 _ENV_KEYS = ("backend", "api_url", "api_key_env", "state", "vars", "overrides")
 
@@ -106,7 +110,7 @@ def load_project(start: Path | None = None) -> Project:
     top = expect_map(data, Loc(PROJECT_FILE, 1, 1), PROJECT_FILE, problems)
     check_keys(top, _PROJECT_KEYS, PROJECT_FILE, problems)
     version = top.get("version", 1)
-    if version != 1:
+    if version != 1 or isinstance(version, bool):  # True == 1 in Python
         problems.append(
             Problem(
                 top.val_locs.get("version"),
@@ -118,10 +122,19 @@ def load_project(start: Path | None = None) -> Project:
     envs_node = expect_map(
         top.get("environments"), top.val_locs.get("environments"), "environments", problems
     )
-    environments = {
-        name: _environment(name, node, envs_node.val_locs.get(name), problems)
-        for name, node in envs_node.items()
-    }
+    environments = {}
+    for name, node in envs_node.items():
+        if not ENV_NAME.fullmatch(name):
+            # the name becomes part of file names (state, cache): no paths
+            problems.append(
+                Problem(
+                    envs_node.key_locs.get(name),
+                    f"environment name {name!r} is not allowed",
+                    "use letters, digits, '-' and '_' (up to 64, starting with a letter or digit)",
+                )
+            )
+            continue
+        environments[name] = _environment(name, node, envs_node.val_locs.get(name), problems)
     if not environments:
         environments["local"] = _environment("local", PMap(), None, problems)
     default = top.get("default_environment", "local" if "local" in environments else None)
@@ -160,10 +173,21 @@ def _environment(name: str, node: Any, loc: Loc | None, problems: list[Problem])
             return default
         return value
 
+    api_url = (text("api_url", DEFAULT_API_URL) or DEFAULT_API_URL).rstrip("/")
+    problem = api_url_problem(api_url)
+    if problem:
+        # a configuration error, found now: never retried like a network failure
+        problems.append(
+            Problem(
+                env.val_locs.get("api_url", loc),
+                f"api_url {api_url!r} {problem}",
+                "e.g. https://tavusapi.com",
+            )
+        )
     return Environment(
         name=name,
         backend=str(backend),
-        api_url=(text("api_url", DEFAULT_API_URL) or DEFAULT_API_URL).rstrip("/"),
+        api_url=api_url,
         api_key_env=text("api_key_env", DEFAULT_API_KEY_ENV) or DEFAULT_API_KEY_ENV,
         state=text("state", None),
         vars=expect_map(env.get("vars"), env.val_locs.get("vars"), "vars", problems),
@@ -172,3 +196,19 @@ def _environment(name: str, node: Any, loc: Loc | None, problems: list[Problem])
         ),
         loc=loc,
     )
+
+
+def api_url_problem(url: str) -> str:
+    """What is wrong with `url` as an API base URL ("" when nothing)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # parses it: ValueError when out of range or not a number
+    except ValueError as exc:
+        return f"is not a valid URL ({exc})"
+    if parts.scheme not in API_SCHEMES:
+        return "must start with https:// (or http://)"
+    if not parts.hostname or any(c.isspace() or ord(c) < 32 for c in url):
+        return "has no valid host name"
+    if port == 0:
+        return "has port 0"
+    return ""

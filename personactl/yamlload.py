@@ -27,6 +27,12 @@ APPEND_TAG = "!append"
 # Upper bound on values after alias expansion: a "billion laughs" document is
 # refused before anything is built, whatever its size on disk.
 MAX_EXPANDED_NODES = 1_000_000
+# Deeper documents are refused where they nest too deep: merging, rendering and
+# validation recurse, and no persona needs more than a dozen levels.
+MAX_DEPTH = 64
+# A persona file is a few kB; parsing takes about 0.5 s per MB, so a bound on the size
+# is what keeps a huge file from stalling CI (it is refused before it is read).
+MAX_FILE_BYTES = 5 * 1024 * 1024
 _TAG = "tag:yaml.org,2002:"
 ScalarKind = Literal["null", "bool", "int", "float"]
 # YAML 1.2 core schema (DESIGN §3 "YAML scalars"), not PyYAML's YAML 1.1: `yes`, `on`,
@@ -110,22 +116,25 @@ def _loc(path: str, node: yaml.Node) -> Loc:
     return Loc(path, mark.line + 1, mark.column + 1, block)
 
 
-def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int]) -> int:
+def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int], depth: int = 0) -> int:
     key = id(node)
     if key in memo:
         return memo[key]
     if key in active:
         raise _Refused("recursive YAML alias", node)
+    if depth > MAX_DEPTH:
+        raise _Refused(_DEPTH_MESSAGE, node)
     active.add(key)
     size = 1
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
-            size += _expanded_size(k, memo, active) + _expanded_size(v, memo, active)
+            size += _expanded_size(k, memo, active, depth + 1)
+            size += _expanded_size(v, memo, active, depth + 1)
             if size > MAX_EXPANDED_NODES:
                 break
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
-            size += _expanded_size(item, memo, active)
+            size += _expanded_size(item, memo, active, depth + 1)
             if size > MAX_EXPANDED_NODES:
                 break
     active.discard(key)
@@ -142,6 +151,9 @@ class _Loader(_BaseLoader):
             return _TAG + (core or "str")
         tag: str = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
         return tag
+
+
+_DEPTH_MESSAGE = f"YAML nested deeper than {MAX_DEPTH} levels; refused"
 
 
 class _Refused(Exception):
@@ -195,19 +207,21 @@ class _Builder:
         hint = BOOL_HINT if tag == _TAG + "bool" else ""
         return Problem(loc, f"invalid {short} value {node.value!r}", hint)
 
-    def build(self, node: yaml.Node, loc: Loc | None = None) -> Any:
+    def build(self, node: yaml.Node, loc: Loc | None = None, depth: int = 0) -> Any:
         """`loc`: the node's own position when the caller has it already."""
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node)
         if loc is None:
             loc = _loc(self.path, node)
+        if depth >= MAX_DEPTH:
+            raise _Refused(_DEPTH_MESSAGE, node)
         if isinstance(node, yaml.SequenceNode):
             if node.tag not in ("tag:yaml.org,2002:seq", APPEND_TAG):
                 self.problems.append(Problem(loc, f"unsupported YAML tag {node.tag}"))
             seq = PList(loc, append_tag=node.tag == APPEND_TAG)
             for item in node.value:
                 item_loc = _loc(self.path, item)
-                seq.add(self.build(item, item_loc), item_loc)
+                seq.add(self.build(item, item_loc, depth + 1), item_loc)
             return seq
         if isinstance(node, yaml.MappingNode):
             if node.tag != "tag:yaml.org,2002:map":
@@ -234,7 +248,7 @@ class _Builder:
                     self.problems.append(Problem(key_loc, f"duplicate key '{key}'{where}"))
                     continue
                 val_loc = _loc(self.path, value_node)
-                out.put(key, self.build(value_node, val_loc), key_loc, val_loc)
+                out.put(key, self.build(value_node, val_loc, depth + 1), key_loc, val_loc)
             return out
         raise AssertionError(f"unknown YAML node {node!r}")  # pragma: no cover
 
@@ -261,8 +275,14 @@ def load_text(text: str, path: str) -> tuple[Any, list[Problem]]:
             loc = Loc(path, mark.line + 1, mark.column + 1) if mark else Loc(path, 1, 1)
             message = " ".join(str(p) for p in (exc.context, exc.problem) if p)
             return None, [Problem(loc, f"invalid YAML: {message}")]
+        except yaml.reader.ReaderError as exc:  # no mark: a position in the text
+            before = text[: exc.position]
+            where = Loc(path, before.count("\n") + 1, len(before) - before.rfind("\n"))
+            char = exc.character if isinstance(exc.character, int) else ord(exc.character)
+            return None, [Problem(where, f"invalid YAML: character #x{char:04x}: {exc.reason}")]
         except yaml.YAMLError as exc:
-            return None, [Problem(Loc(path, 1, 1), f"invalid YAML: {exc}")]
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return None, [Problem(Loc(path, 1, 1), f"invalid YAML: {first}")]
         if node is None:
             return None, []
         try:
@@ -270,6 +290,9 @@ def load_text(text: str, path: str) -> tuple[Any, list[Problem]]:
         except _Refused as exc:
             return None, [Problem(_loc(path, exc.node), str(exc))]
         if size > MAX_EXPANDED_NODES:
+            if "*" not in text:  # big, not a bomb: say so
+                message = f"more than {MAX_EXPANDED_NODES:,} YAML values; refused"
+                return None, [Problem(_loc(path, node), message, "split the file")]
             return None, [
                 Problem(
                     _loc(path, node),
@@ -278,13 +301,26 @@ def load_text(text: str, path: str) -> tuple[Any, list[Problem]]:
                 )
             ]
         builder = _Builder(path, loader)
-        return builder.build(node), builder.problems
+        try:
+            return builder.build(node), builder.problems
+        except _Refused as exc:
+            return None, [Problem(_loc(path, exc.node), str(exc))]
     finally:
         loader.dispose()
 
 
 def load_file(file: Path, shown_as: str) -> tuple[Any, list[Problem]]:
     try:
+        size = file.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return None, [
+                Problem(
+                    Loc(shown_as, 1, 1),
+                    f"file is {size / 2**20:.1f} MB; personactl reads YAML files of up to "
+                    f"{MAX_FILE_BYTES // 2**20} MB",
+                    "split it into bases and personas",
+                )
+            ]
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         return None, [Problem(Loc(shown_as, 1, 1), "file is not valid UTF-8")]
