@@ -19,6 +19,8 @@ DEFAULT_API_URL = "https://tavusapi.com"
 DEFAULT_API_KEY_ENV = "TAVUS_API_KEY"
 ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 API_SCHEMES = ("https", "http")
+STATE_DSN_ENV = "PERSONACTL_STATE_DSN"  # DESIGN §7's default dsn_env
+_SECRET_CALL = re.compile(r"""secret\(\s*['"]([^'"]+)['"]""")
 _PROJECT_KEYS = ("version", "default_environment", "vars", "environments")
 _ENV_KEYS = ("backend", "api_url", "api_key_env", "state", "vars", "overrides")
 
@@ -70,6 +72,25 @@ class Project:
         if env.state:
             return self.root / env.state
         return self.workdir / "state" / f"{env.name}.json"
+
+    def secret_env_names(self) -> dict[str, str]:
+        """Environment variables that hold secrets, each with why: env() may not read them.
+
+        The API key variables of every environment (and the default), the state
+        backend's connection string, and every name the repository passes to secret()
+        as a literal (a template that computes the name is caught when secret() runs)."""
+        names = {DEFAULT_API_KEY_ENV: "the default api_key_env", STATE_DSN_ENV: "a dsn_env"}
+        for env in self.environments.values():
+            names.setdefault(env.api_key_env, f"the api_key_env of environment '{env.name}'")
+        for folder in (self.templates_dir, self.personas_dir, self.conversations_dir):
+            for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
+                try:
+                    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+                except (OSError, UnicodeDecodeError):  # reported where the file is loaded
+                    continue
+                for name in _SECRET_CALL.findall(text):
+                    names.setdefault(name, "used with secret()")
+        return names
 
     def shown(self, path: Path) -> str:
         try:

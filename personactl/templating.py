@@ -415,9 +415,19 @@ class TemplateFailure(Exception):
 class Renderer:
     """One Jinja environment per project: compiled templates are cached and shared."""
 
-    def __init__(self, root: Path, templates_dir: Path) -> None:
+    def __init__(
+        self,
+        root: Path,
+        templates_dir: Path,
+        secret_env_names: Callable[[], dict[str, str]] | None = None,
+    ) -> None:
+        """`secret_env_names`: name -> why, of variables env() must not read (called once,
+        on the first env(): most repositories never call it)."""
         self.root = root
         self.templates_dir = templates_dir
+        self._secret_env_source = secret_env_names
+        self._secret_env: dict[str, str] | None = None
+        self._secret_calls: set[str] = set()
         self.env = _BoundedSandbox(
             templates_dir,
             loader=jinja2.FileSystemLoader(str(templates_dir)),
@@ -427,13 +437,24 @@ class Renderer:
             keep_trailing_newline=False,
             autoescape=False,
         )
-        self.env.globals["secret"] = _secret
+        self.env.globals["secret"] = self._secret
         self.env.globals["env"] = self._env
         # env() values read while rendering: a cached result is only valid while they hold
         self.env_reads: dict[str, str | None] = {}
         self._compiled: dict[str, jinja2.Template] = {}
 
     def _env(self, name: str, default: Any = None) -> Any:
+        if self._secret_env is None:
+            source = self._secret_env_source
+            self._secret_env = source() if source is not None else {}
+        why = self._secret_env.get(name)
+        if why is None and name in self._secret_calls:
+            why = "used with secret()"
+        if why is not None:
+            raise _TemplateFunctionError(
+                f"env('{name}') reads a secret ({name} is {why})",
+                f"use secret('{name}'): its value is never printed",
+            )
         value = os.environ.get(name)
         self.env_reads[name] = value
         if value is not None:
@@ -443,6 +464,12 @@ class Renderer:
                 f"environment variable {name} is not set (give env() a default to make it optional)"
             )
         return default
+
+    def _secret(self, name: str) -> str:
+        if not isinstance(name, str) or not name:
+            raise _TemplateFunctionError("secret() takes the name of an environment variable")
+        self._secret_calls.add(name)  # a computed name too: later env() calls are refused
+        return placeholder(name)
 
     def render_string(self, source: str, variables: dict[str, Any], loc: Loc | None) -> str:
         """One string, with a budget of its own."""
@@ -490,7 +517,7 @@ class Renderer:
                 )
             ) from None
         except _TemplateFunctionError as exc:
-            raise TemplateFailure(Problem(self._runtime_loc(loc), str(exc))) from None
+            raise TemplateFailure(Problem(self._runtime_loc(loc), str(exc), exc.hint)) from None
         except (TypeError, ValueError, ArithmeticError, LookupError, jinja2.TemplateError) as exc:
             raise TemplateFailure(
                 Problem(self._runtime_loc(loc), f"template error: {exc}")
@@ -587,10 +614,6 @@ def _is_static(value: Any) -> bool:
 
 
 class _TemplateFunctionError(Exception):
-    pass
-
-
-def _secret(name: str) -> str:
-    if not isinstance(name, str) or not name:
-        raise _TemplateFunctionError("secret() takes the name of an environment variable")
-    return placeholder(name)
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from personactl.compilation import compile_project
-from tests.conftest import build_tree, run_cli
+from tests.conftest import SECRETS, assert_no_secrets, build_tree, run_cli
 
 PERSONA = "persona:\n  system_prompt: \"{% include 'bomb.j2' %}\"\n"
 LIMITS_HINT = (
@@ -159,3 +160,86 @@ def test_ordinary_templates_still_render(tmp_path: Path) -> None:
     assert result.personas["a"].payload["system_prompt"] == (
         "ab x-007     x 1,2   ab     q 12 18446744073709551616 012 3 x1[2]"
     )
+
+
+# --- B: env() never reads a variable personactl treats as a secret (DESIGN §5)
+
+SECRETS_PROJECT = """
+version: 1
+environments:
+  local: {}
+  prod: {backend: tavus, api_key_env: ACME_TAVUS_KEY}
+"""
+HINT = "its value is never printed"
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("TAVUS_API_KEY", "the default api_key_env"),
+        ("ACME_TAVUS_KEY", "the api_key_env of environment 'prod'"),
+        ("PERSONACTL_STATE_DSN", "a dsn_env"),
+        ("CUSTOM_LLM_API_KEY", "used with secret()"),
+    ],
+)
+def test_env_of_a_secret_name_is_a_located_error(
+    tmp_path: Path, cli_run: Any, name: str, why: str
+) -> None:
+    build_tree(
+        tmp_path,
+        {
+            "personactl.yaml": SECRETS_PROJECT,
+            # the secret() user is another file: "anywhere in the repository"
+            "personas/_bases/llm.yaml": """
+            persona:
+              layers: {llm: {model: m, base_url: "https://x.example/v1",
+                             api_key: "{{ secret('CUSTOM_LLM_API_KEY') }}"}}
+            """,
+            "personas/a.yaml": "persona:\n  system_prompt: \"{% include 'p.j2' %}\"\n",
+            "templates/p.j2": f"Hello\nkey={{{{ env('{name}', 'none') }}}}\n",
+        },
+    )
+    env = {**SECRETS, "TAVUS_API_KEY": "tk-DO-NOT-LEAK", "ACME_TAVUS_KEY": "ak-DO-NOT-LEAK"}
+    env["PERSONACTL_STATE_DSN"] = "postgres://u:DO-NOT-LEAK@h/db"
+    for args in (["validate"], ["render"]):
+        result = cli_run(*args, cwd=tmp_path, env=env)
+        assert result.code == 1
+        assert result.err.splitlines() == [
+            f"templates/p.j2:2:1: env('{name}') reads a secret ({name} is {why}) "
+            f"(hint: use secret('{name}'): {HINT})"
+        ]
+        assert "DO-NOT-LEAK" not in result.both
+    assert_no_secrets(root=tmp_path)
+
+
+def test_a_computed_secret_name_is_refused_to_env_after_it(tmp_path: Path, cli_run: Any) -> None:
+    build_tree(
+        tmp_path,
+        {
+            "personactl.yaml": "version: 1\n",
+            "personas/a.yaml": """
+            vars: {which: LLM_KEY}
+            persona:
+              system_prompt: "{{ secret(which) }}{{ env('LLM_KEY') }}"
+            """,
+        },
+    )
+    result = cli_run("validate", cwd=tmp_path, env={"LLM_KEY": "DO-NOT-LEAK"})
+    assert result.code == 1
+    assert result.err.splitlines() == [
+        "personas/a.yaml:3:18: env('LLM_KEY') reads a secret (LLM_KEY is used with secret()) "
+        f"(hint: use secret('LLM_KEY'): {HINT})"
+    ]
+
+
+def test_env_of_other_names_still_works(tmp_path: Path, cli_run: Any) -> None:
+    build_tree(
+        tmp_path,
+        {
+            "personactl.yaml": SECRETS_PROJECT,
+            "personas/a.yaml": "persona:\n  system_prompt: \"region={{ env('REGION') }}\"\n",
+        },
+    )
+    result = cli_run("render", "a", cwd=tmp_path, env={"REGION": "eu"})
+    assert result.code == 0, result.err
+    assert '"system_prompt": "region=eu"' in result.out
