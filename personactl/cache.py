@@ -48,7 +48,8 @@ def _key(project: Project, env: Environment) -> str:
     files = [project.root / PROJECT_FILE]
     for folder in (project.personas_dir, project.templates_dir, project.conversations_dir):
         if folder.is_dir():
-            files.extend(p for p in folder.rglob("*") if p.is_file())
+            # files compiling refuses (links out of the folder, devices) are not read
+            files.extend(p for p in folder.rglob("*") if project.confined(p, folder))
     for path in sorted(files):
         h.update(f"{path.relative_to(project.root)}\0".encode())
         h.update(hashlib.sha256(path.read_bytes()).digest())

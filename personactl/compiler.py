@@ -54,6 +54,16 @@ class SourceTree:
         self._layered: dict[Path, Layered] = {}
 
     def load(self, path: Path) -> PMap | None:
+        if path not in self._files and not self.project.confined(path, self.folder):
+            folder = self.project.shown(self.folder)
+            self.problems.append(
+                Problem(
+                    Loc(self.project.shown(path), 1, 1),
+                    f"not a file inside {folder}/ (a symlink out of it?); refused",
+                    f"personactl reads only files inside {folder}/",
+                )
+            )
+            self._files[path] = None
         if path not in self._files:
             data, problems = load_file(path, self.project.shown(path))
             self.problems.extend(problems)

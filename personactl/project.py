@@ -73,6 +73,9 @@ class Project:
             return self.root / env.state
         return self.workdir / "state" / f"{env.name}.json"
 
+    def confined(self, path: Path, folder: Path) -> bool:
+        return confined(path, folder, self.root)
+
     def secret_env_names(self) -> dict[str, str]:
         """Environment variables that hold secrets, each with why: env() may not read them.
 
@@ -85,7 +88,7 @@ class Project:
         for folder in (self.templates_dir, self.personas_dir, self.conversations_dir):
             for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
                 try:
-                    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+                    text = path.read_text(encoding="utf-8") if self.confined(path, folder) else ""
                 except (OSError, UnicodeDecodeError):  # reported where the file is loaded
                     continue
                 for name in _SECRET_CALL.findall(text):
@@ -97,6 +100,13 @@ class Project:
             return path.relative_to(self.root).as_posix()
         except ValueError:
             return str(path)
+
+
+def confined(path: Path, folder: Path, root: Path) -> bool:
+    """Whether `path` (symlinks resolved) is a regular file inside `folder`, itself
+    inside `root` (resolved): a link to /proc/self/environ or ../secrets is refused."""
+    inside = folder.resolve()
+    return inside.is_relative_to(root) and path.resolve().is_relative_to(inside) and path.is_file()
 
 
 def find_root(start: Path | None) -> Path:
@@ -125,6 +135,8 @@ def root_or_none() -> Path | None:
 
 def load_project(start: Path | None = None) -> Project:
     root = find_root(start)
+    if not confined(root / PROJECT_FILE, root, root):
+        raise UserError(f"{PROJECT_FILE}: not a file inside {root} (a symlink out of it?)")
     data, problems = load_file(root / PROJECT_FILE, PROJECT_FILE)
     if problems:
         raise ConfigErrors(problems)

@@ -27,6 +27,7 @@ from jinja2.utils import generate_lorem_ipsum
 from jinja2.visitor import NodeTransformer
 
 from personactl.errors import Loc, Problem
+from personactl.project import confined
 from personactl.secrets import placeholder
 from personactl.yamlload import PList, PMap
 
@@ -404,6 +405,26 @@ def _big_number(bits: int) -> None:
         raise LimitExceeded(f"a number larger than {MAX_INT_BITS:,} bits")
 
 
+class _ConfinedLoader(jinja2.FileSystemLoader):
+    """Templates are files inside templates/ (itself inside the project): a symlink
+    out of it (to /proc/self/environ, say) is refused before it is opened."""
+
+    def __init__(self, root: Path, templates_dir: Path) -> None:
+        super().__init__(str(templates_dir))
+        self.root = root.resolve()
+        self.folder = templates_dir
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        path = self.folder.joinpath(*jinja2.loaders.split_template_path(template))
+        if (path.exists() or path.is_symlink()) and not confined(path, self.folder, self.root):
+            raise SecurityError(
+                f"template '{template}' is not a file inside templates/ (a symlink out of it?)"
+            )
+        return super().get_source(environment, template)
+
+
 class TemplateFailure(Exception):
     """Rendering one string failed; carries a ready Problem."""
 
@@ -430,7 +451,7 @@ class Renderer:
         self._secret_calls: set[str] = set()
         self.env = _BoundedSandbox(
             templates_dir,
-            loader=jinja2.FileSystemLoader(str(templates_dir)),
+            loader=_ConfinedLoader(root, templates_dir),
             undefined=jinja2.StrictUndefined,
             auto_reload=False,
             cache_size=-1,

@@ -56,7 +56,7 @@ BOMBS = {
         "{{ range(0, 10**100, 10**90)|list }}",
         "a range of more than 100,000 numbers",
     ),
-    "join-separator": ("{{ range(100000)|map('string')|join('x' * 999999) }}", TOO_LONG),
+    "join-separator": ("{{ range(1000)|map('string')|join('x' * 999999) }}", TOO_LONG),
     "replace": ("{{ ('x' * 999999)|replace('x', 'yyyyyyyy') }}", TOO_LONG),
     "batch-fill": ("{{ range(10)|batch(10**9, 'x')|list }}", TOO_LONG),
     "list-sum": (
@@ -243,3 +243,111 @@ def test_env_of_other_names_still_works(tmp_path: Path, cli_run: Any) -> None:
     result = cli_run("render", "a", cwd=tmp_path, env={"REGION": "eu"})
     assert result.code == 0, result.err
     assert '"system_prompt": "region=eu"' in result.out
+
+
+# --- C: no file personactl reads may resolve outside its folder
+
+
+def _escape_repo(root: Path) -> Path:
+    build_tree(
+        root,
+        {
+            "personactl.yaml": "version: 1\n",
+            "personas/a.yaml": "persona:\n  system_prompt: \"{% include 'env.txt' %}\"\n",
+        },
+    )
+    (root / "templates").mkdir()
+    (root / "templates" / "env.txt").symlink_to("/proc/self/environ")
+    return root
+
+
+def test_template_symlink_out_of_templates_is_refused(tmp_path: Path) -> None:
+    repo = _escape_repo(tmp_path / "repo")
+    env = {**SECRETS, "PERSONACTL_NO_CACHE": "1"}
+    for args in (["validate"], ["render"]):
+        result = run_cli(*args, cwd=repo, env=env)
+        assert result.code == 1
+        assert result.err.splitlines() == [
+            "personas/a.yaml:2:18: sandbox violation: template 'env.txt' is not a file inside "
+            "templates/ (a symlink out of it?)"
+        ]
+        assert_no_secrets(result.out, result.err)
+    # the cache does not read it either
+    assert run_cli("validate", cwd=repo, env=SECRETS).code == 1
+    assert_no_secrets(root=repo)
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["personas/b.yaml", "personas/_bases/base.yaml", "conversations/c.yaml", "templates/t.j2"],
+)
+def test_any_repository_file_linking_outside_is_a_located_error(tmp_path: Path, link: str) -> None:
+    outside = build_tree(
+        tmp_path / "outside",
+        {"x.yaml": "persona: {system_prompt: SECRET-CONTENT}\nconversation: {}\npersona_: 1\n"},
+    )
+    repo = build_tree(
+        tmp_path / "repo",
+        {
+            "personactl.yaml": "version: 1\n",
+            "personas/a.yaml": (
+                "extends: [_bases/base.yaml]\npersona:\n  system_prompt: \"{% include 't.j2' %}\"\n"
+            ),
+        },
+    )
+    for rel in ("personas/_bases/base.yaml", "templates/t.j2"):
+        if rel != link:
+            build_tree(repo, {rel: "vars: {}\n" if rel.endswith(".yaml") else "hi"})
+    (repo / link).parent.mkdir(parents=True, exist_ok=True)
+    (repo / link).symlink_to(outside / "x.yaml")
+    result = run_cli("validate", cwd=repo, env={"PERSONACTL_NO_CACHE": "1"})
+    assert result.code == 1
+    folder = link.split("/")[0]
+    expected = {
+        "templates": "personas/a.yaml:3:18: sandbox violation: template 't.j2' is not a file "
+        "inside templates/ (a symlink out of it?)",
+        # extends resolves bases itself, with its own message
+        "personas/_bases": "personas/a.yaml:1:11: base '_bases/base.yaml' is outside personas/ "
+        "(hint: bases live under personas/, e.g. _bases/)",
+    }.get(
+        link.rsplit("/", 1)[0] if "_bases" in link else folder,
+        f"{link}:1:1: not a file inside {folder}/ (a symlink out of it?); refused "
+        f"(hint: personactl reads only files inside {folder}/)",
+    )
+    assert expected in result.err.splitlines()
+    assert "SECRET-CONTENT" not in result.both
+
+
+def test_a_templates_folder_linking_outside_is_refused(tmp_path: Path) -> None:
+    outside = build_tree(tmp_path / "outside", {"t.j2": "SECRET-CONTENT"})
+    repo = build_tree(
+        tmp_path / "repo",
+        {
+            "personactl.yaml": "version: 1\n",
+            "personas/a.yaml": "persona:\n  system_prompt: \"{% include 't.j2' %}\"\n",
+        },
+    )
+    (repo / "templates").symlink_to(outside)
+    result = run_cli("render", cwd=repo, env={"PERSONACTL_NO_CACHE": "1"})
+    assert result.code == 1
+    assert "SECRET-CONTENT" not in result.both
+    assert result.err.splitlines() == [
+        "personas/a.yaml:2:18: sandbox violation: template 't.j2' is not a file inside "
+        "templates/ (a symlink out of it?)"
+    ]
+
+
+def test_links_inside_the_folder_still_work(tmp_path: Path) -> None:
+    repo = build_tree(
+        tmp_path,
+        {
+            "personactl.yaml": "version: 1\n",
+            "personas/a.yaml": "persona:\n  system_prompt: \"{% include 'alias.j2' %}\"\n",
+            "templates/real.j2": "hello",
+        },
+    )
+    (repo / "templates" / "alias.j2").symlink_to(repo / "templates" / "real.j2")
+    (repo / "personas" / "b.yaml").symlink_to(repo / "personas" / "a.yaml")
+    result = compile_project(root=repo)
+    assert not result.errors
+    assert result.personas["b"].payload["system_prompt"] == "hello"
