@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+import sqlite3
 from pathlib import Path
 
 import click
 
 from personactl.cli._app import cli
+from personactl.errors import UserError
 
 
 @cli.command()
@@ -48,15 +51,31 @@ def serve(
 ) -> None:
     """A local Tavus-compatible API (personas, conversations) over SQLite."""
     from personactl import server
+    from personactl.store import Store
 
     if db is None:
         from personactl.project import WORKDIR, root_or_none
 
         db = (root_or_none() or Path.cwd()) / WORKDIR / "serve.db"
-    faults = server.Faults.from_env()
     overrides = {"latency_ms": latency_ms, "rate_429": rate_429, "rate_5xx": rate_5xx, "seed": seed}
-    faults = server.Faults.from_dict(
-        {**faults.to_dict(), **{k: v for k, v in overrides.items() if v is not None}}
-    )
+    try:
+        faults = server.Faults.from_dict(
+            {
+                **server.Faults.from_env().to_dict(),
+                **{k: v for k, v in overrides.items() if v is not None},
+            }
+        )
+    except ValueError as exc:
+        raise UserError(f"invalid fault settings: {exc}") from None
+    # found before uvicorn starts, each as one line: a busy port, an unusable database
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        Store(db, seed_system=True).close()
+    except sqlite3.Error as exc:
+        raise UserError(f"{db}: cannot use it as the server's database: {exc}") from None
     click.echo(f"Serving a Tavus-compatible API on http://{host}:{port} (db {db})", err=True)
     server.run(host=host, port=port, db_path=db, api_key=api_key, faults=faults)
