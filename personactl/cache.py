@@ -49,7 +49,9 @@ def _key(project: Project, env: Environment) -> str:
     for folder in (project.personas_dir, project.templates_dir, project.conversations_dir):
         if folder.is_dir():
             # files compiling refuses (links out of the folder, devices) are not read
-            files.extend(p for p in folder.rglob("*") if project.confined(p, folder))
+            files.extend(
+                p for p in folder.rglob("*") if p.is_file() and project.confined(p, folder)
+            )
     for path in sorted(files):
         h.update(f"{path.relative_to(project.root)}\0".encode())
         h.update(hashlib.sha256(path.read_bytes()).digest())

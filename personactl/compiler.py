@@ -54,7 +54,7 @@ class SourceTree:
         self._layered: dict[Path, Layered] = {}
 
     def load(self, path: Path) -> PMap | None:
-        if path not in self._files and not self.project.confined(path, self.folder):
+        if path not in self._files and not self._readable(path):
             folder = self.project.shown(self.folder)
             self.problems.append(
                 Problem(
@@ -78,6 +78,11 @@ class SourceTree:
                 shown = Loc(self.project.shown(path), 1, 1)
                 self._files[path] = expect_map(data, shown, "the file", self.problems)
         return self._files[path]
+
+    def _readable(self, path: Path) -> bool:
+        # inside the folder once links are resolved, and not a FIFO or device (reads block)
+        special = path.exists() and not path.is_file() and not path.is_dir()
+        return not special and self.project.confined(path, self.folder)
 
     def layered(self, path: Path, node: PMap, stack: tuple[Path, ...] = ()) -> Layered:
         """Bases (in extends order) and then `node` itself, merged."""

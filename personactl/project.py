@@ -88,7 +88,8 @@ class Project:
         for folder in (self.templates_dir, self.personas_dir, self.conversations_dir):
             for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
                 try:
-                    text = path.read_text(encoding="utf-8") if self.confined(path, folder) else ""
+                    readable = path.is_file() and self.confined(path, folder)
+                    text = path.read_text(encoding="utf-8") if readable else ""
                 except (OSError, UnicodeDecodeError):  # reported where the file is loaded
                     continue
                 for name in _SECRET_CALL.findall(text):
@@ -103,10 +104,10 @@ class Project:
 
 
 def confined(path: Path, folder: Path, root: Path) -> bool:
-    """Whether `path` (symlinks resolved) is a regular file inside `folder`, itself
-    inside `root` (resolved): a link to /proc/self/environ or ../secrets is refused."""
+    """Whether `path` (symlinks resolved) is inside `folder`, itself inside `root`
+    (resolved): a link to /proc/self/environ or ../secrets is refused."""
     inside = folder.resolve()
-    return inside.is_relative_to(root) and path.resolve().is_relative_to(inside) and path.is_file()
+    return inside.is_relative_to(root) and path.resolve().is_relative_to(inside)
 
 
 def find_root(start: Path | None) -> Path:
@@ -135,7 +136,7 @@ def root_or_none() -> Path | None:
 
 def load_project(start: Path | None = None) -> Project:
     root = find_root(start)
-    if not confined(root / PROJECT_FILE, root, root):
+    if not confined(root / PROJECT_FILE, root, root) or not (root / PROJECT_FILE).is_file():
         raise UserError(f"{PROJECT_FILE}: not a file inside {root} (a symlink out of it?)")
     data, problems = load_file(root / PROJECT_FILE, PROJECT_FILE)
     if problems:

@@ -407,7 +407,8 @@ def _big_number(bits: int) -> None:
 
 class _ConfinedLoader(jinja2.FileSystemLoader):
     """Templates are files inside templates/ (itself inside the project): a symlink
-    out of it (to /proc/self/environ, say) is refused before it is opened."""
+    out of it (to /proc/self/environ, say) is refused before it is opened.  (Jinja's
+    own loader opens regular files only.)"""
 
     def __init__(self, root: Path, templates_dir: Path) -> None:
         super().__init__(str(templates_dir))
