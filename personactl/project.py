@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from personactl.compile.envelope import (
     BACKENDS,
@@ -22,6 +24,10 @@ PROJECT_FILE = "personactl.yaml"
 WORKDIR = ".personactl"
 DEFAULT_API_URL: str = ENVIRONMENT.key("api_url").default
 DEFAULT_API_KEY_ENV: str = ENVIRONMENT.key("api_key_env").default
+ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+API_SCHEMES = ("https", "http")
+STATE_DSN_ENV = "PERSONACTL_STATE_DSN"  # DESIGN §7's default dsn_env
+_SECRET_CALL = re.compile(r"""secret\(\s*['"]([^'"]+)['"]""")
 
 
 @dataclass(frozen=True)
@@ -72,11 +78,41 @@ class Project:
             return self.root / env.state
         return self.workdir / "state" / f"{env.name}.json"
 
+    def confined(self, path: Path, folder: Path) -> bool:
+        return confined(path, folder, self.root)
+
+    def secret_env_names(self) -> dict[str, str]:
+        """Environment variables that hold secrets, each with why: env() may not read them.
+
+        The API key variables of every environment (and the default), the state
+        backend's connection string, and every name the repository passes to secret()
+        as a literal (a template that computes the name is caught when secret() runs)."""
+        names = {DEFAULT_API_KEY_ENV: "the default api_key_env", STATE_DSN_ENV: "a dsn_env"}
+        for env in self.environments.values():
+            names.setdefault(env.api_key_env, f"the api_key_env of environment '{env.name}'")
+        for folder in (self.templates_dir, self.personas_dir, self.conversations_dir):
+            for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
+                try:
+                    readable = path.is_file() and self.confined(path, folder)
+                    text = path.read_text(encoding="utf-8") if readable else ""
+                except (OSError, UnicodeDecodeError):  # reported where the file is loaded
+                    continue
+                for name in _SECRET_CALL.findall(text):
+                    names.setdefault(name, "used with secret()")
+        return names
+
     def shown(self, path: Path) -> str:
         try:
             return path.relative_to(self.root).as_posix()
         except ValueError:
             return str(path)
+
+
+def confined(path: Path, folder: Path, root: Path) -> bool:
+    """Whether `path` (symlinks resolved) is inside `folder`, itself inside `root`
+    (resolved): a link to /proc/self/environ or ../secrets is refused."""
+    inside = folder.resolve()
+    return inside.is_relative_to(root) and path.resolve().is_relative_to(inside)
 
 
 def find_root(start: Path | None) -> Path:
@@ -105,6 +141,8 @@ def root_or_none() -> Path | None:
 
 def load_project(start: Path | None = None) -> Project:
     root = find_root(start)
+    if not confined(root / PROJECT_FILE, root, root) or not (root / PROJECT_FILE).is_file():
+        raise UserError(f"{PROJECT_FILE}: not a file inside {root} (a symlink out of it?)")
     data, problems = load_file(root / PROJECT_FILE, PROJECT_FILE)
     if problems:
         raise ConfigErrors(problems)
@@ -123,10 +161,19 @@ def load_project(start: Path | None = None) -> Project:
     envs_node = expect_map(
         top.get("environments"), top.val_locs.get("environments"), "environments", problems
     )
-    environments = {
-        name: _environment(name, node, envs_node.val_locs.get(name), problems)
-        for name, node in envs_node.items()
-    }
+    environments = {}
+    for name, node in envs_node.items():
+        if not ENV_NAME.fullmatch(name):
+            # the name becomes part of file names (state, cache): no paths
+            problems.append(
+                Problem(
+                    envs_node.key_locs.get(name),
+                    f"environment name {name!r} is not allowed",
+                    "use letters, digits, '-' and '_' (up to 64, starting with a letter or digit)",
+                )
+            )
+            continue
+        environments[name] = _environment(name, node, envs_node.val_locs.get(name), problems)
     if not environments:
         environments["local"] = _environment("local", PMap(), None, problems)
     default = top.get("default_environment", "local" if "local" in environments else None)
@@ -165,10 +212,21 @@ def _environment(name: str, node: Any, loc: Loc | None, problems: list[Problem])
             return default
         return value
 
+    api_url = (text("api_url", DEFAULT_API_URL) or DEFAULT_API_URL).rstrip("/")
+    problem = api_url_problem(api_url)
+    if problem:
+        # a configuration error, found now: never retried like a network failure
+        problems.append(
+            Problem(
+                env.val_locs.get("api_url", loc),
+                f"api_url {api_url!r} {problem}",
+                "e.g. https://tavusapi.com",
+            )
+        )
     return Environment(
         name=name,
         backend=backend if backend in BACKENDS else "local",
-        api_url=(text("api_url", DEFAULT_API_URL) or DEFAULT_API_URL).rstrip("/"),
+        api_url=api_url,
         api_key_env=text("api_key_env", DEFAULT_API_KEY_ENV) or DEFAULT_API_KEY_ENV,
         state=text("state", None),
         vars=expect_map(env.get("vars"), env.val_locs.get("vars"), "vars", problems),
@@ -177,3 +235,19 @@ def _environment(name: str, node: Any, loc: Loc | None, problems: list[Problem])
         ),
         loc=loc,
     )
+
+
+def api_url_problem(url: str) -> str:
+    """What is wrong with `url` as an API base URL ("" when nothing)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # parses it: ValueError when out of range or not a number
+    except ValueError as exc:
+        return f"is not a valid URL ({exc})"
+    if parts.scheme not in API_SCHEMES:
+        return "must start with https:// (or http://)"
+    if not parts.hostname or any(c.isspace() or ord(c) < 32 for c in url):
+        return "has no valid host name"
+    if port == 0:
+        return "has port 0"
+    return ""

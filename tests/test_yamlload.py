@@ -38,9 +38,10 @@ def test_plain_json_values() -> None:
         "on: yes\nn: 3\nf: 1.5\nb: true\nz: null\nd: 2024-01-02\ns: '007'\n", "x.yaml"
     )
     assert problems == []
-    # keys stay as written (`on:` is not a boolean); dates keep their text
+    # keys stay as written (`on:` is not a boolean), YAML 1.2 values too (`yes` is a
+    # string, DESIGN §3); dates keep their text
     assert dict(data) == {
-        "on": True,
+        "on": "yes",
         "n": 3,
         "f": 1.5,
         "b": True,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+import sqlite3
 from pathlib import Path
 
 import click
 
 from personactl.cli._app import cli
+from personactl.errors import UserError
 
 
 @cli.command()
@@ -56,6 +59,7 @@ def serve(
 ) -> None:
     """A local Tavus-compatible API (personas, conversations) over SQLite."""
     from personactl.serve import app as server
+    from personactl.serve.store import Store
 
     if db is None:
         from personactl.project import WORKDIR, root_or_none
@@ -63,6 +67,19 @@ def serve(
         db = (root_or_none() or Path.cwd()) / WORKDIR / "serve.db"
     # options left unset keep the value from $PERSONACTL_SERVE_FAULTS
     given = {k: v for k, v in fault_options.items() if v is not None}
-    faults = server.Faults.from_dict({**server.Faults.from_env().to_dict(), **given})
+    try:
+        faults = server.Faults.from_dict({**server.Faults.from_env().to_dict(), **given})
+    except ValueError as exc:
+        raise UserError(f"invalid fault settings: {exc}") from None
+    # found before uvicorn starts, each as one line: a busy port, an unusable database
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        Store(db, seed_system=True).close()
+    except sqlite3.Error as exc:
+        raise UserError(f"{db}: cannot use it as the server's database: {exc}") from None
     click.echo(f"Serving a Tavus-compatible API on http://{host}:{port} (db {db})", err=True)
     server.run(host, port, db, api_key, faults, seed_system=not no_system_personas)

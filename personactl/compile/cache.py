@@ -48,7 +48,10 @@ def _key(project: Project, env: Environment) -> str:
     files = [project.root / PROJECT_FILE]
     for folder in (project.personas_dir, project.templates_dir, project.conversations_dir):
         if folder.is_dir():
-            files.extend(p for p in folder.rglob("*") if p.is_file())
+            # files compiling refuses (links out of the folder, devices) are not read
+            files.extend(
+                p for p in folder.rglob("*") if p.is_file() and project.confined(p, folder)
+            )
     for path in sorted(files):
         h.update(f"{path.relative_to(project.root)}\0".encode())
         h.update(hashlib.sha256(path.read_bytes()).digest())
@@ -63,16 +66,44 @@ def _path(project: Project, env: Environment, kind: str = "validate") -> Path:
     return project.workdir / "cache" / f"{kind}-{env.name}.json"
 
 
-def load_personas(project: Project, env: Environment, key: str) -> dict[str, Any] | None:
-    """address -> {"source", "payload"} from an error-free compile with this key."""
-    if not key:
-        return None
+def _read(path: Path, key: str) -> dict[str, Any] | None:
+    """The JSON object in `path` if it was written under `key`; anything else is ignored.
+    A cache is never trusted: a file of another shape is as good as none."""
     try:
-        raw = json.loads(_path(project, env, "personas").read_text(encoding="utf-8"))
+        raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    personas = raw.get("personas")
-    return personas if raw.get("key") == key and isinstance(personas, dict) else None
+    return raw if isinstance(raw, dict) and raw.get("key") == key else None
+
+
+def _entry_ok(entry: Any) -> bool:
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("source"), str)
+        and isinstance(entry.get("payload"), dict)
+    )
+
+
+def load_personas(project: Project, env: Environment, key: str) -> dict[str, Any] | None:
+    """address -> {"source", "payload"} from an error-free compile with this key."""
+    raw = _read(_path(project, env, "personas"), key) if key else None
+    personas = raw.get("personas") if raw else None
+    if not isinstance(personas, dict) or not all(map(_entry_ok, personas.values())):
+        return None
+    return personas
+
+
+def _problem(entry: Any) -> Problem:
+    """A cached problem; TypeError/KeyError/ValueError when it is not one."""
+    loc = entry.get("loc")
+    if loc is not None:
+        path, line, col = loc
+        if not (isinstance(path, str) and isinstance(line, int) and isinstance(col, int)):
+            raise TypeError(loc)
+    fields = (entry["message"], entry.get("hint", ""), entry.get("warning", False))
+    if not (isinstance(fields[0], str) and isinstance(fields[1], str)):
+        raise TypeError(entry)
+    return Problem(Loc(*loc) if loc else None, fields[0], fields[1], fields[2] is True)
 
 
 def load(project: Project, env: Environment) -> tuple[str, Summary | None]:
@@ -81,24 +112,23 @@ def load(project: Project, env: Environment) -> tuple[str, Summary | None]:
         return "", None
     try:
         key = _key(project, env)
-        raw = json.loads(_path(project, env).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return locals().get("key", ""), None
-    if raw.get("key") != key:
+    except OSError:  # an unreadable file: compiling reports it where it is
+        return "", None
+    raw = _read(_path(project, env), key)
+    if raw is None:
         return key, None
-    for name, digest in raw.get("env_reads", {}).items():
-        if _value_hash(os.environ.get(name)) != digest:
-            return key, None
-    problems = [
-        Problem(
-            Loc(*p["loc"]) if p.get("loc") else None,
-            p["message"],
-            p.get("hint", ""),
-            p.get("warning", False),
-        )
-        for p in raw.get("problems", [])
-    ]
-    return key, Summary(problems, raw.get("personas", 0), raw.get("conversations", 0))
+    try:
+        reads = raw.get("env_reads", {})
+        for name, digest in reads.items():
+            if _value_hash(os.environ.get(name)) != digest:
+                return key, None
+        problems = [_problem(p) for p in raw.get("problems", [])]
+        counts = raw.get("personas", 0), raw.get("conversations", 0)
+        if not all(isinstance(n, int) for n in counts):
+            raise TypeError(counts)
+    except (TypeError, KeyError, ValueError, AttributeError):
+        return key, None
+    return key, Summary(problems, *counts)
 
 
 def store(

@@ -93,7 +93,7 @@ def compile_project(
     project = project or load_project(root)
     env = project.environment(env_name)
     problems: list[Problem] = []
-    renderer = Renderer(project.root, project.templates_dir)
+    renderer = Renderer(project.root, project.templates_dir, project.secret_env_names)
     personas = fanout.compile_all(project, env, renderer, problems, extra_vars)
     conversations = load_conversations(project, env, problems)
     for template in conversations.values():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,11 +11,12 @@ from personactl.compile.envelope import (
     INPUT,
     INPUT_TYPES,
     check_envelope,
+    expect_bool,
     expect_map,
 )
 from personactl.compile.layers import merge_all
 from personactl.compile.personas import SourceTree, default_name, source_files
-from personactl.compile.source import PMap, locate
+from personactl.compile.source import BOOL_HINT, PMap, ScalarKind, core_scalar, locate
 from personactl.compile.templating import Renderer
 from personactl.errors import ConfigErrors, Loc, Problem, UserError, did_you_mean
 from personactl.output import to_plain
@@ -46,24 +48,26 @@ class ConversationTemplate:
 
 
 def coerce(spec: Input, raw: str) -> Any:
-    """A --var value typed by its declared input."""
+    """A --var value typed by its declared input, read as a YAML 1.2 core scalar would be
+    (so `1_0`, non-ASCII digits, `nan` and `1e309` are not numbers, `yes` no boolean)."""
     if spec.type == "string":
         return raw
-    try:
-        if spec.type == "integer":
-            return int(raw)
-        if spec.type == "number":
-            return float(raw)
-    except ValueError:
-        pass
-    if spec.type == "boolean":
-        lowered = raw.strip().lower()
-        if lowered in ("true", "yes", "1", "on"):
-            return True
-        if lowered in ("false", "no", "0", "off"):
-            return False
+    text = raw.strip()
+    kinds: dict[str, tuple[ScalarKind, ...]] = {
+        "integer": ("int",),
+        "number": ("int", "float"),
+        "boolean": ("bool",),
+    }
+    for kind in kinds[spec.type]:
+        with contextlib.suppress(ValueError):
+            value = core_scalar(kind, text)
+            return float(value) if spec.type == "number" else value
     article = "an" if spec.type[0] in "aeiou" else "a"
-    raise UserError(f"input '{spec.name}' expects {article} {spec.type}, got {raw!r}", loc=spec.loc)
+    raise UserError(
+        f"input '{spec.name}' expects {article} {spec.type}, got {raw!r}",
+        loc=spec.loc,
+        hint=BOOL_HINT if spec.type == "boolean" else "",
+    )
 
 
 def _check_default(spec: Input, problems: list[Problem]) -> None:
@@ -126,7 +130,7 @@ def load_conversations(
             spec = Input(
                 key,
                 kind,
-                spec_node.get("required") is True,
+                expect_bool(spec_node, "required", problems),
                 spec_node.get("default"),
                 loc,
                 spec_node.val_locs.get("default"),

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from personactl.compile.source import PMap
+from personactl.compile.source import BOOL_HINT, PMap
 from personactl.errors import Loc, Problem, did_you_mean
 
 Shape = Literal["string", "integer", "boolean", "mapping", "strings", "any"]
@@ -123,19 +123,8 @@ def check_keys(node: PMap, allowed: Iterable[str], what: str, problems: list[Pro
 def check_envelope(
     node: PMap, envelope: Envelope, problems: list[Problem], what: str | None = None
 ) -> None:
-    """Unknown keys, and booleans that are not booleans (YAML 1.1 habits like `yes`).
-    Other shapes have checks of their own with more specific messages."""
+    """Unknown keys.  The shapes have checks of their own with more specific messages."""
     check_keys(node, envelope.names, what or envelope.title, problems)
-    for key in envelope.keys:
-        value = node.get(key.name)
-        if key.shape == "boolean" and value is not None and not isinstance(value, bool):
-            problems.append(
-                Problem(
-                    node.val_locs.get(key.name, node.loc),
-                    f"{key.name} must be true or false, not {value!r}",
-                    "write true or false",
-                )
-            )
 
 
 def expect_map(value: Any, loc: Loc | None, what: str, problems: list[Problem]) -> PMap:
@@ -145,3 +134,14 @@ def expect_map(value: Any, loc: Loc | None, what: str, problems: list[Problem]) 
     if value is not None:
         problems.append(Problem(loc, f"{what} must be a mapping"))
     return PMap(loc)
+
+
+def expect_bool(node: PMap, key: str, problems: list[Problem]) -> bool:
+    """`node[key]` if it is a boolean (absent: false); otherwise a problem and false."""
+    value = node.get(key, False)
+    if isinstance(value, bool):
+        return value
+    problems.append(
+        Problem(node.val_locs.get(key, node.loc), f"{key} must be true or false", BOOL_HINT)
+    )
+    return False

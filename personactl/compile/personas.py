@@ -13,6 +13,7 @@ from personactl.compile.envelope import (
     VARIANT,
     check_envelope,
     check_keys,
+    expect_bool,
     expect_map,
 )
 from personactl.compile.layers import merge, merge_all
@@ -58,6 +59,16 @@ class SourceTree:
         self._layered: dict[Path, Layered] = {}
 
     def load(self, path: Path) -> PMap | None:
+        if path not in self._files and not self._readable(path):
+            folder = self.project.shown(self.folder)
+            self.problems.append(
+                Problem(
+                    Loc(self.project.shown(path), 1, 1),
+                    f"not a file inside {folder}/ (a symlink out of it?); refused",
+                    f"personactl reads only files inside {folder}/",
+                )
+            )
+            self._files[path] = None
         if path not in self._files:
             data, problems = load_file(path, self.project.shown(path))
             self.problems.extend(problems)
@@ -72,6 +83,11 @@ class SourceTree:
                 shown = Loc(self.project.shown(path), 1, 1)
                 self._files[path] = expect_map(data, shown, "the file", self.problems)
         return self._files[path]
+
+    def _readable(self, path: Path) -> bool:
+        # inside the folder once links are resolved, and not a FIFO or device (reads block)
+        special = path.exists() and not path.is_file() and not path.is_dir()
+        return not special and self.project.confined(path, self.folder)
 
     def layered(self, path: Path, node: PMap, stack: tuple[Path, ...] = ()) -> Layered:
         """Bases (in extends order) and then `node` itself, merged."""
@@ -93,7 +109,8 @@ class SourceTree:
         body = node.get(self.body_key)
         body_node = expect_map(body, node.val_locs.get(self.body_key), self.body_key, self.problems)
         result.persona = merge(result.persona, body_node)
-        result.allow_unknown = result.allow_unknown or node.get("allow_unknown_keys") is True
+        own_allow = expect_bool(node, "allow_unknown_keys", self.problems)
+        result.allow_unknown = result.allow_unknown or own_allow
         self._layered[path] = result
         return result
 
@@ -161,6 +178,16 @@ def source_files(folder: Path) -> list[Path]:
     return sorted(found)
 
 
+def address_problem(address: str) -> str:
+    """Why `address` cannot name a persona ("" if it can): it becomes a file name
+    (`render --out DIR`), a state key and part of messages."""
+    if any(ord(c) < 32 or c in "\\\x7f" for c in address):
+        return "contains a control character or a backslash"
+    if any(part in ("", ".", "..") for part in address.split("/")):
+        return "has an empty, '.' or '..' path segment"
+    return ""
+
+
 def default_name(folder: Path, path: Path) -> str:
     return path.relative_to(folder).with_suffix("").as_posix()
 
@@ -188,6 +215,9 @@ def compile_personas(
         if not isinstance(name, str) or not name:
             problems.append(Problem(node.val_locs.get("name"), "name must be a non-empty string"))
             continue
+        if bad := address_problem(name):
+            problems.append(Problem(node.val_locs.get("name", node.loc), f"name {name!r} {bad}"))
+            continue
         layered = tree.layered(path, node)
         variants = expect_map(
             node.get("variants"), node.val_locs.get("variants"), "variants", problems
@@ -205,6 +235,9 @@ def compile_personas(
         )
         for address, variant in targets:
             check_envelope(variant, VARIANT, problems)
+            if bad := address_problem(address):
+                problems.append(Problem(variant.loc, f"address {address!r} {bad}"))
+                continue
             if address in compiled:
                 duplicate_address(address, node.loc, compiled, problems)
                 continue

@@ -7,42 +7,423 @@ swaps placeholders for real values only at the moment a request is sent.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
+import string
 import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
+from jinja2 import nodes
 from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import generate_lorem_ipsum
+from jinja2.visitor import NodeTransformer
 
 from personactl.compile.source import PList, PMap
 from personactl.errors import Loc, Problem
+from personactl.project import confined
 from personactl.sensitive import placeholder
 
 _MARKERS = ("{{", "{%", "{#")
-# Jinja's sandbox guards attributes, not work: cap the operators that can build huge
-# values from a short template ('a' * 10**9, 2**10**10) on a CI runner.
-MAX_RESULT = 1_000_000
+
+# Templates arrive through pull requests and run in CI next to secrets: Jinja's sandbox
+# guards attributes, not work, so rendering has a budget enforced inside the sandbox.
+# The limits are far above any real prompt (a few kB, rendered in about a millisecond).
+MAX_RESULT = 1_000_000  # characters (or items) of any one value a template builds
+MAX_BUILT = 20_000_000  # characters of every value one persona's templates build, in all
+MAX_SECONDS = 0.5  # wall time to render one persona (or conversation body)
+MAX_NESTING = 64  # macro calls, includes and extends inside one another
+MAX_INT_BITS = 16_384  # a number a template computes (about 4,900 digits)
+MAX_RANGE = 100_000  # numbers in one range()
+_LIMITS_HINT = (
+    f"templates render in under {MAX_SECONDS} s per persona, values of up to "
+    f"{MAX_RESULT:,} characters, {MAX_BUILT:,} in all"
+)
+_T = TypeVar("_T")
+_FORMAT_WIDTH = re.compile(r"%(?:\([^)]*\))?[#0 +-]*(\*|\d+)?(?:\.(\*|\d+))?")
+
+
+class LimitExceeded(SecurityError):
+    """A template went over its budget; `spent`: the rest of the document is not rendered."""
+
+    def __init__(self, message: str, *, spent: bool = False) -> None:
+        super().__init__(message)
+        self.spent = spent
+
+
+def _size(value: Any, limit: int = MAX_RESULT) -> int:
+    """About how many characters `value` takes once printed; stops counting past `limit`."""
+    total = 0
+    stack = [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item)
+        elif isinstance(item, bool) or not isinstance(item, (int, list, tuple, set, dict)):
+            total += 1
+        elif isinstance(item, int):
+            total += item.bit_length() // 3 + 1
+        elif isinstance(item, dict):
+            total += 1
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        else:
+            total += 1
+            stack.extend(item)
+    return total
+
+
+def _too_long(estimate: int) -> None:
+    if estimate > MAX_RESULT:
+        raise LimitExceeded(f"a value longer than {MAX_RESULT:,} characters")
+
+
+def _field_count_and_widths(fmt: str, percent: bool) -> tuple[int, int, bool]:
+    """Fields of a format string, the sum of the widths/precisions it writes, and whether
+    a width comes from an argument (`*` or a nested `{}`)."""
+    if percent:
+        found = _FORMAT_WIDTH.findall(fmt)
+        parts = [p for pair in found for p in pair]
+        return len(found), sum(int(p) for p in parts if p.isdigit()), "*" in parts
+    fields = widths = 0
+    nested = False
+    try:
+        for _text, field, spec, _conv in string.Formatter().parse(fmt):
+            if field is not None:
+                fields += 1
+                widths += sum(int(n) for n in re.findall(r"\d+", spec or ""))
+                nested = nested or "{" in (spec or "")
+    except ValueError:  # malformed: the real call says so
+        pass
+    return fields, widths, nested
+
+
+def _format_estimate(fmt: Any, args: Any, percent: bool) -> int:
+    if not isinstance(fmt, str):
+        return 0
+    values = list(args.values()) if isinstance(args, dict) else list(args)
+    fields, widths, from_args = _field_count_and_widths(fmt, percent)
+    largest = max((_size(v) for v in values), default=0)
+    estimate = len(fmt) + fields * largest + widths
+    if from_args:  # a width taken from the arguments: the largest number among them
+        estimate += max((abs(v) for v in values if isinstance(v, int)), default=0)
+    return estimate
+
+
+def _join_estimate(items: Any, sep: Any) -> int:
+    return _size(items) + len(str(sep)) * len(items)
+
+
+def _width(value: Any, width: Any = 0, *_: Any, **__: Any) -> int:
+    return max(len(str(value)), width if isinstance(width, int) else 0)
+
+
+def _indent(s: Any, width: Any = 4, *_: Any, **__: Any) -> int:
+    text = str(s)
+    step = width if isinstance(width, int) else len(str(width))
+    return len(text) + (text.count("\n") + 1) * step
+
+
+def _replace(s: Any, old: Any, new: Any, count: Any = None, *_: Any) -> int:
+    text, old = str(s), str(old)
+    hits = text.count(old) if old else len(text) + 1
+    if isinstance(count, int) and count >= 0:
+        hits = min(hits, count)
+    return len(text) + hits * len(str(new))
+
+
+def _wordwrap(s: Any, width: Any = 79, _long: Any = True, wrapstring: Any = None, *_: Any) -> int:
+    text = str(s)
+    lines = len(text) // max(width if isinstance(width, int) else 1, 1) + text.count("\n") + 1
+    return len(text) + lines * len(str(wrapstring or "\n"))
+
+
+def _filled(value: Any, count: Any = 0, fill_with: Any = None, *_: Any) -> int:
+    extra = count if isinstance(count, int) else 0
+    return _size(value) + extra * _size(fill_with)
+
+
+def _sliced(value: Any, slices: Any = 0, *_: Any, **__: Any) -> int:
+    return _size(value) + (slices if isinstance(slices, int) else 0)
+
+
+def _numeric_sum(iterable: Any, attribute: Any = None, start: Any = 0) -> int:  # noqa: ARG001
+    if not isinstance(start, (int, float)):
+        # sum(start=[]) concatenates: quadratic time for a list of lists
+        raise LimitExceeded("sum() adds numbers; use join for strings")
+    return 0
+
+
+# The size of a filter's (or str method's) result, estimated before it is computed:
+# only for those whose result can be much larger than their input.
+_FILTER_ESTIMATES: dict[str, Callable[..., int]] = {
+    "center": _width,
+    "indent": _indent,
+    "replace": _replace,
+    "wordwrap": _wordwrap,
+    "format": lambda value, *args, **kwargs: _format_estimate(value, kwargs or args, True),
+    "join": lambda value, d="", *_, **__: _join_estimate(value, d),
+    "batch": _filled,
+    "slice": _sliced,
+    "sum": _numeric_sum,
+}
+_STR_METHOD_ESTIMATES: dict[str, Callable[..., int]] = {
+    "center": _width,
+    "ljust": _width,
+    "rjust": _width,
+    "zfill": _width,
+    "expandtabs": lambda s, tabsize=8: len(s) * (1 + max(tabsize, 0)),
+    "replace": _replace,
+    "join": lambda sep, items: _join_estimate(items, sep),
+    "format": lambda fmt, *args, **kwargs: _format_estimate(fmt, [*args, *kwargs.values()], False),
+    "format_map": lambda fmt, mapping: _format_estimate(fmt, mapping, False),
+}
+
+
+class _Metered(NodeTransformer):
+    """Routes the two kinds of template code no hook sees through budget filters: a
+    `for` loop (an empty body calls nothing) and `~` (which joins without a call)."""
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        node.iter = nodes.Filter(node.iter, "_metered_iter", [], [], None, None, lineno=node.lineno)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        items = nodes.Tuple(node.nodes, "load", lineno=node.lineno)
+        return nodes.Filter(items, "_metered_concat", [], [], None, None, lineno=node.lineno)
+
+
+class _Budget:
+    """What one document's templates may still spend."""
+
+    def __init__(self) -> None:
+        self.deadline = time.monotonic() + MAX_SECONDS
+        self.built = 0
+        self.depth = 0
+        self.spent = False
+
+    def tick(self) -> None:
+        if time.monotonic() > self.deadline:
+            self.spent = True
+            raise LimitExceeded(
+                f"rendering took longer than {MAX_SECONDS} s (a loop too large?)", spent=True
+            )
+
+    def add(self, value: _T) -> _T:
+        """Account for a value a template built; refuse it when too large."""
+        size = _size(value)
+        _too_long(size)
+        self.built += size
+        if self.built > MAX_BUILT:
+            self.spent = True
+            raise LimitExceeded(
+                f"the templates built more than {MAX_BUILT:,} characters in all", spent=True
+            )
+        self.tick()
+        return value
 
 
 class _BoundedSandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
 
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:  # noqa: ARG002 (Jinja's signature)
-        if operator == "**":
-            if isinstance(right, int) and abs(right) > 512 and not -1 <= left <= 1:
-                raise SecurityError(f"exponent {right} is too large for a template")
-            return left**right
-        for count, seq in ((left, right), (right, left)):
-            if (
-                isinstance(count, int)
-                and isinstance(seq, (str, list, tuple))
-                and count * len(seq) > MAX_RESULT
-            ):
-                raise SecurityError(f"a repetition longer than {MAX_RESULT:,} items")
-        return left * right
+    def __init__(self, templates_dir: Path, **options: Any) -> None:
+        super().__init__(**options)
+        self.templates_dir = str(templates_dir)
+        self.budget = _Budget()
+        self.filters = {name: self._guard(name, f) for name, f in self.filters.items()}
+        self.filters["_metered_iter"] = self._metered_iter
+        self.filters["_metered_concat"] = self._metered_concat
+        self.globals["range"] = self._range
+        self.globals["lipsum"] = self._lipsum
+        self.finalize = self._finalize
+
+    # --- the hooks
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        metered: nodes.Template = _Metered().visit(tree)
+        return metered
+
+    def concat(self, chunks: Iterable[str]) -> str:  # type: ignore[override]
+        # every rendered template, macro body and {% set %} block is joined here
+        budget = self.budget
+        total = 0
+        parts = []
+        for chunk in chunks:
+            total += len(chunk)
+            _too_long(total)
+            budget.tick()
+            parts.append(chunk)
+        return budget.add("".join(parts))
+
+    def _finalize(self, value: Any) -> Any:
+        # `{{ value }}` prints it: check its size before str() builds the text
+        _too_long(_size(value))
+        return value
+
+    def _metered_iter(self, items: Any) -> Iterator[Any]:
+        tick = self.budget.tick
+        for item in items:
+            tick()
+            yield item
+
+    def _metered_concat(self, items: tuple[Any, ...]) -> str:
+        _too_long(_size(items))
+        return self.budget.add("".join(map(str, items)))
+
+    def _guard(self, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+        estimate = _FILTER_ESTIMATES.get(name)
+        skip = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0
+
+        @functools.wraps(func)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            self.budget.tick()
+            if name == "join":
+                args = _listed(args, skip)
+            if len(args) > skip:
+                _too_long(_size(args[skip]))
+            if estimate is not None and len(args) > skip:
+                self._check_estimate(estimate, args[skip:], kwargs)
+            return self.budget.add(func(*args, **kwargs))
+
+        return guarded
+
+    @staticmethod
+    def _check_estimate(estimate: Callable[..., int], args: Any, kwargs: dict[str, Any]) -> None:
+        try:
+            size = estimate(*args, **kwargs)
+        except (TypeError, ValueError):  # wrong arguments: the real call says which
+            return
+        _too_long(size)
+
+    def call(
+        __self,  # noqa: N805 - Jinja passes every argument through, positionally
+        __context: Context,
+        __obj: Any,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        budget = __self.budget
+        budget.tick()
+        method = getattr(__obj, "__wrapped__", __obj)  # the sandbox wraps str.format
+        owner = getattr(method, "__self__", None)
+        if isinstance(owner, str):
+            estimate = _STR_METHOD_ESTIMATES.get(getattr(method, "__name__", ""))
+            if estimate is not None:
+                if method.__name__ == "join":
+                    args = _listed(args, 0)
+                __self._check_estimate(estimate, (owner, *args), kwargs)
+        if budget.depth >= MAX_NESTING:
+            raise LimitExceeded(_nesting_message())
+        budget.depth += 1
+        try:
+            result = super().call(__context, __obj, *args, **kwargs)
+        finally:
+            budget.depth -= 1
+        return budget.add(result)
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        self.budget.tick()
+        both_ints = isinstance(left, int) and isinstance(right, int)
+        if operator == "**" and both_ints and right > 0 and abs(left) > 1:
+            _big_number(left.bit_length() * right)
+        elif operator == "*" and both_ints:
+            _big_number(left.bit_length() + right.bit_length())
+        elif operator == "*":
+            for count, seq in ((left, right), (right, left)):
+                if (
+                    isinstance(count, int)
+                    and isinstance(seq, (str, list, tuple))
+                    and count * _size(seq) > MAX_RESULT
+                ):
+                    raise LimitExceeded(f"a repetition longer than {MAX_RESULT:,} items")
+        elif operator == "+" and not both_ints:
+            _too_long(_size(left) + _size(right))
+        elif operator == "%" and isinstance(left, str):
+            args = right if isinstance(right, (tuple, dict)) else (right,)
+            _too_long(_format_estimate(left, args, True))
+        return self.budget.add(super().call_binop(context, operator, left, right))
+
+    def get_template(self, *args: Any, **kwargs: Any) -> jinja2.Template:
+        # include/import/extends: count the templates already rendering on this stack
+        self.budget.tick()
+        frame = sys._getframe(1)
+        depth = 0
+        while frame is not None:
+            name = frame.f_code.co_filename
+            if name == "<template>" or name.startswith(self.templates_dir):
+                depth += 1
+                if depth > MAX_NESTING:
+                    raise LimitExceeded(_nesting_message())
+            frame = frame.f_back  # type: ignore[assignment]
+        return super().get_template(*args, **kwargs)
+
+    # --- bounded globals
+
+    def _range(self, *args: int) -> range:
+        numbers = range(*args)
+        # len() of a range of huge numbers overflows; compare without it
+        step = numbers.step
+        if abs(numbers.stop - numbers.start) // abs(step) > MAX_RANGE:
+            raise LimitExceeded(f"a range of more than {MAX_RANGE:,} numbers")
+        return numbers
+
+    def _lipsum(self, n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:  # noqa: A002
+        _too_long(n * max * 12)  # a word and its separator: at most 12 characters
+        return self.budget.add(generate_lorem_ipsum(n, html, min, max))
+
+
+def _listed(args: tuple[Any, ...], index: int) -> tuple[Any, ...]:
+    """`args` with the items to join as a list: a generator's size is known only once run."""
+    if len(args) <= index or isinstance(args[index], (list, tuple, str)):
+        return args
+    try:
+        items = list(args[index])
+    except TypeError:  # not iterable: the real call says so
+        return args
+    return (*args[:index], items, *args[index + 1 :])
+
+
+def _nesting_message() -> str:
+    return (
+        f"templates nested deeper than {MAX_NESTING} levels "
+        "(a recursive macro, include or extends?)"
+    )
+
+
+def _big_number(bits: int) -> None:
+    if bits > MAX_INT_BITS:
+        raise LimitExceeded(f"a number larger than {MAX_INT_BITS:,} bits")
+
+
+class _ConfinedLoader(jinja2.FileSystemLoader):
+    """Templates are files inside templates/ (itself inside the project): a symlink
+    out of it (to /proc/self/environ, say) is refused before it is opened.  (Jinja's
+    own loader opens regular files only.)"""
+
+    def __init__(self, root: Path, templates_dir: Path) -> None:
+        super().__init__(str(templates_dir))
+        self.root = root.resolve()
+        self.folder = templates_dir
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        path = self.folder.joinpath(*jinja2.loaders.split_template_path(template))
+        if (path.exists() or path.is_symlink()) and not confined(path, self.folder, self.root):
+            raise SecurityError(
+                f"template '{template}' is not a file inside templates/ (a symlink out of it?)"
+            )
+        return super().get_source(environment, template)
 
 
 class TemplateFailure(Exception):
@@ -56,24 +437,46 @@ class TemplateFailure(Exception):
 class Renderer:
     """One Jinja environment per project: compiled templates are cached and shared."""
 
-    def __init__(self, root: Path, templates_dir: Path) -> None:
+    def __init__(
+        self,
+        root: Path,
+        templates_dir: Path,
+        secret_env_names: Callable[[], dict[str, str]] | None = None,
+    ) -> None:
+        """`secret_env_names`: name -> why, of variables env() must not read (called once,
+        on the first env(): most repositories never call it)."""
         self.root = root
         self.templates_dir = templates_dir
+        self._secret_env_source = secret_env_names
+        self._secret_env: dict[str, str] | None = None
+        self._secret_calls: set[str] = set()
         self.env = _BoundedSandbox(
-            loader=jinja2.FileSystemLoader(str(templates_dir)),
+            templates_dir,
+            loader=_ConfinedLoader(root, templates_dir),
             undefined=jinja2.StrictUndefined,
             auto_reload=False,
             cache_size=-1,
             keep_trailing_newline=False,
             autoescape=False,
         )
-        self.env.globals["secret"] = _secret
+        self.env.globals["secret"] = self._secret
         self.env.globals["env"] = self._env
         # env() values read while rendering: a cached result is only valid while they hold
         self.env_reads: dict[str, str | None] = {}
         self._compiled: dict[str, jinja2.Template] = {}
 
     def _env(self, name: str, default: Any = None) -> Any:
+        if self._secret_env is None:
+            source = self._secret_env_source
+            self._secret_env = source() if source is not None else {}
+        why = self._secret_env.get(name)
+        if why is None and name in self._secret_calls:
+            why = "used with secret()"
+        if why is not None:
+            raise _TemplateFunctionError(
+                f"env('{name}') reads a secret ({name} is {why})",
+                f"use secret('{name}'): its value is never printed",
+            )
         value = os.environ.get(name)
         self.env_reads[name] = value
         if value is not None:
@@ -84,7 +487,18 @@ class Renderer:
             )
         return default
 
+    def _secret(self, name: str) -> str:
+        if not isinstance(name, str) or not name:
+            raise _TemplateFunctionError("secret() takes the name of an environment variable")
+        self._secret_calls.add(name)  # a computed name too: later env() calls are refused
+        return placeholder(name)
+
     def render_string(self, source: str, variables: dict[str, Any], loc: Loc | None) -> str:
+        """One string, with a budget of its own."""
+        self.env.budget = _Budget()
+        return self._render_string(source, variables, loc)
+
+    def _render_string(self, source: str, variables: dict[str, Any], loc: Loc | None) -> str:
         # every marker starts with "{": most strings (names, URLs) have none
         if "{" not in source or not any(m in source for m in _MARKERS):
             return source
@@ -104,9 +518,17 @@ class Renderer:
                     f"include paths are relative to {self._shown(self.templates_dir)}/",
                 )
             ) from None
+        except LimitExceeded as exc:
+            raise TemplateFailure(
+                Problem(self._runtime_loc(loc), f"sandbox violation: {exc}", _LIMITS_HINT)
+            ) from None
         except SecurityError as exc:
             raise TemplateFailure(
                 Problem(self._runtime_loc(loc), f"sandbox violation: {exc}")
+            ) from None
+        except RecursionError:  # a last resort: MAX_NESTING stops recursion far earlier
+            raise TemplateFailure(
+                Problem(self._runtime_loc(loc), f"sandbox violation: {_nesting_message()}")
             ) from None
         except jinja2.UndefinedError as exc:
             raise TemplateFailure(
@@ -117,7 +539,7 @@ class Renderer:
                 )
             ) from None
         except _TemplateFunctionError as exc:
-            raise TemplateFailure(Problem(self._runtime_loc(loc), str(exc))) from None
+            raise TemplateFailure(Problem(self._runtime_loc(loc), str(exc), exc.hint)) from None
         except (TypeError, ValueError, ArithmeticError, LookupError, jinja2.TemplateError) as exc:
             raise TemplateFailure(
                 Problem(self._runtime_loc(loc), f"template error: {exc}")
@@ -128,13 +550,20 @@ class Renderer:
     ) -> Any:
         """Render every string of a PMap/PList tree; problems are collected, not raised.
 
-        A subtree without any template is returned as is, not copied: trees are never
-        mutated once built, and bases shared by hundreds of personas render once."""
-        if _is_static(value):
+        The tree (one persona or conversation body) shares one budget (MAX_SECONDS,
+        MAX_BUILT).  A subtree without any template is returned as is, not copied: trees
+        are never mutated once built, and bases shared by hundreds of personas render once."""
+        self.env.budget = _Budget()
+        return self._render_tree(value, variables, problems, loc)
+
+    def _render_tree(
+        self, value: Any, variables: dict[str, Any], problems: list[Problem], loc: Loc | None
+    ) -> Any:
+        if _is_static(value) or self.env.budget.spent:  # spent: one problem, not one per string
             return value
         if isinstance(value, str):
             try:
-                return self.render_string(value, variables, loc)
+                return self._render_string(value, variables, loc)
             except TemplateFailure as exc:
                 problems.append(exc.problem)
                 return value
@@ -146,7 +575,7 @@ class Renderer:
                 item_loc = val_locs.get(key)
                 out.put(
                     key,
-                    self.render_tree(item, variables, problems, item_loc),
+                    self._render_tree(item, variables, problems, item_loc),
                     key_locs.get(key),
                     item_loc,
                 )
@@ -154,7 +583,7 @@ class Renderer:
         if isinstance(value, PList):
             seq = PList(value.loc)
             for item, item_loc in zip(value, value.item_locs, strict=True):
-                seq.add(self.render_tree(item, variables, problems, item_loc), item_loc)
+                seq.add(self._render_tree(item, variables, problems, item_loc), item_loc)
             return seq
         return value
 
@@ -207,10 +636,6 @@ def _is_static(value: Any) -> bool:
 
 
 class _TemplateFunctionError(Exception):
-    pass
-
-
-def _secret(name: str) -> str:
-    if not isinstance(name, str) or not name:
-        raise _TemplateFunctionError("secret() takes the name of an environment variable")
-    return placeholder(name)
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint

@@ -54,6 +54,12 @@ def open_backend(
             f"environment variable {env.api_key_env} is not set",
             hint=f"export your Tavus API key as {env.api_key_env} (environment '{env.name}')",
         )
+    if not (key.isascii() and key.isprintable()):
+        # an HTTP header carries ASCII only; the value itself is never shown
+        raise UserError(
+            f"environment variable {env.api_key_env} holds non-ASCII or control characters",
+            hint="an API key is printable ASCII: check for a stray character or line break",
+        )
     backend = TavusBackend(env.api_url, key, api_key_env=env.api_key_env)
     if on_retry is not None:
         backend.on_retry = on_retry

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from personactl.compile.source import BOOL_HINT
 from personactl.errors import did_you_mean
 
 from ._types import CHOICE_ERROR, TYPE_ERROR, type_name
@@ -162,8 +163,12 @@ def convert_error(
     if kind == TYPE_ERROR:
         return SchemaIssue(path, f"invalid type for {label}: {err['msg']}")
     if kind in _EXPECTED:
+        # `yes`/`on` are booleans in YAML 1.1 (and other tools), strings here
+        hint = BOOL_HINT if kind == "bool_type" and isinstance(value, str) else ""
         return SchemaIssue(
-            path, f"invalid type for {label}: expected {_EXPECTED[kind]}, got {type_name(value)}"
+            path,
+            f"invalid type for {label}: expected {_EXPECTED[kind]}, got {type_name(value)}",
+            hint,
         )
     if kind in _BOUNDS:
         ctx_key, op = _BOUNDS[kind]

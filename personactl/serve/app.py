@@ -30,6 +30,10 @@ from starlette.types import Receive, Scope, Send
 from personactl.serve.store import NotFound, Store
 
 FAULTS_ENV = "PERSONACTL_SERVE_FAULTS"
+MAX_BODY_BYTES = 1024 * 1024  # a persona is a few kB; the real API caps bodies too
+MAX_DEPTH = 64  # as personactl's own YAML
+MAX_LIMIT = 10_000
+MAX_PAGE = 1_000_000_000
 DROP_MODES = ("502", "abort")
 
 
@@ -77,7 +81,15 @@ class Faults:
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Faults:
         """Faults from the JSON object in $PERSONACTL_SERVE_FAULTS (none when unset)."""
         raw = environ.get(FAULTS_ENV, "").strip()
-        return cls.from_dict(json.loads(raw)) if raw else cls()
+        if not raw:
+            return cls()
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise ValueError(f"{FAULTS_ENV} is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ValueError(f"{FAULTS_ENV} must be a JSON object of fault settings")
+        return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -146,24 +158,65 @@ class _Control:
 Handler = Callable[[Request, _Control], Awaitable[Response]]
 
 
+class _TooLarge(Exception):
+    """A request body over MAX_BODY_BYTES (413)."""
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 async def _body(request: Request) -> Any:
+    size = 0
+    chunks = []
+    async for chunk in request.stream():  # counted as it arrives: never buffer a huge body
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _TooLarge(f"the request body is larger than {MAX_BODY_BYTES:,} bytes")
+        chunks.append(chunk)
     try:
-        return json.loads(await request.body())
+        # NaN and Infinity are not JSON: stored, they would break every later list
+        value = json.loads(b"".join(chunks), parse_constant=_not_json)
+    except RecursionError:
+        value = None  # deeper than Python's own limit: refused below
+        depth_ok = False
     except ValueError as exc:
-        raise ValueError("the request body is not valid JSON") from exc
+        raise ValueError(f"the request body is not valid JSON: {exc}") from exc
+    else:
+        depth_ok = _depth_ok(value)
+    if not depth_ok:
+        raise ValueError(f"the request body is nested deeper than {MAX_DEPTH} levels")
+    return value
 
 
-def _int_param(request: Request, name: str, default: int) -> int:
+def _depth_ok(value: Any) -> bool:
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return False
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        )
+        stack.extend((child, depth + 1) for child in children)
+    return True
+
+
+def _int_param(request: Request, name: str, default: int, maximum: int) -> int:
     raw = request.query_params.get(name)
     try:
-        return default if raw is None else int(raw)
+        value = default if raw is None else int(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be an integer") from exc
+    if not 1 <= value <= maximum:  # SQLite integers are 64-bit: an overflow is a 400
+        raise ValueError(f"{name} must be between 1 and {maximum:,}")
+    return value
 
 
 async def list_personas(request: Request, ctl: _Control) -> Response:
-    limit = _int_param(request, "limit", 10)  # Tavus defaults: 10 per page, page 1
-    page = _int_param(request, "page", 1)
+    # Tavus defaults: 10 per page, page 1
+    limit = _int_param(request, "limit", 10, MAX_LIMIT)
+    page = _int_param(request, "page", 1, MAX_PAGE)
     persona_type = request.query_params.get("persona_type")
     if persona_type not in (None, "user", "system"):
         raise ValueError("persona_type must be user or system")
@@ -231,6 +284,8 @@ def _api_route(ctl: _Control, path: str, method: str, handler: Handler) -> Route
             return _error(404, str(exc))
         except ValueError as exc:
             return _error(400, str(exc))
+        except _TooLarge as exc:
+            return _error(413, str(exc))
 
     return Route(path, endpoint, methods=[method])
 
@@ -245,6 +300,8 @@ def _control_routes(ctl: _Control) -> list[Route]:
                 ctl.set_faults(Faults.from_dict({**ctl.faults.to_dict(), **changes}))
             except ValueError as exc:
                 return _error(400, str(exc))
+            except _TooLarge as exc:
+                return _error(413, str(exc))
         return JSONResponse(ctl.faults.to_dict())
 
     async def stats(request: Request) -> Response:

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jsonpatch
 import jsonpointer
@@ -101,6 +101,17 @@ def _seal_in_place(persona: JSON) -> JSON:
             if isinstance(key, str) and not key.startswith(_SEALED):
                 layer["api_key"] = _SEALED + hashlib.sha256(key.encode()).hexdigest()
     return persona
+
+
+def check_types(body: JSON, kind: Literal["persona", "conversation"]) -> None:
+    """Refuse (ValueError: 400) a body whose known fields have the wrong type, as the
+    API does; unknown keys and semantic checks are personactl's, not the API's."""
+    from personactl.schema import check_conversation, check_persona  # pydantic: on write only
+
+    check = check_persona if kind == "persona" else check_conversation
+    for issue in check(body, allow_unknown=True):
+        if not issue.warning and issue.message.startswith("invalid type"):
+            raise ValueError(issue.message)
 
 
 class Store:
@@ -190,6 +201,7 @@ class Store:
     def create_persona(self, payload: JSON) -> JSON:
         if not isinstance(payload, dict):
             raise ValueError("the persona must be a JSON object")
+        check_types(payload, "persona")
         stamp = now_iso()
         persona_id = "p" + secrets.token_hex(6)
         body = {k: v for k, v in payload.items() if k not in READ_ONLY}
@@ -200,7 +212,7 @@ class Store:
             "created_at": stamp,
             "updated_at": stamp,
         }
-        text = json.dumps(_seal_in_place(body))
+        text = json.dumps(_seal_in_place(body), allow_nan=False)
         with self._tx() as db:
             db.execute(
                 "INSERT INTO personas (persona_id, persona_type, body) VALUES (?, 'user', ?)",
@@ -230,6 +242,7 @@ class Store:
                 raise ValueError(f"invalid JSON Patch: {exc}") from exc
             if not isinstance(result, dict):
                 raise ValueError("the patched persona must remain a JSON object")
+            check_types(result, "persona")
             _seal_in_place(result)
             for field in READ_ONLY:
                 if result.get(field) != current.get(field):
@@ -239,7 +252,7 @@ class Store:
             result["updated_at"] = now_iso()
             db.execute(
                 "UPDATE personas SET body = ? WHERE persona_id = ?",
-                (json.dumps(result), persona_id),
+                (json.dumps(result, allow_nan=False), persona_id),
             )
         return True
 
@@ -259,6 +272,7 @@ class Store:
         """
         if not isinstance(body, dict):
             raise ValueError("the conversation must be a JSON object")
+        check_types(body, "conversation")
         persona_id = body.get("persona_id")
         if not isinstance(persona_id, str):
             raise ValueError("persona_id is required")
@@ -287,7 +301,7 @@ class Store:
         with self._tx() as db:
             db.execute(
                 "INSERT INTO conversations (conversation_id, body) VALUES (?, ?)",
-                (conversation_id, json.dumps(record)),
+                (conversation_id, json.dumps(record, allow_nan=False)),
             )
         return record
 

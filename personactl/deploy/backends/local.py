@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from personactl.deploy.backends.base import JSON
 from personactl.errors import ApiError
@@ -17,7 +19,20 @@ class LocalBackend:
     name = "local"
 
     def __init__(self, db_path: str | os.PathLike[str]) -> None:
-        self.store = Store(db_path)
+        self.db_path = db_path
+        with self._database():
+            self.store = Store(db_path)
+
+    @contextmanager
+    def _database(self) -> Iterator[None]:
+        """A corrupt, read-only or locked database file is the user's to fix: one line."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise ApiError(
+                f"{self.db_path}: the local backend's database failed: {exc}",
+                hint="make the file writable, or move it away to start with an empty one",
+            ) from None
 
     def __repr__(self) -> str:
         return "LocalBackend()"
@@ -31,7 +46,8 @@ class LocalBackend:
         self._supported(kind)
         page = 1
         while True:
-            items, total = self.store.list_personas(_PAGE, page, "user")
+            with self._database():
+                items, total = self.store.list_personas(_PAGE, page, "user")
             yield from items
             if len(items) < _PAGE or page * _PAGE >= total:
                 return
@@ -39,33 +55,38 @@ class LocalBackend:
 
     def get(self, kind: Kind, rid: str) -> JSON | None:
         self._supported(kind)
-        return self.store.get_persona(rid)
+        with self._database():
+            return self.store.get_persona(rid)
 
     def create(self, kind: Kind, payload: JSON) -> JSON:
         self._supported(kind)
-        try:
-            return self.store.create_persona(payload)
-        except ValueError as exc:
-            raise ApiError(f"create persona failed: {exc}", 400) from exc
+        with self._database():
+            try:
+                return self.store.create_persona(payload)
+            except ValueError as exc:
+                raise ApiError(f"create persona failed: {exc}", 400) from exc
 
     def patch(self, kind: Kind, rid: str, ops: list[JSON]) -> None:
         self._supported(kind)
-        try:
-            self.store.patch_persona(rid, ops)
-        except NotFound as exc:
-            raise ApiError(f"patch persona {rid} failed: not found", 404) from exc
-        except ValueError as exc:
-            raise ApiError(f"patch persona {rid} failed: {exc}", 400) from exc
+        with self._database():
+            try:
+                self.store.patch_persona(rid, ops)
+            except NotFound as exc:
+                raise ApiError(f"patch persona {rid} failed: not found", 404) from exc
+            except ValueError as exc:
+                raise ApiError(f"patch persona {rid} failed: {exc}", 400) from exc
 
     def delete(self, kind: Kind, rid: str) -> None:
         self._supported(kind)
-        self.store.delete_persona(rid)
+        with self._database():
+            self.store.delete_persona(rid)
 
     def create_conversation(self, body: JSON) -> JSON:
-        try:
-            return self.store.create_conversation(body)
-        except ValueError as exc:
-            raise ApiError(f"create conversation failed: {exc}", 400) from exc
+        with self._database():
+            try:
+                return self.store.create_conversation(body)
+            except ValueError as exc:
+                raise ApiError(f"create conversation failed: {exc}", 400) from exc
 
     def request_count(self) -> int:
         return 0
