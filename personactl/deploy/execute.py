@@ -45,9 +45,10 @@ def live_by_id(backend: Backend, kinds: Iterable[Kind]) -> dict[str, JSON]:
     """Every deployed resource of these kinds, from the paginated lists (no GET per one)."""
     live: dict[str, JSON] = {}
     for kind in dict.fromkeys(kinds):
-        live.update(
-            (str(r[kind.id_field]), r) for r in backend.list_all(kind) if r.get(kind.id_field)
-        )
+        for resource in backend.list_all(kind):
+            rid = kind.id_of(resource)
+            if rid:
+                live[rid] = resource
     return live
 
 
@@ -115,7 +116,9 @@ def _create(
     maybe_created = earlier is not None
     for _attempt in range(3):
         try:
-            return str(backend.create(kind, sent)[kind.id_field]), applied
+            created = kind.id_of(backend.create(kind, sent))
+            assert created, "backends answer CreateOutcomeUnknown for a create without an id"
+            return created, applied
         except CreateOutcomeUnknown:
             maybe_created = True
             # The create may have happened: look for it before sending it again.
@@ -145,7 +148,7 @@ def _find_created(
     exact: list[str] = []
     named: list[str] = []
     for resource in backend.list_all(kind):
-        rid = resource.get(kind.id_field)
+        rid = kind.id_of(resource)
         if not rid or (sent_after is not None and not _created_since(resource, sent_after)):
             continue
         if not kept_as_sent(body, resource):

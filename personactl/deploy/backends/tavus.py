@@ -251,11 +251,9 @@ class TavusBackend:
         try:
             for items, total in pages:
                 # dedupe: a create during listing can shift a resource onto the next page
-                fresh = [
-                    r for r in items if isinstance(r, dict) and r.get(kind.id_field) not in seen
-                ]
+                fresh = [r for r in items if isinstance(r, dict) and kind.id_of(r) not in seen]
                 for resource in fresh:
-                    seen.add(resource.get(kind.id_field, ""))
+                    seen.add(kind.id_of(resource) or "")
                     # the platform's own resources, if the filter is ignored
                     if not kind.type_field or resource.get(kind.type_field) != "system":
                         yield resource
@@ -273,7 +271,7 @@ class TavusBackend:
         self._expect(resp)
         data = self._json(resp)
         # the docs show {"data": [persona]}, servers also answer the bare object: take both
-        bare = isinstance(data, dict) and kind.id_field in data
+        bare = isinstance(data, dict) and kind.id_of(data) is not None
         envelope = data.get("data") if isinstance(data, dict) and not bare else None
         if isinstance(envelope, list):
             data = envelope[0] if envelope else None
@@ -286,7 +284,7 @@ class TavusBackend:
         resp = self._send("POST", kind.collection, body=payload, resendable=False)
         self._expect(resp)
         data = self._json(resp)
-        if not isinstance(data, dict) or not isinstance(data.get(kind.id_field), str):
+        if not isinstance(data, dict) or kind.id_of(data) is None:
             raise CreateOutcomeUnknown(
                 f"POST {kind.collection}: the response carries no {kind.id_field}"
             )

@@ -1,0 +1,49 @@
+"""`ref('ADDRESS')`: the deployed id of another resource of the repository.
+
+A compiled payload holds `\\x00personactl-ref:ADDRESS\\x00` where a template
+called `ref('ADDRESS')` (as `secret()` leaves a placeholder, see sensitive.py).
+`render`/`validate` show the id from the environment's state, or
+`(known after apply)`; plan and apply substitute real ids, in dependency order.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+KNOWN_AFTER_APPLY = "(known after apply)"
+_PREFIX = "\x00personactl-ref:"
+_PLACEHOLDER = re.compile("\x00personactl-ref:([^\x00]*)\x00")
+_ENCODED = re.compile(r"\\u0000personactl-ref:([^\\]*)\\u0000")
+
+
+def placeholder(address: str) -> str:
+    return f"{_PREFIX}{address}\x00"
+
+
+def targets(value: Any) -> set[str]:
+    """Every address referenced anywhere in a payload."""
+    if isinstance(value, str):
+        return set(_PLACEHOLDER.findall(value))
+    return set(_ENCODED.findall(json.dumps(value)))
+
+
+def resolve(value: Any, ids: Mapping[str, str], missing: str = KNOWN_AFTER_APPLY) -> Any:
+    """A copy with each reference replaced by its id (`missing` when not in `ids`)."""
+
+    def sub(text: str) -> str:
+        return _PLACEHOLDER.sub(lambda m: ids.get(m.group(1), missing), text)
+
+    return _map_strings(value, sub)
+
+
+def _map_strings(value: Any, fn: Any) -> Any:
+    if isinstance(value, str):
+        return fn(value) if _PREFIX in value else value
+    if isinstance(value, dict):
+        return {k: _map_strings(v, fn) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(v, fn) for v in value]
+    return value
