@@ -101,7 +101,15 @@ def _heading(change: Change) -> str:
         note = "  (deleted outside personactl; will be recreated)"
     elif change.drift:
         note = "  (drift: deployed persona changed outside personactl)"
-    return f"{_SIGNS[change.action]} {change.action} {change.address}{pid}{note}"
+    heading = f"{_SIGNS[change.action]} {change.action} {change.address}{pid}{note}"
+    return heading + (f"\n    note: {adoption_note(change)}" if change.adoptable else "")
+
+
+def adoption_note(change: Change) -> str:
+    return (
+        f"{change.adoptable} is deployed with the same name and not managed; "
+        f"`personactl import {change.address} {change.adoptable}` adopts it instead"
+    )
 
 
 def text(plan: Plan, color: bool = False) -> str:
@@ -173,6 +181,9 @@ def markdown(plan: Plan) -> str:
                 f"| {_SIGNS[c.action]} | `{c.address}`{drift} | {c.id or '(new)'} | {fields} |"
             )
         lines.append("")
+        lines += [f"> {adoption_note(c)}" for c in plan.changes if c.adoptable]
+        if any(c.adoptable for c in plan.changes):
+            lines.append("")
         for c in plan.changes:
             if c.action == "delete":
                 continue

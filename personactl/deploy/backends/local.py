@@ -66,8 +66,10 @@ class LocalBackend:
             except ValueError as exc:
                 raise ApiError(f"create persona failed: {exc}", 400) from exc
 
-    def patch(self, kind: Kind, rid: str, ops: list[JSON]) -> None:
+    def patch(self, kind: Kind, rid: str, ops: list[JSON] | JSON) -> None:
         self._supported(kind)
+        if not isinstance(ops, list):
+            raise ApiError(f"patch persona {rid} failed: a persona takes a JSON Patch", 400)
         with self._database():
             try:
                 self.store.patch_persona(rid, ops)
