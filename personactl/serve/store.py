@@ -589,7 +589,7 @@ class Store:
         table = _TABLES[kind.name]
         if not isinstance(payload, dict):
             raise ValueError(f"the {table.singular} must be a JSON object")
-        body = check_body(kind, payload)
+        body = copy.deepcopy(check_body(kind, payload))  # sealed in place: never the caller's
         stamp = now_iso()
         rid = table.id_prefix + secrets.token_hex(6)
         owner = {table.owner_field: "user"} if table.owner_field else {}
@@ -628,7 +628,7 @@ class Store:
             )
             if draft and not force:
                 raise Conflict(rid)
-            result = self._updated(kind, current, update)
+            result = self._updated(kind, current, copy.deepcopy(update))  # sealed in place
             for field in table.server_fields():
                 if result.get(field) != current.get(field):
                     raise ValueError(f"{field} is read-only")
