@@ -331,11 +331,6 @@ def _mask_in_place(name: str, body: JSON) -> JSON:
     return body
 
 
-def masked(persona: JSON) -> JSON:
-    """A copy of `persona` with its sealed values replaced by MASK."""
-    return _mask_in_place("personas", copy.deepcopy(persona))
-
-
 def _refuse_echoed_auth(body: JSON) -> None:
     """The platform refuses a tool auth secret equal to its scrub placeholder."""
     for parent, key, _keys in _slots(body, _TOOL_AUTH):
