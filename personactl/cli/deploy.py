@@ -57,6 +57,8 @@ def _report_outcome(outcome: Outcome, plan: Plan) -> None:
         return
     for warning in outcome.warnings:
         click.echo(sensitive.scrub(f"warning: {warning}"), err=True)
+    for address in outcome.discarded_drafts:
+        click.echo(f"{address}: discarded its unsaved PAL Maker draft", err=True)
     counts = {a: sum(1 for c in outcome.done if c.action == a) for a in ACTIONS}
     done = (
         f"{counts['create']} created, {counts['update']} updated, {counts['delete']} deleted, "
@@ -182,6 +184,11 @@ def plan(
     show_default=True,
     help="Concurrent API requests.",
 )
+@click.option(
+    "--discard-drafts",
+    is_flag=True,
+    help="Apply over unsaved PAL Maker drafts (sent with force=true), discarding them.",
+)
 @full_option
 def apply(
     planfile: Path | None,
@@ -190,6 +197,7 @@ def apply(
     prune: bool,
     allow_destroy: bool,
     parallelism: int,
+    discard_drafts: bool,
     full: bool,
 ) -> None:
     """Make the deployed account match the configuration (or exactly PLANFILE)."""
@@ -215,6 +223,7 @@ def apply(
                 report=progress.change,
                 on_retry=progress.retry,
                 stop=interrupts.stop,
+                discard_drafts=discard_drafts,
             )
     finally:
         progress.close()
