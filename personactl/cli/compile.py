@@ -111,7 +111,7 @@ def render(addresses: tuple[str, ...], out: Path | None, fmt: RenderFormat, chec
         if problems:
             raise UserError(
                 f"{len(problems)} rendered file(s) under {out}/ are stale",
-                hint=f"run `personactl render --out {out}` and commit the result",
+                hint=f"run `personactl render --out {out}/` and commit the result",
             )
         click.echo(f"{len(files)} rendered file(s) under {out}/ are up to date.", err=True)
         return
