@@ -9,8 +9,9 @@ two lines pins every compiled persona, secrets masked:
 `pytest --snapshot-update` writes the snapshots (one per address, in
 `__snapshots__/`); afterwards a prompt edit fails the test with the diff of each persona
 that changed, and a persona that is gone leaves an unused snapshot, which syrupy
-reports.  The project is pytest's rootdir unless `--personactl-project DIR` (or the
-`personactl_project` ini option) says otherwise.  Registered as a `pytest11` entry
+reports.  The project is the nearest personactl.yaml at or above pytest's rootdir,
+unless `--personactl-project DIR` (or the `personactl_project` ini option, relative
+to the rootdir) says otherwise.  Registered as a `pytest11` entry
 point, so installing personactl is enough; it imports nothing heavy until used.
 """
 
@@ -30,9 +31,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--personactl-project",
         metavar="DIR",
-        help="The persona repository to snapshot (default: pytest's rootdir).",
+        help="The persona repository to snapshot (default: at or above the rootdir).",
     )
-    parser.addini("personactl_project", "The persona repository (default: the rootdir).")
+    parser.addini("personactl_project", "The persona repository, relative to the rootdir.")
 
 
 class PersonaSnapshots:
@@ -68,6 +69,13 @@ class PersonaSnapshots:
             )
 
 
+def _enclosing(start: Path) -> Path:
+    """The nearest directory at or above `start` with a personactl.yaml (else `start`)."""
+    from personactl.project import PROJECT_FILE
+
+    return next((d for d in (start, *start.parents) if (d / PROJECT_FILE).is_file()), start)
+
+
 @pytest.fixture
 def personactl_snapshot(request: pytest.FixtureRequest) -> PersonaSnapshots:
     """Snapshots of the repository's compiled personas: `personactl_snapshot.assert_all()`."""
@@ -80,9 +88,8 @@ def personactl_snapshot(request: pytest.FixtureRequest) -> PersonaSnapshots:
         pytest.fail("personactl_snapshot needs syrupy: pip install syrupy", pytrace=False)
     config = request.config
     where = config.getoption("--personactl-project") or config.getini("personactl_project")
-    root = (config.rootpath / where) if where else config.rootpath
     try:
-        project = load_project(Path(root))
+        project = load_project(config.rootpath / where if where else _enclosing(config.rootpath))
     except UserError as exc:
         pytest.fail(str(exc), pytrace=False)
     return PersonaSnapshots(project, snapshot)
