@@ -99,6 +99,7 @@ def test_completion_reads_names_without_compiling(tmp_path: Path) -> None:
         "team/b/y",
         "tools:get_weather",
     ]
+    assert _complete(f"personactl -C {repo} render to", elsewhere) == ["tools:get_weather"]
     assert _complete(f"personactl -C {repo} --env ", elsewhere) == ["dev", "qa"]
     # outside any repository: nothing, and no error
     assert _complete("personactl render ", elsewhere) == []
