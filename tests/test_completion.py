@@ -117,3 +117,24 @@ def test_unknown_shell() -> None:
     result = run_cli("completion", "tcsh")
     assert result.code == 1
     assert "'tcsh' is not one of 'bash', 'zsh', 'fish'" in result.err
+
+
+def test_names_are_cached_by_file_stamp(tmp_path: Path) -> None:
+    from personactl.compile.addresses import addresses
+
+    repo = build_tree(
+        tmp_path / "repo",
+        {
+            "personactl.yaml": "version: 1\n",
+            "personas/a.yaml": "variants: {x: {}}\n",
+            ".personactl/.keep": "",
+        },
+    )
+    assert addresses(repo) == ["a/x"]
+    cached = (repo / ".personactl/cache/names.json").read_text()
+    assert '"personas/a.yaml"' in cached
+    (repo / "personas/a.yaml").write_text("variants: {x: {}, longer: {}}\n")
+    assert addresses(repo) == ["a/longer", "a/x"]
+    (repo / "personas/a.yaml").unlink()
+    assert addresses(repo) == []
+    assert '"personas/a.yaml"' not in (repo / ".personactl/cache/names.json").read_text()
