@@ -46,8 +46,9 @@ class _Names:
         self.fresh: dict[str, Any] = {}
         with contextlib.suppress(OSError, ValueError):  # no cache yet, or a damaged one
             loaded = json.loads((root / _CACHE).read_text(encoding="utf-8"))
-            if isinstance(loaded, dict) and loaded.get("version") == _CACHE_VERSION:
-                self.cache = loaded.get("files", {})
+            files = loaded.get("files") if isinstance(loaded, dict) else None
+            if isinstance(files, dict) and loaded.get("version") == _CACHE_VERSION:
+                self.cache = files
 
     def of(self, folder: Path) -> list[list[str]]:
         out = []
