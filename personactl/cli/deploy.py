@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from personactl.cli._app import cli, echo_problems, global_options, opts
+from personactl.cli._app import cli, echo_problems, examples, global_options, opts
+from personactl.cli._complete import complete_address
 from personactl.deploy.formats import PLAN_FORMATS, PlanFormat
 from personactl.errors import UserError
 
@@ -107,6 +108,7 @@ target_option = click.option(
     "targets",
     multiple=True,
     metavar="ADDRESS",
+    shell_complete=complete_address,
     help="Only these addresses (a file name selects all its variants).",
 )
 full_option = click.option(
@@ -121,7 +123,14 @@ prune_option = click.option(
 )
 
 
-@cli.command()
+@cli.command(
+    epilog=examples(
+        "personactl plan",
+        "personactl --env prod plan --out plan.json",
+        "personactl plan --target storyteller --format markdown",
+        "personactl plan --detailed-exitcode   # 2 when changes are pending",
+    )
+)
 @global_options
 @click.option(
     "--out",
@@ -170,7 +179,13 @@ def plan(
         raise click.exceptions.Exit(2)
 
 
-@cli.command()
+@cli.command(
+    epilog=examples(
+        "personactl apply",
+        "personactl plan --out plan.json && personactl apply plan.json",
+        "personactl apply --auto-approve --parallelism 16",
+    )
+)
 @global_options
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
@@ -230,9 +245,12 @@ def apply(
     _report_outcome(applied.outcome, applied.plan)
 
 
-@cli.command(name="import")
+@cli.command(
+    name="import",
+    epilog=examples("personactl --env prod import weather-assistant p0123456789"),
+)
 @global_options
-@click.argument("address")
+@click.argument("address", shell_complete=complete_address)
 @click.argument("persona_id")
 def import_(address: str, persona_id: str) -> None:
     """Adopt an existing deployed persona into state as ADDRESS."""
