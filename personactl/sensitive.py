@@ -52,9 +52,8 @@ def unusable(name: str, environ: Mapping[str, str]) -> tuple[str, str] | None:
         return _UNSET, f"export {name}=... (plan and apply need secret values)"
     if any(c in value for c in _LINE_BREAKS):
         return (
-            "contains a line break (CR or LF); nothing was sent",
-            f"a secret is one line: strip the newline, e.g. "
-            f"export {name}=\"$(tr -d '\\r\\n' < FILE)\"",
+            "contains a line break (CR or LF), which is never sent",
+            f"strip it, e.g. export {name}=\"$(tr -d '\\r\\n' < FILE)\"",
         )
     return None
 

@@ -86,7 +86,7 @@ def _base64_inside(data: bytes, offset: int) -> str:
     the characters that do not change when the bytes around it do (zeros vs ones)."""
     low = base64.b64encode(bytes(offset) + data + bytes(3)).decode()
     high = base64.b64encode(b"\xff" * offset + data + b"\xff" * 3).decode()
-    runs = "".join(a if a == b else " " for a, b in zip(low, high)).split()
+    runs = "".join(a if a == b else " " for a, b in zip(low, high, strict=True)).split()
     return max(runs, key=len)  # the value's run; padding may agree elsewhere
 
 
