@@ -13,10 +13,13 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from personactl import sensitive
+from personactl.deploy.backends.tavus import TavusBackend
+from personactl.errors import ApiError
+from personactl.kinds import kind_of
 from personactl.sensitive import MASK, StreamScrubber, scrub
 from tests.conftest import SECRETS, assert_no_secrets, build_tree, run_cli
 from tests.llmserver import LlmServer, llm_fixture  # noqa: F401 (the llm fixture)
-from tests.serverfix import API_KEY, LiveServer, server  # noqa: F401
+from tests.serverfix import LiveServer, server  # noqa: F401
 from tests.test_faults import ENV, make_repo
 
 # Unlike SECRETS: quotes, a slash, a plus, an ampersand, a space and non-ASCII letters,
@@ -193,3 +196,23 @@ def test_resolve_names_the_secret_never_the_value() -> None:
         sensitive.resolve({"k": sensitive.placeholder("K")}, {"K": PLAIN + "\r\n"})
     assert exc.value.names == ["K"]
     assert PLAIN[:8] not in str(exc.value) and "K contains a line break" in str(exc.value)
+
+
+def test_a_header_http_refuses_is_not_retried_nor_printed_as_bytes(
+    server: LiveServer,  # noqa: F811
+) -> None:
+    """A library caller's key with a trailing newline: the HTTP client refuses the header
+    (and prints it as b'...\\n'); one attempt, one line without the key, nothing sent."""
+    key = "library-key-with-newline-5e1f\n"
+    backend = TavusBackend(server.url, key, max_retries=5, backoff_base=0.01)
+    retries: list[str] = []
+    backend.on_retry = retries.append
+    with pytest.raises(ApiError) as exc:
+        list(backend.list_all(kind_of("p01")))
+    backend.close()
+    assert str(exc.value) == (
+        "GET /v2/personas: the request cannot be sent (LocalProtocolError: a header holds a "
+        "line break or another character HTTP does not allow); nothing was sent"
+    )
+    assert (retries, backend.request_count(), server.stats()["total"]) == ([], 1, 0)
+    assert scrub(f"echo {key!r} {key.encode()!r} {key[:9]}") == f"echo '{MASK}' b'{MASK}' {MASK}"
