@@ -101,18 +101,24 @@ MIN_PREFIX = 8
 _LINE_BREAKS = ("\r", "\n")
 
 
+def _utf8(text: str) -> bytes:
+    # an environment value may hold surrogates (undecodable bytes): never an error here
+    return text.encode("utf-8", "surrogatepass")
+
+
 def _escapes(text: str) -> set[str]:
     """`text` as it appears in a message that quoted it: as is, its bytes or str repr,
     JSON-escaped (ASCII or not), URL-quoted (path, component or form style)."""
+    raw = _utf8(text)
     return {
         text,
-        repr(text.encode("utf-8", "surrogatepass"))[2:-1],
+        repr(raw)[2:-1],
         repr(text)[1:-1],
         json.dumps(text)[1:-1],
         json.dumps(text, ensure_ascii=False)[1:-1],
-        quote(text),
-        quote(text, safe=""),
-        quote_plus(text),
+        quote(raw),
+        quote(raw, safe=""),
+        quote_plus(raw),
     }
 
 
@@ -127,7 +133,7 @@ def representations(value: str) -> set[str]:
     }
     forms = set(texts)
     for text in texts:
-        data = text.encode("utf-8", "surrogatepass")
+        data = _utf8(text)
         for offset in range(3):
             # base64 char i carries bits 6i..6i+6: keep those made of the value's bits only
             first = -(-8 * offset // 6)
