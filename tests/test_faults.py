@@ -332,7 +332,7 @@ def echoing_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     echo: set[str] = {"create", "patch", "conversation"}
     names = {
         "create": "create_persona",
-        "patch": "patch_persona",
+        "patch": "patch_resource",
         "conversation": "create_conversation",
     }
 

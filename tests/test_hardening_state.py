@@ -292,9 +292,10 @@ def test_a_lost_create_never_adopts_an_identical_persona_made_before_it(
     rendered = cli(repo, "render", "p01")
     assert rendered.code == 0, rendered.both
     twin = server.store.create_persona(json.loads(rendered.out))["persona_id"]
-    with sqlite3.connect(tmp_path / "serve.sqlite") as db:  # made an hour ago, by hand
+    with sqlite3.connect(tmp_path / "serve.sqlite") as db:  # made long before the send
         db.execute(
-            "UPDATE personas SET body = json_set(body, '$.created_at', ?) WHERE persona_id = ?",
+            "UPDATE resources SET body = json_set(body, '$.created_at', ?)"
+            " WHERE kind = 'personas' AND rid = ?",
             ("2020-01-01T00:00:00.000Z", twin),
         )
     server.set_faults(drop_create_response=1.0, drop_mode="502")
