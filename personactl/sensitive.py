@@ -8,27 +8,54 @@ values right before a request is sent.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 MASK = "(sensitive)"
 _PREFIX = "\x00personactl-secret:"
 _PLACEHOLDER = re.compile("\x00personactl-secret:([^\x00]*)\x00")
 
 
-class MissingSecret(LookupError):
-    """`resolve` needed a secret that the environment does not hold (a user error: the CLI
-    prints it as one line; plan/apply check for every missing name before they start)."""
+class SecretError(LookupError):
+    """`resolve` needed secrets it cannot send: not set, or holding a line break (a user
+    error: the CLI prints it as one line naming them, never a value; plan/apply check
+    every name before they start)."""
 
-    def __init__(self, names: list[str]) -> None:
-        self.names = names
-        super().__init__(
-            f"secret {', '.join(names)} is not set in the environment "
-            "(hint: export it before plan/apply; validate and render work without it)"
+    def __init__(self, problems: Mapping[str, tuple[str, str]]) -> None:
+        self.names = sorted(problems)
+        whys = sorted({why for why, _hint in problems.values()})
+        if whys == [_UNSET]:
+            text = (
+                f"secret {', '.join(self.names)} is not set in the environment "
+                "(hint: export it before plan/apply; validate and render work without it)"
+            )
+        else:
+            text = "; ".join(
+                f"secret {name} {why} (hint: {hint})" for name, (why, hint) in problems.items()
+            )
+        super().__init__(text)
+
+
+_UNSET = "is not set"
+
+
+def unusable(name: str, environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """Why the secret `name` cannot be sent, and a hint; None when it can."""
+    value = environ.get(name)
+    if value is None:
+        return _UNSET, f"export {name}=... (plan and apply need secret values)"
+    if any(c in value for c in _LINE_BREAKS):
+        return (
+            "contains a line break (CR or LF), which is never sent",
+            f"strip it, e.g. export {name}=\"$(tr -d '\\r\\n' < FILE)\"",
         )
+    return None
 
 
 def placeholder(name: str) -> str:
@@ -64,19 +91,146 @@ def names(value: Any) -> set[str]:
 
 
 # Values this process has resolved for a request: an API may echo a request body
-# back in an error, and no message personactl prints may carry one.
-_RESOLVED: set[str] = set()
+# back in an error, and no message personactl prints may carry one, in any encoding.
 _MIN_REDACTED = 4  # shorter values would blank out ordinary words
+# An echo cut at N characters ends in a prefix of the value: from this length on,
+# a prefix is masked too (shorter ones are too common to tell from ordinary text).
+MIN_PREFIX = 8
+# Line breaks never go on the wire: in a header they fail in the HTTP client (which
+# prints the value as bytes), in a body they are almost always a stray `\n` from a file.
+_LINE_BREAKS = ("\r", "\n")
+
+
+def _utf8(text: str) -> bytes:
+    # an environment value may hold surrogates (undecodable bytes): never an error here
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _escapes(text: str) -> set[str]:
+    """`text` as it appears in a message that quoted it: as is, its bytes or str repr,
+    JSON-escaped (ASCII or not), URL-quoted (path, component or form style)."""
+    raw = _utf8(text)
+    return {
+        text,
+        repr(raw)[2:-1],
+        repr(text)[1:-1],
+        json.dumps(text)[1:-1],
+        json.dumps(text, ensure_ascii=False)[1:-1],
+        quote(raw),
+        quote(raw, safe=""),
+        quote_plus(raw),
+    }
+
+
+def representations(value: str) -> set[str]:
+    """Every form `value` takes in a message: its escapes (`_escapes`), also of its JSON
+    form (a request body echoed whole), and the stable inner part of the base64 of each
+    (standard and URL-safe) at each of the three alignments inside a larger blob."""
+    texts = {
+        shown
+        for inner in (value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1])
+        for shown in _escapes(inner)
+    }
+    forms = set(texts)
+    for text in texts:
+        data = _utf8(text)
+        for offset in range(3):
+            # base64 char i carries bits 6i..6i+6: keep those made of the value's bits only
+            first = -(-8 * offset // 6)
+            last = 8 * (offset + len(data)) // 6
+            encoded = base64.b64encode(bytes(offset) + data).decode()[first:last]
+            forms.update((encoded, encoded.replace("+", "-").replace("/", "_")))
+    return {form for form in forms if len(form) >= _MIN_REDACTED}
+
+
+class _Redactor:
+    """The resolved values' representations, behind one regex of their heads (the first
+    MIN_PREFIX characters): a hit is extended to the longest representation it starts."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: set[str] = set()
+        self._by_head: dict[str, list[str]] = {}
+        self._pattern: re.Pattern[str] | None = None
+        self.longest = 0  # the longest representation: what a stream must hold back
+
+    def add(self, value: str) -> None:
+        if len(value) < _MIN_REDACTED or value in self._values:  # the usual case: known
+            return
+        with self._lock:
+            if value in self._values:
+                return
+            self._values.add(value)
+            for form in representations(value):
+                head = form[:MIN_PREFIX]
+                forms = self._by_head.setdefault(head, [])
+                if form not in forms:
+                    forms.append(form)
+                self.longest = max(self.longest, len(form))
+            heads = sorted(self._by_head, key=len, reverse=True)  # longest alternative first
+            self._pattern = re.compile("|".join(map(re.escape, heads)))
+
+    def spans(self, text: str) -> Iterator[tuple[int, int]]:
+        """(start, end) of each masked stretch of `text`, left to right, not overlapping."""
+        pattern = self._pattern
+        if pattern is None:
+            return
+        pos = 0
+        while (found := pattern.search(text, pos)) is not None:
+            start = found.start()
+            end = max(
+                start + len(os.path.commonprefix([form, text[start : start + len(form)]]))
+                for form in self._by_head[found.group()]
+            )
+            yield start, end
+            pos = end
+
+    def sub(self, text: str) -> str:
+        out: list[str] = []
+        pos = 0
+        for start, end in self.spans(text):
+            out += (text[pos:start], MASK)
+            pos = end
+        return "".join(out) + text[pos:] if out else text
+
+
+_REDACTOR = _Redactor()
+
+
+def remember(value: str) -> None:
+    """From now on `scrub` masks `value` (in every representation) in any message."""
+    _REDACTOR.add(value)
 
 
 def scrub(text: str) -> str:
     """Message text with secret placeholders, and any secret value sent so far, masked."""
     if _PREFIX in text:
         text = _PLACEHOLDER.sub(MASK, text)
-    for value in _RESOLVED:
-        if value in text:
-            text = text.replace(value, MASK)
-    return text
+    return _REDACTOR.sub(text)
+
+
+class StreamScrubber:
+    """`scrub` for text that arrives in pieces: a secret split across pieces is masked,
+    and a stretch that may still grow into a longer echo waits for the next piece."""
+
+    def __init__(self) -> None:
+        self._pending = ""
+
+    def feed(self, text: str) -> str:
+        """The part of everything fed so far that can be shown now, masked."""
+        raw = self._pending + text
+        # a value not yet recognised starts within the last (longest - 1) characters
+        cut = max(len(raw) - _REDACTOR.longest + 1, 0)
+        for start, end in _REDACTOR.spans(raw):
+            if end > cut:  # a stretch running into what is held back may grow
+                cut = min(cut, start)
+                break
+        self._pending = raw[cut:]
+        return scrub(raw[:cut])
+
+    def end(self) -> str:
+        rest, self._pending = self._pending, ""
+        return scrub(rest)
 
 
 def mask(value: Any) -> Any:
@@ -91,16 +245,16 @@ def mask(value: Any) -> Any:
 
 
 def resolve(value: Any, environ: Mapping[str, str] | None = None) -> Any:
-    """A copy with real secret values, for the request body only. Missing names are errors."""
+    """A copy with real secret values, for the request body only; every value resolved
+    is remembered for `scrub`.  A secret that is not set or holds a line break is an error."""
     source = os.environ if environ is None else environ
-    missing = sorted(n for n in names(value) if n not in source)
-    if missing:
-        raise MissingSecret(missing)
+    problems = {n: why for n in sorted(names(value)) if (why := unusable(n, source))}
+    if problems:
+        raise SecretError(problems)
 
     def value_of(match: re.Match[str]) -> str:
         value = source[match.group(1)]
-        if len(value) >= _MIN_REDACTED:
-            _RESOLVED.add(value)
+        remember(value)
         return value
 
     def sub(text: str) -> str:

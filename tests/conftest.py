@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -63,15 +67,78 @@ def run_cli(
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
-def assert_no_secrets(*texts: str, root: Path | None = None) -> None:
-    """No secret value in the given texts, nor in any file under root."""
-    for value in SECRETS.values():
-        for text in texts:
-            assert value not in text
-        if root is not None:
-            for path in root.rglob("*"):
-                if path.is_file():
-                    assert value.encode() not in path.read_bytes(), path
+def _escapes(text: str) -> dict[str, str]:
+    """How a message may quote `text` (kind -> form)."""
+    return {
+        "as is": text,
+        "bytes repr": repr(text.encode())[2:-1],
+        "str repr": repr(text)[1:-1],
+        "JSON-escaped": json.dumps(text)[1:-1],
+        "JSON-escaped, not ASCII": json.dumps(text, ensure_ascii=False)[1:-1],
+        "URL-quoted": quote(text),
+        "URL-quoted, no safe": quote(text, safe=""),
+        "URL-quoted, plus": quote_plus(text),
+    }
+
+
+def _base64_inside(data: bytes, offset: int) -> str:
+    """What base64 of `data` always looks like at `offset` (mod 3) inside a larger blob:
+    the characters that do not change when the bytes around it do (zeros vs ones)."""
+    low = base64.b64encode(bytes(offset) + data + bytes(3)).decode()
+    high = base64.b64encode(b"\xff" * offset + data + b"\xff" * 3).decode()
+    runs = "".join(a if a == b else " " for a, b in zip(low, high, strict=True)).split()
+    return max(runs, key=len)  # the value's run; padding may agree elsewhere
+
+
+def _leak_forms() -> dict[bytes, str]:
+    """The first PREFIX characters (all of a shorter form) of every representation of
+    every SECRETS value, as UTF-8 -> what it is.  Any leaked prefix of PREFIX or more
+    characters, of any form, contains one of these."""
+    found: dict[bytes, str] = {}
+    for name, value in SECRETS.items():
+        texts = {
+            f"{outer} of {inner}": shown
+            for inner, text in _escapes(value).items()
+            if inner.startswith(("as is", "JSON"))
+            for outer, shown in _escapes(text).items()
+        }
+        for kind, text in list(texts.items()):
+            for offset in range(3):
+                inside = _base64_inside(text.encode(), offset)
+                texts[f"base64 at offset {offset} of {kind}"] = inside
+                texts[f"URL-safe base64 at offset {offset} of {kind}"] = inside.translate(
+                    str.maketrans("+/", "-_")
+                )
+        for kind, text in texts.items():
+            found.setdefault(text[:PREFIX].encode(), f"{name} ({kind})")
+    return found
+
+
+PREFIX = 8  # an echo cut at N characters still shows this many of a secret
+_FORMS = _leak_forms()
+_LEAK = re.compile(b"|".join(re.escape(head) for head in sorted(_FORMS, key=len, reverse=True)))
+
+
+def _assert_clean(data: bytes, where: str) -> None:
+    found = _LEAK.search(data)
+    assert found is None, f"{_FORMS[found.group()]} in {where}"
+
+
+def assert_no_secrets(
+    *texts: str, root: Path | None = None, databases: Iterable[Path] = ()
+) -> None:
+    """No representation of a secret value (see `_leak_forms`) in the given texts, in any
+    file under root (symlinks aside: they point out of it), or in the SQLite databases
+    (with their -wal and -journal files)."""
+    for index, text in enumerate(texts):
+        _assert_clean(text.encode("utf-8", "surrogateescape"), f"text #{index}")
+    files: list[Path] = []
+    if root is not None:
+        files += [p for p in root.rglob("*") if p.is_file() and not p.is_symlink()]
+    for db in databases:
+        files += [p for p in (db, Path(f"{db}-wal"), Path(f"{db}-journal")) if p.is_file()]
+    for path in files:
+        _assert_clean(path.read_bytes(), str(path))
 
 
 @pytest.fixture(autouse=True)

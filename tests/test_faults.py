@@ -9,9 +9,11 @@ readable state.  After each, no secret value is in any output or file.
 
 from __future__ import annotations
 
+import base64
 import getpass
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -21,8 +23,10 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
+from starlette.responses import JSONResponse
 
 import personactl.serve.app
 from personactl.deploy.state.file import FileStore
@@ -301,16 +305,65 @@ def test_partial_failure_keeps_successes_and_rerun_converges(
     assert_converged(repo, live, 6)
 
 
+def echoes(text: str) -> str:
+    """What a careless API says about a request body: quoted whole, JSON-escaped,
+    URL-encoded, base64-encoded (three alignments), cut at 200 characters, and cut just
+    inside each secret value it holds (an API that cuts its echo at N characters)."""
+    cuts = [text[: text.index(v) + 10] for v in SECRETS.values() if v in text]
+    return " | ".join(
+        [
+            f"bad request: {text}",
+            f"json: {json.dumps(text)}",
+            f"url: {quote(text)}",
+            f"form: {quote_plus(text)}",
+            *(f"base64: {b64(pad + text)}" for pad in ("", "x", "xy")),
+            f"cut: {text[:200]}",
+            *(f"cut: {cut}" for cut in cuts),
+        ]
+    )
+
+
 @pytest.fixture
 def echoing_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A server that refuses every create with an error quoting the whole request body."""
+    """A server that refuses creates, patches and conversations in `.echo` (a set) with a
+    400 whose message echoes the request body in every encoding (see `echoes`); the
+    conversations it does start have the callback_url echoed into the conversation_url."""
+    app = personactl.serve.app
+    echo: set[str] = {"create", "patch", "conversation"}
+    names = {
+        "create": "create_persona",
+        "patch": "patch_resource",
+        "conversation": "create_conversation",
+    }
 
-    async def create_persona(request: Any, _ctl: Any) -> Any:
-        return personactl.serve.app._error(400, f"bad request: {(await request.body()).decode()}")
+    def echoing(what: str) -> Any:
+        original = getattr(app, names[what])
 
-    monkeypatch.setattr(personactl.serve.app, "create_persona", create_persona)
+        async def handler(request: Any, ctl: Any) -> Any:
+            text = (await request.body()).decode()
+            if what in echo:
+                return app._error(400, echoes(text))
+            answer = await original(request, ctl)
+            if what != "conversation":
+                return answer
+            data = json.loads(answer.body)
+            callback = json.loads(text).get("callback_url", "")
+            data["conversation_url"] += "?" + "&".join(
+                [f"cb={quote(callback, safe='')}", f"raw={callback}", f"b64={b64(callback)}"]
+            )
+            return JSONResponse(data)
+
+        return handler
+
+    for what, name in names.items():
+        monkeypatch.setattr(app, name, echoing(what))
     with live_server(tmp_path / "serve.sqlite") as live:
+        live.echo = echo  # type: ignore[attr-defined]
         yield live
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
 
 
 def test_an_api_echoing_the_request_never_prints_a_secret(
@@ -322,6 +375,79 @@ def test_an_api_echoing_the_request_never_prints_a_secret(
     assert "bad request: {" in result.err  # the echo is shown...
     assert "(sensitive)" in result.err  # ...with the secret values masked
     assert_no_secrets(result.out, result.err, root=repo)
+
+
+SECRET_PROMPT = """
+extends: [_bases/base.yaml]
+persona:
+  persona_name: Persona 01
+  system_prompt: >-
+    Sign every answer with {{ secret('TTS_API_KEY') }};
+    never {{ secret('CUSTOM_LLM_API_KEY') }}.
+"""
+
+
+def test_an_api_echoing_every_encoding_leaks_nothing(tmp_path: Path, echoing_server: Any) -> None:
+    """plan, apply (creates and patches) and conversation create against an API that echoes
+    request bodies JSON-escaped, URL-encoded, base64-encoded and cut: no representation of a
+    secret in any output, file or the server's database."""
+    live = echoing_server
+    repo = make_repo(tmp_path, live.url, 2)
+    build_tree(
+        repo,
+        {
+            "personas/p01.yaml": SECRET_PROMPT,
+            "conversations/talk.yaml": """
+                persona: p01
+                conversation:
+                  replica_id: r1
+                  callback_url: "https://hooks.example.com/cb?token={{ secret('TTS_API_KEY') }}"
+            """,
+        },
+    )
+    outputs: list[str] = []
+
+    def run(*args: str, code: int) -> Result:
+        result = cli(repo, *args)
+        assert result.code == code, result.both
+        outputs.extend((result.out, result.err))
+        return result
+
+    planned = run("plan", code=0)
+    assert "Plan: 2 to create, 0 to update, 0 to delete." in planned.out
+    refused = run("apply", "--auto-approve", code=1)
+    assert (
+        refused.err.count("create failed: POST /v2/personas failed: HTTP 400: bad request: {") == 2
+    )
+    for kind in ("json", "url", "form", "base64", "cut"):
+        assert f" | {kind}: " in refused.err  # each echo is shown, masked
+    assert len(deployed(live)) == 0
+    # nothing refused was stored (what is accepted below holds a prompt made with a secret,
+    # which the serve store keeps as sent: swept up to here)
+    assert_no_secrets(*outputs, root=repo, databases=[tmp_path / "serve.sqlite"])
+
+    live.echo.clear()
+    run("apply", "--auto-approve", code=0)
+    (repo / "personas/p01.yaml").write_text(SECRET_PROMPT.replace("Sign", "Close"))
+    live.echo.add("patch")
+    patched = run("apply", "--auto-approve", code=1)
+    assert "p01: update failed: PATCH /v2/personas/" in patched.err
+    assert "HTTP 400: bad request: [" in patched.err
+    assert run("plan", code=0).out.count("(sensitive)") >= 1
+
+    live.echo.add("conversation")
+    echoed = run("conversation", "create", "talk", code=1)
+    assert "POST /v2/conversations failed: HTTP 400: bad request: {" in echoed.err
+    live.echo.clear()
+    started = run("conversation", "create", "talk", code=0)
+    [conversation_id, url] = started.out.splitlines()
+    assert re.fullmatch(r"conversation_id: c[0-9a-f]{12}", conversation_id)
+    assert url.split("?", 1)[1] == (
+        "cb=https%3A%2F%2Fhooks.example.com%2Fcb%3Ftoken%3D(sensitive)"
+        "&raw=https://hooks.example.com/cb?token=(sensitive)"
+        "&b64=aHR0cHM6Ly9ob29rcy5leGFtcGxlLmNvbS9jYj90b2tlbj1(sensitive)"
+    )
+    assert_no_secrets(*outputs, root=repo)
 
 
 # -- the state lock --------------------------------------------------------------------

@@ -19,7 +19,7 @@ import click
 from personactl import __version__
 from personactl.cli._complete import complete_env
 from personactl.errors import Problem, UserError
-from personactl.sensitive import MissingSecret
+from personactl.sensitive import SecretError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as exc:
         echo_problems(exc.problems)
         sys.exit(1)
-    except MissingSecret as exc:
+    except SecretError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
     except click.exceptions.Exit as exc:

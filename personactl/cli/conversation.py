@@ -76,5 +76,6 @@ def conversation_create(name: str, variables: tuple[str, ...]) -> None:
         created = backend.create_conversation(sensitive.resolve(body))
     finally:
         backend.close()
-    click.echo(f"conversation_id: {created.get('conversation_id')}")
-    click.echo(f"conversation_url: {created.get('conversation_url')}")
+    # the API's answer may echo what was sent (a callback token in the url): scrubbed
+    for key in ("conversation_id", "conversation_url"):
+        click.echo(sensitive.scrub(f"{key}: {created.get(key)}"))

@@ -74,24 +74,19 @@ def open_state(project: Project, env: Environment) -> StateStore:
 
 
 def _require_secrets(payloads: Mapping[str, Any], environ: Mapping[str, str]) -> None:
-    """One line per missing secret, naming the resources that need it."""
+    """One line per secret not set or not sendable, naming the resources that need it."""
     users: dict[str, list[str]] = {}
     for address, payload in payloads.items():
         for name in sensitive.names(payload):
-            if name not in environ:
+            if sensitive.unusable(name, environ):
                 users.setdefault(name, []).append(address)
     problems = []
     for name, needed_by in sorted(users.items()):
         shown = ", ".join(needed_by[:3]) + (
             f" and {len(needed_by) - 3} more" if len(needed_by) > 3 else ""
         )
-        problems.append(
-            Problem(
-                None,
-                f"secret {name} is not set (used by {shown})",
-                f"export {name}=... (plan and apply need secret values)",
-            )
-        )
+        why, hint = sensitive.unusable(name, environ) or ("", "")
+        problems.append(Problem(None, f"secret {name} {why} (used by {shown})", hint))
     if problems:
         raise ConfigErrors(problems)
 

@@ -53,7 +53,8 @@ def _change_from_file(raw: _ChangeFile) -> Change:
     if rid is not None and not isinstance(rid, str):
         raise ValueError(f"{raw.address}: {id_field} must be a string")
     if raw.action != "create" and not rid:
-        raise ValueError(f"{raw.address}: a {raw.action} needs its {id_field}")
+        article = "an" if raw.action == "update" else "a"
+        raise ValueError(f"{raw.address}: {article} {raw.action} needs its {id_field}")
     if raw.action == "create" and raw.execute.body is None:
         raise ValueError(f"{raw.address}: a create needs its body")
     return Change(
@@ -81,7 +82,9 @@ def plan_from_data(raw: Any) -> Plan:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = "/".join(str(p) for p in first["loc"]) or "the file"
-        raise ValueError(f"{where}: {first['msg']}") from None
+        # pydantic names the model ("instance of _PlanFile"): users wrote an object
+        why = "Input should be an object" if first["type"] == "model_type" else first["msg"]
+        raise ValueError(f"{where}: {why}") from None
     return Plan(
         environment=parsed.environment,
         backend=parsed.backend,

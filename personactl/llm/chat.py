@@ -15,29 +15,25 @@ from typing import Any, TextIO
 from personactl.llm.check import parse_chunk
 from personactl.llm.request import LlmError, LlmRequest, Message
 from personactl.llm.wire import DONE, Endpoint, EndpointError
-from personactl.sensitive import scrub
+from personactl.sensitive import StreamScrubber
 
 
 class ScrubbedWriter:
-    """Writes streamed text with secret values masked, even one split across deltas:
-    the last (longest secret - 1) characters wait until more text shows they are not one."""
+    """Writes streamed text with secret values masked, even one split across deltas
+    (see `StreamScrubber`)."""
 
-    def __init__(self, out: TextIO, secrets: Iterable[str]) -> None:
+    def __init__(self, out: TextIO) -> None:
         self._out = out
-        self._hold = max((len(s) for s in secrets), default=1) - 1
-        self._pending = ""
+        self._scrubber = StreamScrubber()
 
     def write(self, text: str) -> None:
-        self._pending = scrub(self._pending + text)
-        if len(self._pending) > self._hold:
-            cut = len(self._pending) - self._hold
-            self._out.write(self._pending[:cut])
-            self._pending = self._pending[cut:]
+        shown = self._scrubber.feed(text)
+        if shown:
+            self._out.write(shown)
             self._out.flush()
 
     def flush(self) -> None:
-        self._out.write(scrub(self._pending))
-        self._pending = ""
+        self._out.write(self._scrubber.end())
         self._out.flush()
 
 
@@ -45,7 +41,7 @@ def chat(request: LlmRequest, lines: Iterable[str], out: TextIO, timeout: float)
     """Run the conversation until `lines` ends; returns the number of turns."""
     endpoint = Endpoint(request, timeout)
     history: list[Message] = []
-    writer = ScrubbedWriter(out, request.secret_values)
+    writer = ScrubbedWriter(out)
     turns = 0
     try:
         for line in lines:

@@ -47,8 +47,6 @@ class LlmRequest:
     extra_body: dict[str, Any]
     query: dict[str, Any]  # default_query: URL parameters on every request
     api_key: str = field(repr=False)
-    # the values `scrub` hides, for output that is written piece by piece (chat)
-    secret_values: tuple[str, ...] = field(repr=False)
 
     @property
     def url(self) -> str:
@@ -109,16 +107,4 @@ def build_request(
         extra_body=dict(real["extra_body"] or {}),
         query=dict(real["default_query"] or {}),
         api_key=api_key,
-        secret_values=tuple(_secret_strings(wire, real)),
     )
-
-
-def _secret_strings(template: dict[str, Any], real: dict[str, Any]) -> list[str]:
-    """The resolved strings that came from a secret() placeholder."""
-    found: list[str] = []
-    for key, value in template.items():
-        if isinstance(value, str) and sensitive.contains(value):
-            found.append(str(real[key]))
-        elif isinstance(value, dict):
-            found.extend(_secret_strings(value, real[key]))
-    return found

@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
-from personactl import __version__
+from personactl import __version__, sensitive
 from personactl.deploy.backends.base import JSON, CreateOutcomeUnknown, DraftConflict
 from personactl.errors import ApiError
 from personactl.kinds import Kind
@@ -97,6 +97,7 @@ class TavusBackend:
         self.list_parallelism = list_parallelism  # list pages fetched at once after page 1
         self.backoff_base = backoff_base
         self._secret = api_key  # only for the header and for redaction; never in repr
+        sensitive.remember(api_key)  # an echo of it, in any encoding, is scrubbed too
         self._client = httpx.Client(
             base_url=self.api_url,
             headers={"x-api-key": api_key, "user-agent": f"personactl/{__version__}"},
@@ -152,6 +153,13 @@ class TavusBackend:
             resp: httpx.Response | None = None
             try:
                 resp = self._client.request(method, path, json=body, params=params)
+            except httpx.LocalProtocolError as exc:
+                # refused by our own HTTP client: resending cannot help, and its message
+                # holds the offending header value (the key) as bytes
+                raise self._error(
+                    f"{what}: the request cannot be sent ({type(exc).__name__}: a header holds "
+                    "a line break or another character HTTP does not allow); nothing was sent"
+                ) from None
             except httpx.TransportError as exc:
                 if not resendable and not isinstance(exc, _NOT_SENT):
                     raise CreateOutcomeUnknown(

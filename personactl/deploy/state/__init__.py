@@ -96,18 +96,25 @@ class State:
         return state
 
     def apply_entry(self, entry: Mapping[str, Any]) -> None:
-        """Fold one journal entry (see Recorder) into this state."""
+        """Fold one journal entry (see Recorder) into this state; a malformed one is a
+        ValueError (or KeyError/TypeError) and changes nothing."""
         address = entry["address"]
         op: JournalOp = entry["op"]
+        if not isinstance(address, str) or not address:
+            raise ValueError(f"journal address {address!r} is not a non-empty string")
         if op == "put":
-            self.resources[address] = Resource.from_data(
-                entry["resource"], kind_of(address).id_field, address
-            )
+            resource = Resource.from_data(entry["resource"], kind_of(address).id_field, address)
+            owner = next((a for a, r in self.resources.items() if r.id == resource.id), address)
+            if owner != address:  # folded in, it would make the state unreadable
+                raise ValueError(f"{address} and {owner} would share id {resource.id}")
+            self.resources[address] = resource
             self.pending.pop(address, None)
         elif op == "rm":
             self.resources.pop(address, None)
             self.pending.pop(address, None)
         elif op == "creating":
+            if not isinstance(entry["body"], dict):
+                raise ValueError(f"{address}: a pending create's body must be an object")
             self.pending[address] = entry["body"]
         elif op == "not_created":
             self.pending.pop(address, None)

@@ -3,7 +3,7 @@
 The file is rewritten atomically (temp file, fsync, rename).  While an apply
 runs, every success is first appended to a journal next to it (one fsynced JSON
 line each), so a process killed mid-apply loses nothing it created; the next
-load folds the journal in.  Each create is journaled as pending before it is
+load folds the journal in and saves.  Each create is journaled as pending before it is
 sent: if the process dies before recording the id, the next apply looks for the
 resource instead of creating a duplicate.  A lock file names its holder.
 """
@@ -30,6 +30,7 @@ class FileStore:
         self.path = path
         self.environment = environment
         self.where = shown or str(path)
+        self._held = False  # this process holds the lock (see `lock`)
 
     @property
     def journal_path(self) -> Path:
@@ -40,17 +41,32 @@ class FileStore:
         return self.path.with_name(self.path.name + ".lock")
 
     def load(self) -> State:
-        state = State(self.environment)
-        if self.path.exists():
-            try:
-                state = State.from_data(
-                    json.loads(self.path.read_text(encoding="utf-8")), self.environment
-                )
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise unreadable(self.where, exc) from None
+        """The state, with a journal left behind folded in and saved.
+
+        A journal outlives its run only when the run died before its final save (it
+        saves, and removes the journal, on every way out): fold it into the file now, so
+        the file alone is complete.  Only under the lock, since a running apply appends
+        to its journal; when another process holds it (or the folder is read-only, a
+        plan in CI) the journal is folded in memory only, as before."""
+        if self.journal_path.exists() and not self._held:
+            with contextlib.suppress(LockHeld, OSError), self.lock("fold the journal"):
+                return self.load()
+        state = self._read()
         if self.journal_path.exists():
             self._replay(state)
+            if self._held:
+                self.save(state)
         return state
+
+    def _read(self) -> State:
+        if not self.path.exists():
+            return State(self.environment)
+        try:
+            return State.from_data(
+                json.loads(self.path.read_text(encoding="utf-8")), self.environment
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise unreadable(self.where, exc) from None
 
     def _replay(self, state: State) -> None:
         for line in self.journal_path.read_text(encoding="utf-8").splitlines():
@@ -92,9 +108,11 @@ class FileStore:
             ) from None
         with os.fdopen(fd, "w") as handle:
             handle.write(json.dumps(holder))
+        self._held = True
         try:
             yield
         finally:
+            self._held = False
             lock.unlink(missing_ok=True)
 
     def unlock(self) -> str | None:
