@@ -62,10 +62,6 @@ def placeholder(name: str) -> str:
     return f"{_PREFIX}{name}\x00"
 
 
-def is_pure_secret(value: Any) -> bool:
-    return isinstance(value, str) and _PLACEHOLDER.fullmatch(value) is not None
-
-
 # The same placeholders as json.dumps writes them: one C-speed encode answers
 # "where are the secrets" for a whole payload without a Python-level walk.
 _ENCODED = re.compile(r"\\u0000personactl-secret:([^\\]*)\\u0000")
@@ -170,6 +166,10 @@ class _Redactor:
             heads = sorted(self._by_head, key=len, reverse=True)  # longest alternative first
             self._pattern = re.compile("|".join(map(re.escape, heads)))
 
+    def values(self) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(self._values)
+
     def spans(self, text: str) -> Iterator[tuple[int, int]]:
         """(start, end) of each masked stretch of `text`, left to right, not overlapping."""
         pattern = self._pattern
@@ -200,6 +200,11 @@ _REDACTOR = _Redactor()
 def remember(value: str) -> None:
     """From now on `scrub` masks `value` (in every representation) in any message."""
     _REDACTOR.add(value)
+
+
+def carries_secret(text: str) -> bool:
+    """Whether `text` holds a value resolved for a request (as sent, not escaped)."""
+    return any(value in text for value in _REDACTOR.values())
 
 
 def scrub(text: str) -> str:

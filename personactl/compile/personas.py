@@ -279,7 +279,7 @@ def _check_literal_secrets(tree: Any, problems: list[Problem]) -> None:
 def _literal_secrets(tree: Any, problems: list[Problem], keys: frozenset[str]) -> None:
     if isinstance(tree, PMap):
         for k, v in tree.items():
-            if k in keys and isinstance(v, str) and v and not sensitive.is_pure_secret(v):
+            if k in keys and isinstance(v, str) and v and not sensitive.contains(v):
                 problems.append(
                     Problem(
                         tree.val_locs.get(k),

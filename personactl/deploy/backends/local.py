@@ -6,8 +6,11 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+from personactl import sensitive
 from personactl.deploy.backends.base import JSON, DraftConflict
+from personactl.digests import digest
 from personactl.errors import ApiError
 from personactl.kinds import Kind
 from personactl.serve.store import Conflict, NotFound, Store
@@ -55,7 +58,7 @@ class LocalBackend:
     def create(self, kind: Kind, payload: JSON) -> JSON:
         with self._database():
             try:
-                return self.store.create(kind, payload)
+                return self.store.create(kind, _sealed(payload))
             except ValueError as exc:
                 raise ApiError(f"create {_singular(kind)} failed: {exc}", 400) from exc
 
@@ -63,7 +66,7 @@ class LocalBackend:
         what = f"patch {_singular(kind)} {rid} failed"
         with self._database():
             try:
-                return self.store.patch(kind, rid, ops, force=force).discarded_draft
+                return self.store.patch(kind, rid, _sealed(ops), force=force).discarded_draft
             except NotFound as exc:
                 raise ApiError(f"{what}: not found", 404) from exc
             except Conflict as exc:
@@ -91,3 +94,19 @@ class LocalBackend:
 
 def _singular(kind: Kind) -> str:
     return kind.name.removesuffix("s")
+
+
+def _sealed(value: Any) -> Any:
+    """`value` with every string that holds a secret() value kept only as a digest.
+
+    This database sits inside the repository; unlike `serve`, the embedded backend sees
+    which values were resolved from secrets (sensitive.remember), so a prompt or header
+    built with secret() is sealed too, not only the fields the API treats as credentials.
+    Plans never compare such strings with what is deployed (state keeps their digests)."""
+    if isinstance(value, str):
+        return digest(value) if sensitive.carries_secret(value) else value
+    if isinstance(value, dict):
+        return {k: _sealed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_sealed(v) for v in value]
+    return value
