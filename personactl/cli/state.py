@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -86,3 +87,29 @@ def state_unlock() -> None:
     """Break a stale state lock."""
     held = _store().unlock()
     click.echo(f"Unlocked (was {held})." if held else "State was not locked.", err=True)
+
+
+@state.command(name="pull")
+@global_options
+def state_pull() -> None:
+    """Print the environment's state as JSON (secrets as salted hashes)."""
+    from personactl.output import to_json
+
+    click.echo(to_json(_store().load().data()), nl=False)
+
+
+@state.command(name="push")
+@global_options
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a state of another lineage or serial.")
+def state_push(file: Path, force: bool) -> None:
+    """Replace the environment's state with FILE (from `state pull`)."""
+    from personactl.deploy import engine as deploy
+
+    project, env = _project_env()
+    pushed = deploy.read_state_file(file, env.name)
+    where = deploy.state_push(project, env, pushed, force=force)
+    click.echo(
+        f"Pushed {file} to {where} (lineage {pushed.lineage}, serial {pushed.serial}).",
+        err=True,
+    )
