@@ -24,7 +24,7 @@ import contextlib
 import hashlib
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from personactl.deploy.state import Holder, Recorder, State, unreadable
@@ -194,25 +194,24 @@ class PostgresStore:
             self._write(conn, state)
 
     def recorder(self, state: State) -> Recorder:
-        conn = self._connect()
-        lock = threading.Lock()  # one connection: one transaction at a time
+        pool = _Pool(self._connect)
         try:
-            with self._errors("cannot start the journal"), conn.transaction():
+            with pool.connection() as conn, self._errors("cannot start the journal"):
                 _ensure_head(conn, self.environment, state)
         except BaseException:
-            conn.close()
+            pool.close()
             raise
 
         def sink(entry: dict[str, Any]) -> None:
-            with lock, self._errors(f"cannot record {entry['address']}"), conn.transaction():
+            with pool.connection() as conn, self._errors(f"cannot record {entry['address']}"):
                 _journal(conn, self.environment, entry)
 
         def finish() -> None:
             try:
-                with lock, self._errors("cannot save the state"):
+                with pool.connection() as conn, self._errors("cannot save the state"):
                     self._write(conn, state)
             finally:
-                conn.close()
+                pool.close()
 
         return Recorder(state, sink, finish)
 
@@ -337,6 +336,36 @@ class PostgresStore:
                 )
 
 
+class _Pool:
+    """The journal's connections: one per writer at a time, made as needed, so the
+    commits of an apply's parallel workers overlap instead of queueing on one."""
+
+    def __init__(self, connect: Callable[[], Connection]) -> None:
+        self._connect = connect
+        self._lock = threading.Lock()
+        self._idle: list[Connection] = []
+        self._all: list[Connection] = []
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Connection]:
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = self._connect()
+            with self._lock:
+                self._all.append(conn)
+        try:
+            yield conn
+        finally:
+            with self._lock:
+                self._idle.append(conn)
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+
+
 def migrate(conn: Connection, where: str) -> int:
     """Bring personactl's tables to SCHEMA_VERSION (idempotent); the version found."""
     with conn.transaction():
@@ -376,36 +405,38 @@ def _ensure_head(conn: Connection, environment: str, state: State) -> None:
     )
 
 
+# Each journal entry is one statement, so one transaction and one round trip (an
+# autocommit statement commits on its own); `put`, `rm` and `not_created` each settle
+# a pending create in the same statement.  Mirrors State.apply_entry.
+_SETTLE = """DELETE FROM personactl_pending_creates
+    WHERE environment = %(env)s AND address = %(address)s"""
+_JOURNAL: dict[str, LiteralString] = {
+    "put": f"""WITH settled AS ({_SETTLE})
+        INSERT INTO personactl_resources
+        VALUES (%(env)s, %(address)s, %(id)s, %(resource)s)
+        ON CONFLICT (environment, address) DO UPDATE SET
+        resource_id = EXCLUDED.resource_id, resource = EXCLUDED.resource""",
+    "rm": f"""WITH settled AS ({_SETTLE})
+        DELETE FROM personactl_resources
+        WHERE environment = %(env)s AND address = %(address)s""",
+    "creating": """INSERT INTO personactl_pending_creates
+        VALUES (%(env)s, %(address)s, %(body)s)
+        ON CONFLICT (environment, address) DO UPDATE SET body = EXCLUDED.body""",
+    "not_created": _SETTLE,
+}
+
+
 def _journal(conn: Connection, environment: str, entry: Mapping[str, Any]) -> None:
-    """One Recorder entry as rows (see State.apply_entry, which this mirrors)."""
+    """One Recorder entry, committed when this returns."""
     from psycopg.types.json import Json
 
-    key = (environment, entry["address"])
-    op = entry["op"]
-    if op == "put":
-        resource = entry["resource"]
-        rid = resource[kind_of(entry["address"]).id_field]
-        conn.execute(
-            """INSERT INTO personactl_resources VALUES (%s, %s, %s, %s)
-            ON CONFLICT (environment, address) DO UPDATE SET
-            resource_id = EXCLUDED.resource_id, resource = EXCLUDED.resource""",
-            (*key, rid, Json(resource)),
-        )
-    elif op == "rm":
-        conn.execute(
-            "DELETE FROM personactl_resources WHERE environment = %s AND address = %s", key
-        )
-    if op == "creating":
-        conn.execute(
-            """INSERT INTO personactl_pending_creates VALUES (%s, %s, %s)
-            ON CONFLICT (environment, address) DO UPDATE SET body = EXCLUDED.body""",
-            (*key, Json(entry["body"])),
-        )
-    else:  # put, rm and not_created all settle a pending create
-        conn.execute(
-            "DELETE FROM personactl_pending_creates WHERE environment = %s AND address = %s",
-            key,
-        )
+    params = {"env": environment, "address": entry["address"]}
+    if "resource" in entry:
+        params["id"] = entry["resource"][kind_of(entry["address"]).id_field]
+        params["resource"] = Json(entry["resource"])
+    if "body" in entry:
+        params["body"] = Json(entry["body"])
+    conn.execute(_JOURNAL[entry["op"]], params)
 
 
 def _require_psycopg() -> None:
