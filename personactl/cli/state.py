@@ -84,7 +84,7 @@ def state_mv(old: str, new: str) -> None:
 @state.command(name="unlock")
 @global_options
 def state_unlock() -> None:
-    """Break a stale state lock."""
+    """Break a stale state lock (postgres: its locks never go stale; names the holder)."""
     held = _store().unlock()
     click.echo(f"Unlocked (was {held})." if held else "State was not locked.", err=True)
 
@@ -101,7 +101,7 @@ def state_pull() -> None:
 @state.command(name="push")
 @global_options
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--force", is_flag=True, help="Replace a state of another lineage or serial.")
+@click.option("--force", is_flag=True, help="Replace a state of another lineage, or a newer one.")
 def state_push(file: Path, force: bool) -> None:
     """Replace the environment's state with FILE (from `state pull`)."""
     from personactl.deploy import engine as deploy
