@@ -11,7 +11,6 @@ resource instead of creating a duplicate.  A lock file names its holder.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import getpass
 import json
 import os
@@ -86,7 +85,7 @@ class FileStore:
                 hint="wait for it to finish; if it is stale, `personactl state unlock`",
             ) from None
         with os.fdopen(fd, "w") as handle:
-            handle.write(json.dumps(dataclasses.asdict(Holder.me(operation))))
+            handle.write(json.dumps(_lock_data(Holder.me(operation))))
         try:
             yield
         finally:
@@ -141,13 +140,28 @@ class _Journal:
 
 def describe_lock(lock: Path) -> str:
     try:
-        holder = Holder(**json.loads(lock.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
+        holder = _holder(json.loads(lock.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return f"lock file {lock} exists"
     text = holder.describe()
     if _dead_here(holder):
         text += "; that process is no longer running"
     return text
+
+
+def _lock_data(holder: Holder) -> dict[str, Any]:
+    """The lock file's JSON (its format since the first release)."""
+    return {
+        "holder": f"{holder.user}@{holder.host}",
+        "pid": holder.pid,
+        "operation": holder.operation,
+        "started_at": holder.started_at,
+    }
+
+
+def _holder(info: dict[str, Any]) -> Holder:
+    user, _, host = str(info["holder"]).rpartition("@")
+    return Holder(user, host, info["pid"], info["operation"], info["started_at"])
 
 
 def _dead_here(holder: Holder) -> bool:
