@@ -13,7 +13,10 @@ from personactl.compile.envelope import (
     ENVIRONMENT,
     FORMAT_VERSION,
     PROJECT,
+    STATE,
+    STATE_BACKENDS,
     BackendName,
+    StateBackendName,
     check_envelope,
     expect_map,
 )
@@ -26,8 +29,17 @@ DEFAULT_API_URL: str = ENVIRONMENT.key("api_url").default
 DEFAULT_API_KEY_ENV: str = ENVIRONMENT.key("api_key_env").default
 ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 API_SCHEMES = ("https", "http")
-STATE_DSN_ENV = "PERSONACTL_STATE_DSN"  # DESIGN §7's default dsn_env
+STATE_DSN_ENV: str = STATE.key("dsn_env").default  # DESIGN §7
 _SECRET_CALL = re.compile(r"""secret\(\s*['"]([^'"]+)['"]""")
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    """Where an environment's state lives: `state:` as a path (a file) or a mapping."""
+
+    backend: StateBackendName = "file"
+    path: str | None = None  # backend file: relative to the project (default under .personactl/)
+    dsn_env: str = STATE_DSN_ENV  # backend postgres: the env var with the connection string
 
 
 @dataclass(frozen=True)
@@ -36,7 +48,7 @@ class Environment:
     backend: BackendName
     api_url: str
     api_key_env: str
-    state: str | None
+    state: StateConfig
     vars: PMap
     overrides: PMap
     loc: Loc | None
@@ -74,8 +86,9 @@ class Project:
         return env
 
     def state_path(self, env: Environment) -> Path:
-        if env.state:
-            return self.root / env.state
+        """The state file of an environment whose state backend is `file`."""
+        if env.state.path:
+            return self.root / env.state.path
         return self.workdir / "state" / f"{env.name}.json"
 
     def confined(self, path: Path, folder: Path) -> bool:
@@ -90,6 +103,7 @@ class Project:
         names = {DEFAULT_API_KEY_ENV: "the default api_key_env", STATE_DSN_ENV: "a dsn_env"}
         for env in self.environments.values():
             names.setdefault(env.api_key_env, f"the api_key_env of environment '{env.name}'")
+            names.setdefault(env.state.dsn_env, f"the dsn_env of environment '{env.name}'")
         for folder in (self.templates_dir, self.personas_dir, self.conversations_dir):
             for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
                 try:
@@ -228,13 +242,57 @@ def _environment(name: str, node: Any, loc: Loc | None, problems: list[Problem])
         backend=backend if backend in BACKENDS else "local",
         api_url=api_url,
         api_key_env=text("api_key_env", DEFAULT_API_KEY_ENV) or DEFAULT_API_KEY_ENV,
-        state=text("state", None),
+        state=_state(env, name, problems),
         vars=expect_map(env.get("vars"), env.val_locs.get("vars"), "vars", problems),
         overrides=expect_map(
             env.get("overrides"), env.val_locs.get("overrides"), "overrides", problems
         ),
         loc=loc,
     )
+
+
+def _state(env: PMap, name: str, problems: list[Problem]) -> StateConfig:
+    node = env.get("state")
+    loc = env.val_locs.get("state", env.loc)
+    if node is None:
+        return StateConfig()
+    if isinstance(node, str) and node:
+        return StateConfig(path=node)
+    if not isinstance(node, PMap):
+        problems.append(
+            Problem(
+                loc,
+                "state must be a file path or a mapping",
+                "e.g. state: state/prod.json, or state: {backend: postgres}",
+            )
+        )
+        return StateConfig()
+    what = f"the state of environment '{name}'"
+    check_envelope(node, STATE, problems, what)
+    backend = node.get("backend", "file")
+    if backend not in STATE_BACKENDS:
+        problems.append(
+            Problem(
+                node.val_locs.get("backend", loc),
+                f"unknown state backend {backend!r}",
+                "backend is file or postgres",
+            )
+        )
+        return StateConfig()
+    values: dict[str, str] = {}
+    for key in ("path", "dsn_env"):
+        value = node.get(key)
+        at = node.key_locs.get(key, loc)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value:
+            problems.append(Problem(at, f"state {key} must be a non-empty string"))
+        elif (key == "path") != (backend == "file"):
+            other = "postgres" if key == "dsn_env" else "file"
+            problems.append(Problem(at, f"state {key} belongs to backend {other}, not {backend}"))
+        else:
+            values[key] = value
+    return StateConfig(backend, values.get("path"), values.get("dsn_env", STATE_DSN_ENV))
 
 
 def api_url_problem(url: str) -> str:

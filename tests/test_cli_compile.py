@@ -42,6 +42,8 @@ def test_every_documented_command_exists() -> None:
         ("state", "rm"),
         ("state", "mv"),
         ("state", "unlock"),
+        ("state", "pull"),
+        ("state", "push"),
         ("schema",),
         ("serve",),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -91,6 +92,38 @@ def state_mv(old: str, new: str) -> None:
 @state.command(name="unlock", epilog=examples("personactl --env prod state unlock"))
 @global_options
 def state_unlock() -> None:
-    """Break a stale state lock."""
+    """Break a stale state lock (postgres: its locks never go stale; names the holder)."""
     held = _store().unlock()
     click.echo(f"Unlocked (was {held})." if held else "State was not locked.", err=True)
+
+
+@state.command(name="pull", epilog=examples("personactl --env prod state pull > prod-state.json"))
+@global_options
+def state_pull() -> None:
+    """Print the environment's state as JSON (secrets as salted hashes)."""
+    from personactl.output import to_json
+
+    click.echo(to_json(_store().load().data()), nl=False)
+
+
+@state.command(
+    name="push",
+    epilog=examples(
+        "personactl --env prod state push prod-state.json",
+        "personactl --env prod state push restored.json --force",
+    ),
+)
+@global_options
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a state of another lineage, or a newer one.")
+def state_push(file: Path, force: bool) -> None:
+    """Replace the environment's state with FILE (from `state pull`)."""
+    from personactl.deploy import engine as deploy
+
+    project, env = _project_env()
+    pushed = deploy.read_state_file(file, env.name)
+    where = deploy.state_push(project, env, pushed, force=force)
+    click.echo(
+        f"Pushed {file} to {where} (lineage {pushed.lineage}, serial {pushed.serial}).",
+        err=True,
+    )

@@ -11,9 +11,11 @@ from typing import Any, Literal
 from personactl.compile.source import BOOL_HINT, PMap
 from personactl.errors import Loc, Problem, did_you_mean
 
-Shape = Literal["string", "integer", "boolean", "mapping", "strings", "any"]
+Shape = Literal["string", "integer", "boolean", "mapping", "strings", "string_or_mapping", "any"]
 BackendName = Literal["local", "tavus"]
 BACKENDS: tuple[BackendName, ...] = ("local", "tavus")
+StateBackendName = Literal["file", "postgres"]
+STATE_BACKENDS: tuple[StateBackendName, ...] = ("file", "postgres")
 InputType = Literal["string", "integer", "number", "boolean"]
 INPUT_TYPES: tuple[InputType, ...] = ("string", "integer", "number", "boolean")
 FORMAT_VERSION = 1
@@ -27,6 +29,7 @@ class Key:
     default: Any = None
     choices: tuple[Any, ...] = ()
     entries: Envelope | None = None  # a mapping of NAME -> this envelope
+    fields: Envelope | None = None  # the mapping form of a string_or_mapping: these keys
     body: Literal["persona", "conversation"] | None = None  # the Tavus body, embedded
 
 
@@ -44,13 +47,31 @@ class Envelope:
 
 
 _VARS = Key("vars", "mapping", "Variables for templates.")
+STATE = Envelope(
+    "state",
+    (
+        Key("backend", "string", "Where the state lives.", "file", STATE_BACKENDS),
+        Key("path", "string", "State file, relative to the project (backend: file)."),
+        Key(
+            "dsn_env",
+            "string",
+            "Env var holding the PostgreSQL connection string (backend: postgres).",
+            "PERSONACTL_STATE_DSN",
+        ),
+    ),
+)
 ENVIRONMENT = Envelope(
     "environment",
     (
         Key("backend", "string", "Where personas are deployed.", "local", BACKENDS),
         Key("api_url", "string", "Tavus-compatible API base URL.", "https://tavusapi.com"),
         Key("api_key_env", "string", "Env var holding the API key.", "TAVUS_API_KEY"),
-        Key("state", "string", "State file, relative to the project."),
+        Key(
+            "state",
+            "string_or_mapping",
+            "A state file relative to the project, or {backend: file|postgres, path, dsn_env}.",
+            fields=STATE,
+        ),
         _VARS,
         Key("overrides", "mapping", "Deep-merged into every persona of this environment."),
     ),

@@ -66,7 +66,23 @@ def open_backend(
     return backend
 
 
-def open_state(project: Project, env: Environment) -> StateStore:
+def open_state(
+    project: Project, env: Environment, environ: Mapping[str, str] | None = None
+) -> StateStore:
+    """The environment's state store: its file, or the PostgreSQL database its
+    `dsn_env` names (the connection string is read here and never shown)."""
+    if env.state.backend == "postgres":
+        from personactl.deploy.state.postgres import PostgresStore
+
+        dsn_env = env.state.dsn_env
+        dsn = (os.environ if environ is None else environ).get(dsn_env)
+        if not dsn:
+            raise UserError(
+                f"environment variable {dsn_env} is not set",
+                hint=f"export the PostgreSQL connection string of the state of "
+                f"environment '{env.name}' as {dsn_env}",
+            )
+        return PostgresStore(dsn, env.name, dsn_env)
     from personactl.deploy.state.file import FileStore
 
     path = project.state_path(env)
@@ -194,8 +210,8 @@ def apply(
         if on_warnings is not None:
             on_warnings(comp.warnings)
         comp.raise_for_errors()
+    store = open_state(project, env, environ)
     backend = open_backend(project, env, on_retry)
-    store = open_state(project, env)
     try:
         with store.lock("apply"):
             state = store.load()
@@ -277,6 +293,54 @@ def state_edit(
         store.save(state)
 
 
+def read_state_file(path: Path, environment: str) -> State:
+    """A state file as `state pull` prints it, checked as every store checks a state."""
+    import json
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return State.from_data(raw, environment)
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{path}: not a state file ({exc.reason})") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UserError(
+            f"{path}: not a state of environment '{environment}' ({exc})",
+            hint="push what `personactl state pull` printed for this environment",
+        ) from None
+
+
+def push_refusal(current: State, pushed: State) -> str:
+    """Why `pushed` may not replace `current` without --force ("" when it may), as
+    Terraform refuses: a state of another lineage, or an older serial of the same."""
+    if current.empty and not current.lineage:
+        return ""  # nothing there to lose
+    if pushed.lineage != current.lineage:
+        return (
+            f"it holds a state of another lineage ({current.lineage or 'none'}; "
+            f"the file's is {pushed.lineage or 'none'})"
+        )
+    if pushed.serial < current.serial:
+        return f"it holds serial {current.serial}, newer than the file's {pushed.serial}"
+    return ""
+
+
+def state_push(project: Project, env: Environment, pushed: State, *, force: bool) -> str:
+    """Replace the environment's state with `pushed`, under the lock; where it went."""
+    store = open_state(project, env)
+    with store.lock("state push"):
+        current = store.load()
+        refusal = push_refusal(current, pushed)
+        if refusal and not force:
+            raise UserError(
+                f"{store.where}: push refused: {refusal}",
+                hint="check --env and the file; --force replaces the state it holds",
+            )
+        # the lineage travels with the state; the serial stays above both
+        pushed.serial = max(pushed.serial, current.serial)
+        store.save(pushed)
+    return store.where
+
+
 def state_rm(state: State, address: str) -> None:
     if state.resources.pop(address, None) is None:
         raise UserError(f"{address} is not in state", hint=did_you_mean(address, state.resources))
@@ -314,7 +378,10 @@ __all__ = [
     "make_plan",
     "open_backend",
     "open_state",
+    "push_refusal",
+    "read_state_file",
     "state_edit",
     "state_mv",
+    "state_push",
     "state_rm",
 ]

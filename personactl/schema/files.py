@@ -25,6 +25,7 @@ _TYPES: dict[str, dict[str, Any]] = {
     "boolean": {"type": "boolean"},
     "mapping": {"type": "object"},
     "strings": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+    "string_or_mapping": {"anyOf": [{"type": "string"}, {"type": "object"}]},
     "any": {},
 }
 
@@ -45,12 +46,18 @@ def _key_schema(key: Key, defs: dict[str, Any], bodies: dict[str, dict[str, Any]
     if key.choices:
         out["enum"] = list(key.choices)
     if key.entries is not None:
-        name = key.entries.title.removeprefix("a ").removeprefix("an ").title().replace(" ", "")
-        if name not in defs:
-            defs[name] = {}  # claims the name before recursing
-            defs[name] = _object(key.entries, defs, bodies)
-        out["additionalProperties"] = {"$ref": f"#/$defs/{name}"}
+        out["additionalProperties"] = _ref(key.entries, defs, bodies)
+    if key.fields is not None:
+        out["anyOf"] = [{"type": "string"}, _ref(key.fields, defs, bodies)]
     return out
+
+
+def _ref(envelope: Envelope, defs: dict[str, Any], bodies: dict[str, dict[str, Any]]) -> Any:
+    name = envelope.title.removeprefix("a ").removeprefix("an ").title().replace(" ", "")
+    if name not in defs:
+        defs[name] = {}  # claims the name before recursing
+        defs[name] = _object(envelope, defs, bodies)
+    return {"$ref": f"#/$defs/{name}"}
 
 
 def _object(

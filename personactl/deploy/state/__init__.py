@@ -2,13 +2,20 @@
 
 A `StateStore` (Terraform's state backend) is small: load, save, a journal that
 records each success as it happens, and a lock that names its holder.  The file
-store (`file.py`) is the embedded default.
+store (`file.py`) is the embedded default; `postgres.py` shares one database
+between CI and laptops.  Every state carries a `lineage` (a UUID made on its first
+save, kept by every store) and a `serial` (one more on each save), so `state push`
+can refuse a foreign or an older state.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import getpass
+import os
+import socket
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -56,6 +63,7 @@ class State:
     environment: str
     resources: dict[str, Resource] = field(default_factory=dict)
     serial: int = 0
+    lineage: str = ""  # "" until the first save
     # address -> the body (secret placeholders, never values) of a create that was
     # sent but whose id was never recorded: it may exist remotely
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -64,6 +72,7 @@ class State:
         data = {
             "format_version": FORMAT_VERSION,
             "environment": self.environment,
+            "lineage": self.lineage or None,
             "serial": self.serial,
             "resources": {
                 a: r.data(kind_of(a).id_field) for a, r in sorted(self.resources.items())
@@ -83,7 +92,10 @@ class State:
             raise ValueError(f"format_version {version!r} is not {FORMAT_VERSION}")
         if raw.get("environment", environment) != environment:
             raise ValueError(f"it is the state of environment {raw.get('environment')!r}")
-        state = cls(environment, serial=int(raw.get("serial", 0)))
+        lineage = raw.get("lineage") or ""
+        if not isinstance(lineage, str):
+            raise ValueError(f"lineage must be a string, not {lineage!r}")
+        state = cls(environment, serial=int(raw.get("serial", 0)), lineage=lineage)
         owners: dict[str, str] = {}
         for address, entry in dict(raw.get("resources", {})).items():
             resource = Resource.from_data(entry, kind_of(address).id_field, address)
@@ -121,6 +133,41 @@ class State:
 
     def by_id(self) -> dict[str, str]:
         return {r.id: a for a, r in self.resources.items()}
+
+    @property
+    def empty(self) -> bool:
+        return not self.resources and not self.pending
+
+    def ensure_lineage(self) -> str:
+        """The lineage, made (a new UUID) when the state is first stored."""
+        self.lineage = self.lineage or str(uuid.uuid4())
+        return self.lineage
+
+    def next_version(self) -> None:
+        """What every store does on save: one more serial, a lineage from the first save on."""
+        self.serial += 1
+        self.ensure_lineage()
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a state lock, as every store records it and names it to the refused."""
+
+    user: str
+    host: str
+    pid: int
+    operation: str
+    started_at: str
+
+    @classmethod
+    def me(cls, operation: str) -> Holder:
+        return cls(getpass.getuser(), socket.gethostname(), os.getpid(), operation, now())
+
+    def describe(self) -> str:
+        return (
+            f"held by {self.user}@{self.host} (pid {self.pid}) running "
+            f"{self.operation} since {self.started_at}"
+        )
 
 
 def unreadable(where: str, exc: Exception) -> UserError:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from personactl.deploy.state import Recorder, State, now, unreadable
+from personactl.deploy.state import Holder, Recorder, State, unreadable
 from personactl.errors import LockHeld
 from personactl.output import to_json_rows, write_atomic
 
@@ -76,7 +76,7 @@ class FileStore:
                 continue  # a torn last line from a killed process
 
     def save(self, state: State) -> None:
-        state.serial += 1
+        state.next_version()
         write_atomic(self.path, to_json_rows(state.data()))
         self.journal_path.unlink(missing_ok=True)
 
@@ -93,12 +93,6 @@ class FileStore:
     def lock(self, operation: str) -> Iterator[None]:
         lock = self.lock_path
         lock.parent.mkdir(parents=True, exist_ok=True)
-        holder = {
-            "holder": f"{getpass.getuser()}@{socket.gethostname()}",
-            "pid": os.getpid(),
-            "operation": operation,
-            "started_at": now(),
-        }
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
@@ -107,7 +101,7 @@ class FileStore:
                 hint="wait for it to finish; if it is stale, `personactl state unlock`",
             ) from None
         with os.fdopen(fd, "w") as handle:
-            handle.write(json.dumps(holder))
+            handle.write(json.dumps(_lock_data(Holder.me(operation))))
         self._held = True
         try:
             yield
@@ -164,27 +158,38 @@ class _Journal:
 
 def describe_lock(lock: Path) -> str:
     try:
-        info = json.loads(lock.read_text(encoding="utf-8"))
-        text = (
-            f"held by {info.get('holder')} (pid {info.get('pid')}) running "
-            f"{info.get('operation')} since {info.get('started_at')}"
-        )
-    except (OSError, ValueError, AttributeError):
+        holder = _holder(json.loads(lock.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return f"lock file {lock} exists"
-    if _dead_here(info):
+    text = holder.describe()
+    if _dead_here(holder):
         text += "; that process is no longer running"
     return text
 
 
-def _dead_here(info: Any) -> bool:
+def _lock_data(holder: Holder) -> dict[str, Any]:
+    """The lock file's JSON (its format since the first release)."""
+    return {
+        "holder": f"{holder.user}@{holder.host}",
+        "pid": holder.pid,
+        "operation": holder.operation,
+        "started_at": holder.started_at,
+    }
+
+
+def _holder(info: dict[str, Any]) -> Holder:
+    user, _, host = str(info["holder"]).rpartition("@")
+    return Holder(user, host, info["pid"], info["operation"], info["started_at"])
+
+
+def _dead_here(holder: Holder) -> bool:
     """True when the holder ran on this host under this user and its pid is gone."""
-    pid = info.get("pid")
-    if info.get("holder") != f"{getpass.getuser()}@{socket.gethostname()}":
+    if (holder.user, holder.host) != (getpass.getuser(), socket.gethostname()):
         return False
-    if not isinstance(pid, int) or pid <= 0:
+    if not isinstance(holder.pid, int) or holder.pid <= 0:
         return False
     try:
-        os.kill(pid, 0)
+        os.kill(holder.pid, 0)
     except ProcessLookupError:
         return True
     except OSError:  # e.g. EPERM: it exists
