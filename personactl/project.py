@@ -18,7 +18,8 @@ from personactl.compile.envelope import (
     expect_map,
 )
 from personactl.compile.source import PMap, load_file
-from personactl.errors import ConfigErrors, Loc, Problem, UserError
+from personactl.errors import ConfigErrors, Loc, Problem, UserError, did_you_mean
+from personactl.kinds import APIS, Api
 
 PROJECT_FILE = "personactl.yaml"
 WORKDIR = ".personactl"
@@ -35,6 +36,7 @@ class Environment:
     name: str
     backend: BackendName
     api_url: str
+    api: Api  # personas (/v2/personas, persona_id) or pals (/v2/pals, pal_id)
     api_key_env: str
     state: str | None
     vars: PMap
@@ -205,6 +207,16 @@ def _environment(name: str, node: Any, loc: Loc | None, problems: list[Problem])
             )
         )
 
+    api = env.get("api", "personas")
+    if api not in APIS:
+        problems.append(
+            Problem(
+                env.val_locs.get("api", loc),
+                f"unknown api {api!r}",
+                did_you_mean(str(api), APIS) or "api is personas or pals",
+            )
+        )
+
     def text(key: str, default: str | None) -> str | None:
         value = env.get(key, default)
         if value is not None and not isinstance(value, str):
@@ -227,6 +239,7 @@ def _environment(name: str, node: Any, loc: Loc | None, problems: list[Problem])
         name=name,
         backend=backend if backend in BACKENDS else "local",
         api_url=api_url,
+        api=api if api in APIS else "personas",
         api_key_env=text("api_key_env", DEFAULT_API_KEY_ENV) or DEFAULT_API_KEY_ENV,
         state=text("state", None),
         vars=expect_map(env.get("vars"), env.val_locs.get("vars"), "vars", problems),
