@@ -42,7 +42,10 @@ def test_persona_crud(client):
     assert created["layers"]["llm"]["api_key"] == MASK
     got = client.get(f"/v2/personas/{pid}")
     assert got.status_code == 200 and got.json() == created
-    assert client.get(f"/v2/pals/{pid}").json() == created
+    # the same persona on /v2/pals, in the PAL vocabulary
+    pal = client.get(f"/v2/pals/{pid}").json()
+    assert pal["pal_id"] == pid and pal["pal_name"] == created["persona_name"]
+    assert pal["pal_type"] == "user" and "persona_id" not in pal and "persona_name" not in pal
 
     ops = [{"op": "replace", "path": "/persona_name", "value": "New"}]
     patched = client.patch(f"/v2/personas/{pid}", json=ops)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 @cli.group()
 @global_options
 def state() -> None:
-    """Inspect and repair state (address -> persona_id)."""
+    """Inspect and repair state (address -> persona_id, or pal_id with api: pals)."""
 
 
 def _project_env() -> tuple[Project, Environment]:
@@ -36,7 +36,7 @@ def _store() -> StateStore:
 @state.command(name="list")
 @global_options
 def state_list() -> None:
-    """One line per managed persona: address, persona_id."""
+    """One line per managed persona: address, persona_id (pal_id with api: pals)."""
     for address, resource in sorted(_store().load().resources.items()):
         click.echo(f"{address}\t{resource.id}")
 
@@ -47,13 +47,13 @@ def state_list() -> None:
 def state_show(address: str) -> None:
     """The state entry of ADDRESS as JSON (secrets as salted hashes)."""
     from personactl.errors import did_you_mean
-    from personactl.kinds import kind_of
     from personactl.output import to_json
 
-    resources = _store().load().resources
+    state = _store().load()
+    resources = state.resources
     if address not in resources:
         raise UserError(f"{address} is not in state", hint=did_you_mean(address, resources))
-    entry = resources[address].data(kind_of(address).id_field)
+    entry = resources[address].data(state.kind(address).id_field)
     click.echo(to_json({"address": address, **entry}), nl=False)
 
 

@@ -3,11 +3,13 @@
 Tavus now calls personas PALs and replicas faces.  A few fields have a name in each
 vocabulary; a file may use either, never both names of one field:
 
-| field (personas, `/v2/personas`) | PALs (`/v2/pals`)       | also accepted          |
-|----------------------------------|-------------------------|------------------------|
-| `persona_name`                   | `pal_name`              |                        |
-| `default_replica_id`             | `default_face_id`       |                        |
-| `layers.conversational_flow.replica_interruptibility` | `face_interruptibility` | `pal_interruptibility` |
+| personas (`/v2/personas`)  | PALs (`/v2/pals`)        | also accepted            |
+|----------------------------|--------------------------|--------------------------|
+| `persona_name`             | `pal_name`               |                          |
+| `default_replica_id`       | `default_face_id`        |                          |
+| `replica_interruptibility` | `face_interruptibility`  | `pal_interruptibility`   |
+
+(the last under `layers.conversational_flow`),
 
 and the server's own fields, which only responses carry: `persona_id`/`pal_id`,
 `persona_type`/`pal_type`.
@@ -113,6 +115,12 @@ def localize(body: Any, api: Api) -> Any:
     return body if api == "personas" else rename(body, api)
 
 
+def as_api(resource: Any, api: Api) -> Any:
+    """A whole persona object, server fields (`persona_id`...) included, as `api`'s
+    endpoint has it: how `/v2/pals` answers from the one store, and what it stores."""
+    return rename(resource, api, fields=(*FIELDS, *SERVER_FIELDS))
+
+
 def pointer(path: str, api: Api) -> str:
     """A JSON Pointer into a persona with each field's name as `api` calls it."""
     if not path.startswith("/"):
@@ -193,6 +201,7 @@ __all__ = [
     "FIELDS",
     "SERVER_FIELDS",
     "Field",
+    "as_api",
     "canonical",
     "check_bodies",
     "check_file",

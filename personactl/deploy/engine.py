@@ -70,7 +70,7 @@ def open_state(project: Project, env: Environment) -> StateStore:
     from personactl.deploy.state.file import FileStore
 
     path = project.state_path(env)
-    return FileStore(path, env.name, project.shown(path))
+    return FileStore(path, env.name, project.shown(path), env.api)
 
 
 def _require_secrets(payloads: Mapping[str, Any], environ: Mapping[str, str]) -> None:
@@ -119,7 +119,7 @@ def make_plan(
         backend=comp.env.backend,
         desired=comp.personas,
         state=state,
-        live=live_by_id(backend, kinds_in(known)),
+        live=live_by_id(backend, kinds_in(known, comp.env.api)),
         environ=environ,
         targets=targets,
         prune=prune,
@@ -150,6 +150,12 @@ def load_saved_plan(path: Path, env: Environment) -> Plan:
         raise UserError(
             f"{path} was planned for environment '{plan.environment}', not '{env.name}'",
             hint=f"pass --env {plan.environment}",
+        )
+    if plan.api != env.api:
+        raise UserError(
+            f"{path} was planned for api: {plan.api}; environment '{env.name}' now has "
+            f"api: {env.api}",
+            hint="make a new plan with `personactl plan --out FILE`; nothing was changed",
         )
     return plan
 
@@ -209,7 +215,7 @@ def apply(
                     on_start(plan)
                 _require_secrets({c.address: [c.body, c.ops] for c in plan.changes}, environ)
                 check_destroy(plan, allow_destroy)
-                kinds = kinds_in(c.address for c in plan.changes)
+                kinds = kinds_in((c.address for c in plan.changes), env.api)
                 check_fresh(plan, state, live_by_id(backend, kinds), environ)
             else:
                 assert comp is not None
@@ -249,7 +255,7 @@ def apply(
 
 def import_resource(comp: Compilation, backend: Backend, address: str, rid: str) -> None:
     comp.persona(address)  # must exist in configuration
-    kind = kind_of(address)
+    kind = kind_of(address, comp.env.api)
     store = open_state(comp.project, comp.env)
     with store.lock("import"):
         state = store.load()
@@ -296,7 +302,8 @@ def state_mv(state: State, old: str, new: str) -> None:
 def conversation_payload(
     comp: Compilation, name: str, raw_vars: dict[str, str], state: State
 ) -> dict[str, Any]:
-    """The POST /v2/conversations body with persona_id from the environment's state."""
+    """The POST /v2/conversations body with persona_id from the environment's state
+    (`persona_id` with `api: pals` too: /v2/conversations is not aliased)."""
     template = comp.conversation(name)
     body = comp.conversation_body(name, raw_vars)
     resource = state.resources.get(template.persona)

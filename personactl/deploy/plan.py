@@ -11,7 +11,7 @@ from personactl import sensitive
 from personactl.deploy.diff import fingerprint, hashed, pointer, three_way
 from personactl.deploy.state import Resource, State, now
 from personactl.digests import digest
-from personactl.kinds import kind_of
+from personactl.kinds import Api, kind_of
 
 FORMAT_VERSION = 1
 Action = Literal["create", "update", "delete"]
@@ -42,11 +42,11 @@ class Change:
         """The ops as shown to people and written to plan files: secrets masked."""
         return [sensitive.mask(op) for op in self.ops]
 
-    def data(self) -> JSON:
+    def data(self, api: Api = "personas") -> JSON:
         return {
             "address": self.address,
             "action": self.action,
-            kind_of(self.address).id_field: self.id,
+            kind_of(self.address, api).id_field: self.id,
             "patch": self.patch(),
             "fingerprint": self.fingerprint,
             "before": sensitive.mask(self.before),
@@ -68,6 +68,7 @@ class Plan:
     unmanaged_deletes: list[str] = field(default_factory=list)  # gone from config, no --prune
     warnings: list[str] = field(default_factory=list)
     created_at: str = field(default_factory=now)
+    api: Api = "personas"  # the environment's: persona changes carry persona_id or pal_id
 
     def summary(self) -> dict[Action, int]:
         return {a: sum(1 for c in self.changes if c.action == a) for a in ACTIONS}
@@ -81,9 +82,10 @@ class Plan:
             "format_version": FORMAT_VERSION,
             "environment": self.environment,
             "backend": self.backend,
+            "api": self.api,
             "created_at": self.created_at,
             "managed": self.managed,
-            "changes": [c.data() for c in self.changes],
+            "changes": [c.data(self.api) for c in self.changes],
             "summary": self.summary(),
             "not_pruned": self.unmanaged_deletes,
         }
@@ -180,7 +182,8 @@ def build_plan(
     targets: Iterable[str] = (),
     prune: bool = False,
 ) -> Plan:
-    """Compare configured resources with state and the deployed objects (by id)."""
+    """Compare configured resources with state and the deployed objects (by id); the
+    plan's api is the state's."""
     targets = list(targets)
     changes: list[Change] = []
     for address, item in desired.items():
@@ -199,4 +202,11 @@ def build_plan(
             found = fingerprint(deployed) if deployed is not None else None
             changes.append(Change(address, "delete", resource.id, [], found))
     changes.sort(key=lambda c: c.sort_key)
-    return Plan(environment, backend, changes, len(state.resources), [] if prune else gone)
+    return Plan(
+        environment,
+        backend,
+        changes,
+        len(state.resources),
+        [] if prune else gone,
+        api=state.api,
+    )

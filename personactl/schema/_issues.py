@@ -174,7 +174,8 @@ def convert_error(
     if kind == "too_long":
         return SchemaIssue(
             path,
-            f"{label} takes at most {ctx.get('max_length')} entries, got {ctx.get('actual_length')}",
+            f"{label} takes at most {ctx.get('max_length')} entries, "
+            f"got {ctx.get('actual_length')}",
         )
     if kind in _BOUNDS:
         ctx_key, op = _BOUNDS[kind]

@@ -34,7 +34,6 @@ from ._types import (
     ToolType,
 )
 
-
 MAX_TOOL_IDS = 50  # the official client's MAX_PAL_TOOLS
 
 

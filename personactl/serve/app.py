@@ -1,5 +1,9 @@
 """`personactl serve`: a local Tavus-compatible API (personas, conversations) over SQLite.
 
+`/v2/pals` is `/v2/personas` in the PAL vocabulary (`pal_id`, `pal_name`, `pal_type`,
+`default_face_id`, `face_interruptibility`; personactl.compile.vocabulary), over the
+same store: a PAL created there is a persona here, as on the platform.
+
 Besides the /v2 endpoints it offers test controls outside /v2, without auth:
 `GET|POST /_faults` (inject latency, 429s, 5xx, lost create responses; a POST merges
 the given settings and restarts the RNG from `seed`) and `GET|DELETE /_stats`
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hmac
 import json
 import os
@@ -27,6 +32,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from personactl.compile.vocabulary import as_api, patch
+from personactl.kinds import APIS, Api, personas_kind
 from personactl.serve.store import NotFound, Store
 
 FAULTS_ENV = "PERSONACTL_SERVE_FAULTS"
@@ -213,38 +220,42 @@ def _int_param(request: Request, name: str, default: int, maximum: int) -> int:
     return value
 
 
-async def list_personas(request: Request, ctl: _Control) -> Response:
+async def list_personas(request: Request, ctl: _Control, api: Api) -> Response:
     # Tavus defaults: 10 per page, page 1
     limit = _int_param(request, "limit", 10, MAX_LIMIT)
     page = _int_param(request, "page", 1, MAX_PAGE)
-    persona_type = request.query_params.get("persona_type")
+    type_field = personas_kind(api).type_field or ""
+    persona_type = request.query_params.get(type_field)
     if persona_type not in (None, "user", "system"):
-        raise ValueError("persona_type must be user or system")
+        raise ValueError(f"{type_field} must be user or system")
     items, total = await run_in_threadpool(ctl.store.list_personas, limit, page, persona_type)
-    return JSONResponse({"data": items, "total_count": total})
+    return JSONResponse({"data": [as_api(p, api) for p in items], "total_count": total})
 
 
-async def create_persona(request: Request, ctl: _Control) -> Response:
-    persona = await run_in_threadpool(ctl.store.create_persona, await _body(request))
-    return ctl.dropped_create() or JSONResponse(persona)
+async def create_persona(request: Request, ctl: _Control, api: Api) -> Response:
+    body = as_api(await _body(request), "personas")
+    persona = await run_in_threadpool(ctl.store.create_persona, body)
+    return ctl.dropped_create() or JSONResponse(as_api(persona, api))
 
 
-async def get_persona(request: Request, ctl: _Control) -> Response:
+async def get_persona(request: Request, ctl: _Control, api: Api) -> Response:
     persona = await run_in_threadpool(ctl.store.get_persona, request.path_params["persona_id"])
     if persona is None:
         raise NotFound("persona not found")
+    persona = as_api(persona, api)
     return JSONResponse({"data": [persona]} if ctl.faults.envelope_get else persona)
 
 
-async def patch_persona(request: Request, ctl: _Control) -> Response:
+async def patch_persona(request: Request, ctl: _Control, api: Api) -> Response:
     persona_id = request.path_params["persona_id"]
-    changed = await run_in_threadpool(ctl.store.patch_persona, persona_id, await _body(request))
+    ops = patch(await _body(request), "personas")
+    changed = await run_in_threadpool(ctl.store.patch_persona, persona_id, ops)
     if not changed:
         return Response(status_code=304)  # "No changes were made to the persona"
-    return JSONResponse(await run_in_threadpool(ctl.store.get_persona, persona_id))
+    return JSONResponse(as_api(await run_in_threadpool(ctl.store.get_persona, persona_id), api))
 
 
-async def delete_persona(request: Request, ctl: _Control) -> Response:
+async def delete_persona(request: Request, ctl: _Control, api: Api) -> Response:  # noqa: ARG001
     if not await run_in_threadpool(ctl.store.delete_persona, request.path_params["persona_id"]):
         raise NotFound("persona not found")
     return JSONResponse({"message": "persona deleted"})
@@ -318,15 +329,20 @@ def _control_routes(ctl: _Control) -> list[Route]:
 def create_app(store: Store, api_key: str | None = None, faults: Faults | None = None) -> Starlette:
     ctl = _Control(store, api_key, faults or Faults())
     routes: list[Route] = []
-    # Tavus now also calls personas "PALs"; both spellings reach the same handlers.
-    for base in ("/v2/personas", "/v2/pals"):
+    # Tavus now also calls personas "PALs": both reach the same handlers, each answering
+    # in its own vocabulary
+    for api in APIS:
+        base = personas_kind(api).collection
         one = base + "/{persona_id}"
         routes += [
-            _api_route(ctl, base, "GET", list_personas),
-            _api_route(ctl, base, "POST", create_persona),
-            _api_route(ctl, one, "GET", get_persona),
-            _api_route(ctl, one, "PATCH", patch_persona),
-            _api_route(ctl, one, "DELETE", delete_persona),
+            _api_route(ctl, path, method, functools.partial(handler, api=api))
+            for path, method, handler in (
+                (base, "GET", list_personas),
+                (base, "POST", create_persona),
+                (one, "GET", get_persona),
+                (one, "PATCH", patch_persona),
+                (one, "DELETE", delete_persona),
+            )
         ]
     routes += [
         _api_route(ctl, "/v2/conversations", "POST", create_conversation),

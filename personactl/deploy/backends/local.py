@@ -1,4 +1,8 @@
-"""The embedded `local` backend: the same Store `personactl serve` uses, without HTTP."""
+"""The embedded `local` backend: the same Store `personactl serve` uses, without HTTP.
+
+The store keeps personas in the personas vocabulary; the PALs kind (`api: pals`) reads
+and writes them in the PAL one, as `/v2/pals` does (personactl.compile.vocabulary).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,12 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+from personactl.compile.vocabulary import as_api, patch
 from personactl.deploy.backends.base import JSON
 from personactl.errors import ApiError
-from personactl.kinds import PERSONAS, Kind
+from personactl.kinds import PALS, PERSONAS, Kind
 from personactl.serve.store import NotFound, Store
 
 _PAGE = 100
@@ -39,8 +45,13 @@ class LocalBackend:
 
     @staticmethod
     def _supported(kind: Kind) -> None:
-        if kind is not PERSONAS:
+        if kind is not PERSONAS and kind is not PALS:
             raise ApiError(f"the local backend does not store {kind.name} yet", 400)
+
+    @staticmethod
+    def _out(kind: Kind, persona: Any) -> Any:
+        """A stored persona as the kind's endpoint answers it."""
+        return as_api(persona, "pals") if kind is PALS else persona
 
     def list_all(self, kind: Kind) -> Iterator[JSON]:
         self._supported(kind)
@@ -48,7 +59,7 @@ class LocalBackend:
         while True:
             with self._database():
                 items, total = self.store.list_personas(_PAGE, page, "user")
-            yield from items
+            yield from (self._out(kind, item) for item in items)
             if len(items) < _PAGE or page * _PAGE >= total:
                 return
             page += 1
@@ -56,21 +67,25 @@ class LocalBackend:
     def get(self, kind: Kind, rid: str) -> JSON | None:
         self._supported(kind)
         with self._database():
-            return self.store.get_persona(rid)
+            found: JSON | None = self._out(kind, self.store.get_persona(rid))
+        return found
 
     def create(self, kind: Kind, payload: JSON) -> JSON:
         self._supported(kind)
         with self._database():
             try:
-                return self.store.create_persona(payload)
+                created: JSON = self._out(
+                    kind, self.store.create_persona(as_api(payload, "personas"))
+                )
             except ValueError as exc:
                 raise ApiError(f"create persona failed: {exc}", 400) from exc
+        return created
 
     def patch(self, kind: Kind, rid: str, ops: list[JSON]) -> None:
         self._supported(kind)
         with self._database():
             try:
-                self.store.patch_persona(rid, ops)
+                self.store.patch_persona(rid, patch(ops, "personas"))
             except NotFound as exc:
                 raise ApiError(f"patch persona {rid} failed: not found", 404) from exc
             except ValueError as exc:

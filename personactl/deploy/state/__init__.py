@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from personactl.errors import UserError
-from personactl.kinds import kind_of
+from personactl.kinds import Api, Kind, kind_of
 
 FORMAT_VERSION = 1
 JournalOp = Literal["put", "rm", "creating", "not_created"]
@@ -41,10 +41,12 @@ class Resource:
         }
 
     @classmethod
-    def from_data(cls, raw: Mapping[str, Any], id_field: str, where: str) -> Resource:
-        rid = raw.get(id_field, raw.get("id"))
+    def from_data(cls, raw: Mapping[str, Any], kind: Kind, where: str) -> Resource:
+        """Written under the kind's id field; any of its names is read (`persona_id` or
+        `pal_id`: a state survives a switch of the environment's api)."""
+        rid = kind.id_of(raw) or raw.get("id", raw.get(kind.id_field))
         if not isinstance(rid, str) or not rid:
-            raise ValueError(f"{where}: {id_field} must be a non-empty string, not {rid!r}")
+            raise ValueError(f"{where}: {kind.id_field} must be a non-empty string, not {rid!r}")
         applied = raw.get("applied", {})
         if not isinstance(applied, dict):
             raise ValueError(f"{where}: applied must be an object")
@@ -59,6 +61,10 @@ class State:
     # address -> the body (secret placeholders, never values) of a create that was
     # sent but whose id was never recorded: it may exist remotely
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)
+    api: Api = "personas"  # the environment's: entries are keyed persona_id or pal_id
+
+    def kind(self, address: str) -> Kind:
+        return kind_of(address, self.api)
 
     def data(self) -> dict[str, Any]:
         data = {
@@ -66,7 +72,7 @@ class State:
             "environment": self.environment,
             "serial": self.serial,
             "resources": {
-                a: r.data(kind_of(a).id_field) for a, r in sorted(self.resources.items())
+                a: r.data(self.kind(a).id_field) for a, r in sorted(self.resources.items())
             },
         }
         if self.pending:
@@ -74,7 +80,7 @@ class State:
         return data
 
     @classmethod
-    def from_data(cls, raw: Any, environment: str) -> State:
+    def from_data(cls, raw: Any, environment: str, api: Api = "personas") -> State:
         """Checked: a state that could lead to a duplicate or to the wrong resource is refused."""
         if not isinstance(raw, dict):
             raise ValueError("not a JSON object")
@@ -83,10 +89,10 @@ class State:
             raise ValueError(f"format_version {version!r} is not {FORMAT_VERSION}")
         if raw.get("environment", environment) != environment:
             raise ValueError(f"it is the state of environment {raw.get('environment')!r}")
-        state = cls(environment, serial=int(raw.get("serial", 0)))
+        state = cls(environment, serial=int(raw.get("serial", 0)), api=api)
         owners: dict[str, str] = {}
         for address, entry in dict(raw.get("resources", {})).items():
-            resource = Resource.from_data(entry, kind_of(address).id_field, address)
+            resource = Resource.from_data(entry, state.kind(address), address)
             if resource.id in owners:
                 raise ValueError(f"{address} and {owners[resource.id]} share id {resource.id}")
             owners[resource.id] = address
@@ -101,7 +107,7 @@ class State:
         op: JournalOp = entry["op"]
         if op == "put":
             self.resources[address] = Resource.from_data(
-                entry["resource"], kind_of(address).id_field, address
+                entry["resource"], self.kind(address), address
             )
             self.pending.pop(address, None)
         elif op == "rm":
@@ -153,7 +159,7 @@ class Recorder:
         entry = {
             "op": "put",
             "address": address,
-            "resource": resource.data(kind_of(address).id_field),
+            "resource": resource.data(self.state.kind(address).id_field),
         }
         self._record(entry)
 

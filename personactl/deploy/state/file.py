@@ -22,13 +22,17 @@ from typing import Any
 
 from personactl.deploy.state import Recorder, State, now, unreadable
 from personactl.errors import LockHeld
+from personactl.kinds import Api
 from personactl.output import to_json_rows, write_atomic
 
 
 class FileStore:
-    def __init__(self, path: Path, environment: str, shown: str | None = None) -> None:
+    def __init__(
+        self, path: Path, environment: str, shown: str | None = None, api: Api = "personas"
+    ) -> None:
         self.path = path
         self.environment = environment
+        self.api = api
         self.where = shown or str(path)
 
     @property
@@ -40,11 +44,11 @@ class FileStore:
         return self.path.with_name(self.path.name + ".lock")
 
     def load(self) -> State:
-        state = State(self.environment)
+        state = State(self.environment, api=self.api)
         if self.path.exists():
             try:
                 state = State.from_data(
-                    json.loads(self.path.read_text(encoding="utf-8")), self.environment
+                    json.loads(self.path.read_text(encoding="utf-8")), self.environment, self.api
                 )
             except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 raise unreadable(self.where, exc) from None
