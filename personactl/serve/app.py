@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import hmac
 import json
 import os
@@ -33,7 +32,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from personactl.compile.vocabulary import as_api, patch
-from personactl.kinds import APIS, Api, personas_kind
+from personactl.kinds import PALS, Api, personas_kind
 from personactl.serve.store import NotFound, Store
 
 FAULTS_ENV = "PERSONACTL_SERVE_FAULTS"
@@ -220,7 +219,13 @@ def _int_param(request: Request, name: str, default: int, maximum: int) -> int:
     return value
 
 
-async def list_personas(request: Request, ctl: _Control, api: Api) -> Response:
+def _api_of(request: Request) -> Api:
+    """Which vocabulary the request's route speaks: /v2/pals or /v2/personas."""
+    return "pals" if request.url.path.startswith(PALS.collection) else "personas"
+
+
+async def list_personas(request: Request, ctl: _Control) -> Response:
+    api = _api_of(request)
     # Tavus defaults: 10 per page, page 1
     limit = _int_param(request, "limit", 10, MAX_LIMIT)
     page = _int_param(request, "page", 1, MAX_PAGE)
@@ -232,13 +237,15 @@ async def list_personas(request: Request, ctl: _Control, api: Api) -> Response:
     return JSONResponse({"data": [as_api(p, api) for p in items], "total_count": total})
 
 
-async def create_persona(request: Request, ctl: _Control, api: Api) -> Response:
+async def create_persona(request: Request, ctl: _Control) -> Response:
+    api = _api_of(request)
     body = as_api(await _body(request), "personas")
     persona = await run_in_threadpool(ctl.store.create_persona, body)
     return ctl.dropped_create() or JSONResponse(as_api(persona, api))
 
 
-async def get_persona(request: Request, ctl: _Control, api: Api) -> Response:
+async def get_persona(request: Request, ctl: _Control) -> Response:
+    api = _api_of(request)
     persona = await run_in_threadpool(ctl.store.get_persona, request.path_params["persona_id"])
     if persona is None:
         raise NotFound("persona not found")
@@ -246,7 +253,8 @@ async def get_persona(request: Request, ctl: _Control, api: Api) -> Response:
     return JSONResponse({"data": [persona]} if ctl.faults.envelope_get else persona)
 
 
-async def patch_persona(request: Request, ctl: _Control, api: Api) -> Response:
+async def patch_persona(request: Request, ctl: _Control) -> Response:
+    api = _api_of(request)
     persona_id = request.path_params["persona_id"]
     ops = patch(await _body(request), "personas")
     changed = await run_in_threadpool(ctl.store.patch_persona, persona_id, ops)
@@ -255,7 +263,7 @@ async def patch_persona(request: Request, ctl: _Control, api: Api) -> Response:
     return JSONResponse(as_api(await run_in_threadpool(ctl.store.get_persona, persona_id), api))
 
 
-async def delete_persona(request: Request, ctl: _Control, api: Api) -> Response:  # noqa: ARG001
+async def delete_persona(request: Request, ctl: _Control) -> Response:
     if not await run_in_threadpool(ctl.store.delete_persona, request.path_params["persona_id"]):
         raise NotFound("persona not found")
     return JSONResponse({"message": "persona deleted"})
@@ -329,20 +337,16 @@ def _control_routes(ctl: _Control) -> list[Route]:
 def create_app(store: Store, api_key: str | None = None, faults: Faults | None = None) -> Starlette:
     ctl = _Control(store, api_key, faults or Faults())
     routes: list[Route] = []
-    # Tavus now also calls personas "PALs": both reach the same handlers, each answering
-    # in its own vocabulary
-    for api in APIS:
-        base = personas_kind(api).collection
+    # Tavus now also calls personas "PALs"; both spellings reach the same handlers (which
+    # answer /v2/pals in the PAL vocabulary).
+    for base in ("/v2/personas", "/v2/pals"):
         one = base + "/{persona_id}"
         routes += [
-            _api_route(ctl, path, method, functools.partial(handler, api=api))
-            for path, method, handler in (
-                (base, "GET", list_personas),
-                (base, "POST", create_persona),
-                (one, "GET", get_persona),
-                (one, "PATCH", patch_persona),
-                (one, "DELETE", delete_persona),
-            )
+            _api_route(ctl, base, "GET", list_personas),
+            _api_route(ctl, base, "POST", create_persona),
+            _api_route(ctl, one, "GET", get_persona),
+            _api_route(ctl, one, "PATCH", patch_persona),
+            _api_route(ctl, one, "DELETE", delete_persona),
         ]
     routes += [
         _api_route(ctl, "/v2/conversations", "POST", create_conversation),
