@@ -25,6 +25,7 @@ from .persona import LEGACY_PERCEPTION_KEYS
 # Open-ended names: an unknown value is a warning, never an error (Tavus adds new ones).
 
 KNOWN_LLM_MODELS: tuple[str, ...] = (
+    "tavus-gemma-4",  # the official CLI's default for a full-pipeline PAL
     "tavus-gpt-oss",
     "tavus-gpt-4.1",
     "tavus-gpt-4o",
