@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 @cli.group()
 @global_options
 def state() -> None:
-    """Inspect and repair state (address -> persona_id, or pal_id with api: pals)."""
+    """Inspect and repair state (address -> persona_id)."""
 
 
 def _project_env() -> tuple[Project, Environment]:
@@ -36,7 +36,7 @@ def _store() -> StateStore:
 @state.command(name="list")
 @global_options
 def state_list() -> None:
-    """One line per managed persona: address, persona_id (pal_id with api: pals)."""
+    """One line per managed persona: address, persona_id."""
     for address, resource in sorted(_store().load().resources.items()):
         click.echo(f"{address}\t{resource.id}")
 
