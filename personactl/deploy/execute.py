@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from personactl import sensitive
+from personactl import refs, sensitive
 from personactl.deploy.backends.base import JSON, Backend, CreateOutcomeUnknown
 from personactl.deploy.diff import fingerprint, kept_as_sent, same
 from personactl.deploy.plan import Change, Plan
@@ -176,19 +176,71 @@ def _created_since(resource: Mapping[str, Any], moment: datetime) -> bool:
     return created >= moment - CLOCK_SKEW
 
 
+def _with_ids(change: Change, recorder: Recorder) -> Change:
+    """`change` with the ids of resources created earlier in this apply filled in."""
+    if not change.depends_on:
+        return change
+    ids = recorder.ids()
+    missing = sorted(change.depends_on - ids.keys())
+    if missing:
+        raise UserError(f"{', '.join(missing)} was not applied, so it has no id to reference")
+    return replace(
+        change,
+        ops=refs.resolve(change.ops, ids),
+        body=refs.resolve(change.body, ids),
+        applied=refs.resolve(change.applied, ids),
+    )
+
+
 def _run(change: Change, backend: Backend, recorder: Recorder, environ: Mapping[str, str]) -> None:
+    change = _with_ids(change, recorder)
     kind = recorder.state.kind(change.address)
     if change.action == "create":
         rid, applied = _create(kind, change, backend, recorder, environ)
         recorder.put(change.address, Resource(rid, applied, "", now()))
     elif change.action == "update":
         assert change.id is not None
-        backend.patch(kind, change.id, sensitive.resolve(change.ops, environ))
+        backend.patch(kind, change.id, sensitive.resolve(_update_body(change, kind), environ))
         recorder.put(change.address, Resource(change.id, change.applied or {}, "", now()))
     else:
         if change.fingerprint is not None and change.id:
             backend.delete(kind, change.id)
         recorder.remove(change.address)
+
+
+def _update_body(change: Change, kind: Kind) -> list[JSON] | JSON:
+    """What an update sends: the RFC 6902 ops, or for a kind updated by partial objects
+    the new value of each top-level field the ops touch (a removed one as null)."""
+    if kind.patch_style == "json-patch":
+        return change.ops
+    body = change.body or {}
+    top = {op["path"].split("/")[1].replace("~1", "/").replace("~0", "~") for op in change.ops}
+    return {key: body.get(key) for key in sorted(top)}
+
+
+def waves(changes: Sequence[Change]) -> list[list[Change]]:
+    """Changes in the order the reference graph needs: a resource is created or updated
+    before those that reference it (`depends_on`), and deleted after them (personas, the
+    only kind that references others today, first)."""
+    pending = [c for c in changes if c.action != "delete"]
+    out: list[list[Change]] = []
+    done: set[str] = set()
+    while pending:
+        planned = {c.address for c in pending}
+        ready = [c for c in pending if not (c.depends_on & planned)]
+        if not ready:  # a cycle: the compiler refuses these, so never here
+            raise UserError("reference cycle among " + ", ".join(sorted(planned)))
+        out.append(ready)
+        done.update(c.address for c in ready)
+        pending = [c for c in pending if c.address not in done]
+    deletes = [c for c in changes if c.action == "delete"]
+    for group in (
+        [c for c in deletes if kind_of(c.address).name == "personas"],
+        [c for c in deletes if kind_of(c.address).name != "personas"],
+    ):
+        if group:
+            out.append(group)
+    return out
 
 
 def execute(
@@ -218,26 +270,29 @@ def execute(
         started.add(index)
         _run(change, backend, recorder, environ)
 
+    index_of = {id(c): i for i, c in enumerate(plan.changes)}
     pool = ThreadPoolExecutor(max_workers=max(1, parallelism))
     abandon = False
     try:
-        futures = {pool.submit(run, i, c): (i, c) for i, c in enumerate(plan.changes)}
-        for future in as_completed(futures):
-            index, change = futures[future]
-            try:
-                future.result()
-            except _NotStarted:
-                continue
-            except UserError as exc:
-                finished[index] = exc.problem.message
-                say(
-                    sensitive.scrub(
-                        f"{change.address}: {change.action} failed: {exc.problem.message}"
+        for wave in waves(plan.changes):
+            futures = {pool.submit(run, index_of[id(c)], c): c for c in wave}
+            for future in as_completed(futures):
+                change = futures[future]
+                index = index_of[id(change)]
+                try:
+                    future.result()
+                except _NotStarted:
+                    continue
+                except UserError as exc:
+                    finished[index] = exc.problem.message
+                    say(
+                        sensitive.scrub(
+                            f"{change.address}: {change.action} failed: {exc.problem.message}"
+                        )
                     )
-                )
-            else:
-                finished[index] = None
-                say(f"{change.address}: {change.action}d")
+                else:
+                    finished[index] = None
+                    say(f"{change.address}: {change.action}d")
     except KeyboardInterrupt:  # the second interrupt: stop waiting for requests in flight
         abandon = True
     finally:

@@ -40,8 +40,9 @@ class Backend(Protocol):
         """POST the collection; returns the created resource (with its id field)."""
         ...
 
-    def patch(self, kind: Kind, rid: str, ops: list[JSON]) -> None:
-        """PATCH one resource with an RFC 6902 patch; 304 (no change) is success."""
+    def patch(self, kind: Kind, rid: str, ops: list[JSON] | JSON) -> None:
+        """PATCH one resource: an RFC 6902 patch, or a partial object for a kind whose
+        `patch_style` is "partial"; 304 (no change) is success."""
         ...
 
     def delete(self, kind: Kind, rid: str) -> None:

@@ -81,8 +81,10 @@ class LocalBackend:
                 raise ApiError(f"create persona failed: {exc}", 400) from exc
         return created
 
-    def patch(self, kind: Kind, rid: str, ops: list[JSON]) -> None:
+    def patch(self, kind: Kind, rid: str, ops: list[JSON] | JSON) -> None:
         self._supported(kind)
+        if not isinstance(ops, list):
+            raise ApiError(f"patch persona {rid} failed: a persona takes a JSON Patch", 400)
         with self._database():
             try:
                 self.store.patch_persona(rid, patch(ops, "personas"))

@@ -290,7 +290,7 @@ class TavusBackend:
             )
         return data
 
-    def patch(self, kind: Kind, rid: str, ops: list[JSON]) -> None:
+    def patch(self, kind: Kind, rid: str, ops: list[JSON] | JSON) -> None:
         self._expect(self._send("PATCH", self._path(kind, rid), body=ops), 304)
 
     def delete(self, kind: Kind, rid: str) -> None:
