@@ -19,7 +19,7 @@ STAGES = [
     ("serve.store",),
     ("deploy",),
     ("serve", "llm"),
-    ("cli", "scaffold", "__main__"),
+    ("cli", "scaffold", "__main__", "pytest_plugin"),
 ]
 
 

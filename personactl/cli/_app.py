@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from personactl import __version__
+from personactl.cli._complete import complete_env
 from personactl.errors import Problem, UserError
 from personactl.sensitive import MissingSecret
 
@@ -45,8 +46,7 @@ def _set_no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> N
         ctx.ensure_object(Options).color = False
 
 
-def global_options(fn: F) -> F:
-    """-C, --env and --no-color are accepted before or after the command name."""
+def _options(fn: F, *, env: bool) -> F:
     fn = click.option(
         "-C",
         "--project",
@@ -57,15 +57,17 @@ def global_options(fn: F) -> F:
         is_eager=True,
         help="Project directory (default: walk up from the cwd).",
     )(fn)
-    fn = click.option(
-        "--env",
-        "env",
-        metavar="NAME",
-        callback=_set_env,
-        expose_value=False,
-        is_eager=True,
-        help="Environment (default: default_environment).",
-    )(fn)
+    if env:
+        fn = click.option(
+            "--env",
+            "env",
+            metavar="NAME",
+            callback=_set_env,
+            shell_complete=complete_env,
+            expose_value=False,
+            is_eager=True,
+            help="Environment (default: default_environment).",
+        )(fn)
     fn = click.option(
         "--no-color",
         is_flag=True,
@@ -75,6 +77,16 @@ def global_options(fn: F) -> F:
         help="Plain output (also: NO_COLOR=1).",
     )(fn)
     return fn
+
+
+def global_options(fn: F) -> F:
+    """-C, --env and --no-color are accepted before or after the command name."""
+    return _options(fn, env=True)
+
+
+def project_options(fn: F) -> F:
+    """-C and --no-color only: for a command with an --env of its own (diff takes two)."""
+    return _options(fn, env=False)
 
 
 def opts() -> Options:
@@ -106,7 +118,38 @@ def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def examples(*lines: str) -> str:
+    """An `Examples:` block for a command's --help (its epilog), kept as written."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+class Group(click.Group):
+    """A group whose command list shows each command's first sentence whole, wrapped
+    rather than cut off with "..." (click shortens it to fit one line)."""
+
+    group_class = type  # subgroups (state, conversation, llm) are Groups too
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [
+            (name, command.get_short_help_str(limit=sys.maxsize))
+            for name in self.list_commands(ctx)
+            if (command := self.get_command(ctx, name)) is not None and not command.hidden
+        ]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(
+    cls=Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=examples(
+        "personactl validate",
+        "personactl render storyteller/children",
+        "personactl plan && personactl apply",
+        "personactl --env prod plan --out plan.json",
+    ),
+)
 @click.version_option(__version__, "--version", prog_name="personactl")
 @global_options
 @click.pass_context
@@ -148,6 +191,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except click.exceptions.NoArgsIsHelpError as exc:  # `personactl`, `personactl state`
+        click.echo(exc.ctx.get_help(), color=exc.ctx.color)
+        sys.exit(0)
     except click.ClickException as exc:
         exc.show()
         sys.exit(1)

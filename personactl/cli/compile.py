@@ -6,11 +6,27 @@ from pathlib import Path
 
 import click
 
-from personactl.cli._app import cli, compiled, echo_problems, global_options, opts, parse_vars
+from personactl.cli._app import (
+    cli,
+    compiled,
+    echo_problems,
+    examples,
+    global_options,
+    opts,
+    parse_vars,
+)
+from personactl.cli._complete import complete_address, complete_conversation
+from personactl.compile.rendered import RenderFormat
 from personactl.errors import UserError
 
 
-@cli.command()
+@cli.command(
+    epilog=examples(
+        "personactl validate",
+        "personactl validate --env prod",
+        "personactl validate --format github   # annotations in GitHub Actions",
+    )
+)
 @global_options
 @click.option(
     "--format",
@@ -49,9 +65,16 @@ def validate(fmt: str) -> None:
     )
 
 
-@cli.command()
+@cli.command(
+    epilog=examples(
+        "personactl render storyteller/children",
+        "personactl render --format yaml weather-assistant",
+        "personactl render --out rendered/",
+        "personactl render --check --out rendered/   # exit 1 when rendered/ is stale",
+    )
+)
 @global_options
-@click.argument("addresses", nargs=-1)
+@click.argument("addresses", nargs=-1, shell_complete=complete_address)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -60,30 +83,56 @@ def validate(fmt: str) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", show_default=True
 )
-def render(addresses: tuple[str, ...], out: Path | None, fmt: str) -> None:
-    """Print compiled persona JSON (secrets shown as (sensitive))."""
+@click.option(
+    "--check",
+    is_flag=True,
+    help="With --out: write nothing; exit 1 when DIR differs from what --out would write.",
+)
+def render(addresses: tuple[str, ...], out: Path | None, fmt: RenderFormat, check: bool) -> None:
+    """Print compiled persona JSON (secrets shown as (sensitive)).
+
+    With --out DIR, one file per persona: DIR/<address>.json. With --check too,
+    nothing is written: each missing, changed or orphaned file under DIR is one
+    line, and the exit code is 1 (the personactl-render-check pre-commit hook)."""
+    from personactl.compile.rendered import rendered_files, stale
     from personactl.output import to_json, to_yaml, write_atomic
 
+    if check and out is None:
+        raise UserError("--check compares a directory: give it with --out DIR")
     masked = compiled().masked(list(addresses))
-    dump = to_yaml if fmt == "yaml" else to_json
     if out is None:
+        dump = to_yaml if fmt == "yaml" else to_json
         click.echo(dump(next(iter(masked.values())) if len(addresses) == 1 else masked), nl=False)
         return
-    for address, body in masked.items():
-        target = (out / f"{address}.{fmt}").resolve()
-        if not target.is_relative_to(out.resolve()):
-            raise UserError(f"address {address!r} would be written outside {out}")
-        write_atomic(target, dump(body))
+    files = rendered_files(masked, out, fmt)
+    if check:
+        problems = stale(files, out, fmt, every=not addresses)
+        echo_problems(problems)
+        if problems:
+            raise UserError(
+                f"{len(problems)} rendered file(s) under {out}/ are stale",
+                hint=f"run `personactl render --out {out}/` and commit the result",
+            )
+        click.echo(f"{len(files)} rendered file(s) under {out}/ are up to date.", err=True)
+        return
+    for target, (_shown, text) in files.items():
+        write_atomic(target, text)
         click.echo(str(target), err=True)
 
 
-@cli.command()
+@cli.command(
+    epilog=examples(
+        "personactl preview storyteller/children",
+        "personactl preview storyteller/children --conversation maya --var user_name=Maya",
+    )
+)
 @global_options
-@click.argument("address")
+@click.argument("address", shell_complete=complete_address)
 @click.option(
     "--conversation",
     "conversation",
     metavar="NAME",
+    shell_complete=complete_conversation,
     help="Add this conversation template's conversational_context.",
 )
 @click.option(
@@ -106,7 +155,9 @@ def preview(
     click.echo(preview_request(compiled(extra), address, conversation, extra, utterance), nl=False)
 
 
-@cli.command()
+@cli.command(
+    epilog=examples("personactl init my-personas", "personactl init --force   # in the cwd")
+)
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite the example files of an existing project.")
 def init(directory: Path | None, force: bool) -> None:
@@ -122,7 +173,7 @@ def init(directory: Path | None, force: bool) -> None:
     )
 
 
-@cli.command()
+@cli.command(epilog=examples("personactl schema", "personactl schema --out schemas/"))
 @global_options
 @click.option(
     "--out",

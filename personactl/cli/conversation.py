@@ -6,10 +6,16 @@ from typing import Any
 
 import click
 
-from personactl.cli._app import cli, compiled, global_options, parse_vars
+from personactl.cli._app import cli, compiled, examples, global_options, parse_vars
+from personactl.cli._complete import complete_conversation
 
 
-@cli.group()
+@cli.group(
+    epilog=examples(
+        "personactl conversation render maya --var user_name=Maya",
+        "personactl conversation create maya --var user_name=Maya",
+    )
+)
 @global_options
 def conversation() -> None:
     """Conversation payloads from conversations/*.yaml."""
@@ -33,9 +39,15 @@ def _payload(name: str, variables: tuple[str, ...]) -> tuple[Any, dict[str, Any]
     return result, conversation_payload(result, name, parse_vars(variables), state)
 
 
-@conversation.command(name="render")
+@conversation.command(
+    name="render",
+    epilog=examples(
+        "personactl conversation render maya --var user_name=Maya",
+        "personactl --env prod conversation render maya --var user_name=Maya --var age=9",
+    ),
+)
 @global_options
-@click.argument("name")
+@click.argument("name", shell_complete=complete_conversation)
 @var_option
 def conversation_render(name: str, variables: tuple[str, ...]) -> None:
     """The POST /v2/conversations body for the environment."""
@@ -46,9 +58,12 @@ def conversation_render(name: str, variables: tuple[str, ...]) -> None:
     click.echo(to_json(sensitive.mask(body)), nl=False)
 
 
-@conversation.command(name="create")
+@conversation.command(
+    name="create",
+    epilog=examples("personactl conversation create maya --var user_name=Maya"),
+)
 @global_options
-@click.argument("name")
+@click.argument("name", shell_complete=complete_conversation)
 @var_option
 def conversation_create(name: str, variables: tuple[str, ...]) -> None:
     """Start a conversation; print its conversation_id and conversation_url."""

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from personactl.cli._app import cli, echo_problems, global_options, opts
+from personactl.cli._app import cli, echo_problems, examples, global_options, opts
+from personactl.cli._complete import complete_address
 from personactl.deploy.formats import PLAN_FORMATS, PlanFormat
 from personactl.errors import UserError
 
@@ -57,6 +58,8 @@ def _report_outcome(outcome: Outcome, plan: Plan) -> None:
         return
     for warning in outcome.warnings:
         click.echo(sensitive.scrub(f"warning: {warning}"), err=True)
+    for address in outcome.discarded_drafts:
+        click.echo(f"{address}: discarded its unsaved PAL Maker draft", err=True)
     counts = {a: sum(1 for c in outcome.done if c.action == a) for a in ACTIONS}
     done = (
         f"{counts['create']} created, {counts['update']} updated, {counts['delete']} deleted, "
@@ -105,6 +108,7 @@ target_option = click.option(
     "targets",
     multiple=True,
     metavar="ADDRESS",
+    shell_complete=complete_address,
     help="Only these addresses (a file name selects all its variants).",
 )
 full_option = click.option(
@@ -119,7 +123,14 @@ prune_option = click.option(
 )
 
 
-@cli.command()
+@cli.command(
+    epilog=examples(
+        "personactl plan",
+        "personactl --env prod plan --out plan.json",
+        "personactl plan --target storyteller --format markdown",
+        "personactl plan --detailed-exitcode   # 2 when changes are pending",
+    )
+)
 @global_options
 @click.option(
     "--out",
@@ -168,7 +179,13 @@ def plan(
         raise click.exceptions.Exit(2)
 
 
-@cli.command()
+@cli.command(
+    epilog=examples(
+        "personactl apply",
+        "personactl plan --out plan.json && personactl apply plan.json",
+        "personactl apply --auto-approve --parallelism 16",
+    )
+)
 @global_options
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
@@ -182,6 +199,11 @@ def plan(
     show_default=True,
     help="Concurrent API requests.",
 )
+@click.option(
+    "--discard-drafts",
+    is_flag=True,
+    help="Apply over unsaved PAL Maker drafts (sent with force=true), discarding them.",
+)
 @full_option
 def apply(
     planfile: Path | None,
@@ -190,6 +212,7 @@ def apply(
     prune: bool,
     allow_destroy: bool,
     parallelism: int,
+    discard_drafts: bool,
     full: bool,
 ) -> None:
     """Make the deployed account match the configuration (or exactly PLANFILE)."""
@@ -215,15 +238,19 @@ def apply(
                 report=progress.change,
                 on_retry=progress.retry,
                 stop=interrupts.stop,
+                discard_drafts=discard_drafts,
             )
     finally:
         progress.close()
     _report_outcome(applied.outcome, applied.plan)
 
 
-@cli.command(name="import")
+@cli.command(
+    name="import",
+    epilog=examples("personactl --env prod import weather-assistant p0123456789"),
+)
 @global_options
-@click.argument("address")
+@click.argument("address", shell_complete=complete_address)
 @click.argument("persona_id")
 def import_(address: str, persona_id: str) -> None:
     """Adopt an existing deployed persona into state as ADDRESS."""

@@ -8,7 +8,8 @@ from typing import TypeVar
 
 import click
 
-from personactl.cli._app import cli, compiled, global_options, parse_vars
+from personactl.cli._app import cli, compiled, examples, global_options, parse_vars
+from personactl.cli._complete import complete_address, complete_conversation
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -32,20 +33,28 @@ def _conversation_options(fn: F) -> F:
     fn = click.option(
         "--conversation",
         metavar="NAME",
+        shell_complete=complete_conversation,
         help="Add this conversation template's conversational_context.",
     )(fn)
     return fn
 
 
-@cli.group()
+@cli.group(epilog=examples("personactl llm check weather-assistant"))
 @global_options
 def llm() -> None:
     """A persona's custom OpenAI-compatible LLM."""
 
 
-@llm.command(name="check")
+@llm.command(
+    name="check",
+    epilog=examples(
+        "personactl llm check weather-assistant",
+        "personactl llm check storyteller/children --speculative 4",
+        "personactl llm check storyteller/children --conversation maya --var user_name=Maya",
+    ),
+)
 @global_options
-@click.argument("address")
+@click.argument("address", shell_complete=complete_address)
 @_conversation_options
 @click.option("--utterance", help="The user's turn (default: Hello!, or a sentence with -s).")
 @click.option(
@@ -78,9 +87,14 @@ def llm_check(
     sys.exit(0 if report.ok else 1)
 
 
-@cli.command()
+@cli.command(
+    epilog=examples(
+        "personactl chat weather-assistant",
+        "printf 'Hello!\\n' | personactl chat storyteller/children",
+    )
+)
 @global_options
-@click.argument("address")
+@click.argument("address", shell_complete=complete_address)
 @_conversation_options
 def chat(
     address: str, conversation: str | None, variables: tuple[str, ...], timeout: float

@@ -8,11 +8,16 @@ from pathlib import Path
 
 import click
 
-from personactl.cli._app import cli
+from personactl.cli._app import cli, examples
 from personactl.errors import UserError
 
 
-@cli.command()
+@cli.command(
+    epilog=examples(
+        "personactl serve",
+        "personactl serve --port 9000 --api-key dev --rate-429 0.1",
+    )
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8787, show_default=True)
 @click.option(
@@ -57,7 +62,7 @@ def serve(
     no_system_personas: bool,
     **fault_options: float | None,
 ) -> None:
-    """A local Tavus-compatible API (personas, conversations) over SQLite."""
+    """A local Tavus-compatible API (every resource kind, conversations) over SQLite."""
     from personactl.serve import app as server
     from personactl.serve.store import Store
 

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from personactl.cli._app import cli, global_options, opts
+from personactl.cli._app import cli, examples, global_options, opts
+from personactl.cli._complete import complete_address
 from personactl.errors import UserError
 
 if TYPE_CHECKING:
@@ -14,7 +15,12 @@ if TYPE_CHECKING:
     from personactl.project import Environment, Project
 
 
-@cli.group()
+@cli.group(
+    epilog=examples(
+        "personactl state list",
+        "personactl state mv weather-assistant weather/assistant",
+    )
+)
 @global_options
 def state() -> None:
     """Inspect and repair state (address -> persona_id)."""
@@ -33,7 +39,7 @@ def _store() -> StateStore:
     return open_state(*_project_env())
 
 
-@state.command(name="list")
+@state.command(name="list", epilog=examples("personactl --env prod state list"))
 @global_options
 def state_list() -> None:
     """One line per managed persona: address, persona_id."""
@@ -41,9 +47,9 @@ def state_list() -> None:
         click.echo(f"{address}\t{resource.id}")
 
 
-@state.command(name="show")
+@state.command(name="show", epilog=examples("personactl state show storyteller/children"))
 @global_options
-@click.argument("address")
+@click.argument("address", shell_complete=complete_address)
 def state_show(address: str) -> None:
     """The state entry of ADDRESS as JSON (secrets as salted hashes)."""
     from personactl.errors import did_you_mean
@@ -57,9 +63,9 @@ def state_show(address: str) -> None:
     click.echo(to_json({"address": address, **entry}), nl=False)
 
 
-@state.command(name="rm")
+@state.command(name="rm", epilog=examples("personactl state rm storyteller/horror"))
 @global_options
-@click.argument("address")
+@click.argument("address", shell_complete=complete_address)
 def state_rm(address: str) -> None:
     """Forget ADDRESS (the deployed persona is left alone)."""
     from personactl.deploy import engine as deploy
@@ -68,10 +74,12 @@ def state_rm(address: str) -> None:
     click.echo(f"Removed {address} from state.", err=True)
 
 
-@state.command(name="mv")
+@state.command(
+    name="mv", epilog=examples("personactl state mv weather-assistant weather/assistant")
+)
 @global_options
-@click.argument("old")
-@click.argument("new")
+@click.argument("old", shell_complete=complete_address)
+@click.argument("new", shell_complete=complete_address)
 def state_mv(old: str, new: str) -> None:
     """Rename an address, keeping its persona_id (after renaming a file)."""
     from personactl.deploy import engine as deploy
@@ -80,7 +88,7 @@ def state_mv(old: str, new: str) -> None:
     click.echo(f"Moved {old} to {new}.", err=True)
 
 
-@state.command(name="unlock")
+@state.command(name="unlock", epilog=examples("personactl --env prod state unlock"))
 @global_options
 def state_unlock() -> None:
     """Break a stale state lock."""

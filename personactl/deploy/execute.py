@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from personactl import refs, sensitive
-from personactl.deploy.backends.base import JSON, Backend, CreateOutcomeUnknown
+from personactl.deploy.backends.base import JSON, Backend, CreateOutcomeUnknown, DraftConflict
 from personactl.deploy.diff import fingerprint, kept_as_sent, same
 from personactl.deploy.plan import Change, Plan
 from personactl.deploy.state import Recorder, Resource, State, now
@@ -31,6 +31,7 @@ class Outcome:
     # interrupted: never started, or abandoned while in flight
     not_started: list[Change] = field(default_factory=list)
     abandoned: list[Change] = field(default_factory=list)
+    discarded_drafts: list[str] = field(default_factory=list)  # addresses (--discard-drafts)
 
     @property
     def interrupted(self) -> bool:
@@ -192,7 +193,32 @@ def _with_ids(change: Change, recorder: Recorder) -> Change:
     )
 
 
-def _run(change: Change, backend: Backend, recorder: Recorder, environ: Mapping[str, str]) -> None:
+@dataclass(frozen=True)
+class _Run:
+    """What every change of one execution shares."""
+
+    backend: Backend
+    recorder: Recorder
+    environ: Mapping[str, str]
+    discard_drafts: bool
+    discarded: list[str]  # addresses whose PAL Maker draft a forced update discarded
+
+
+def _update(change: Change, kind: Kind, run: _Run) -> None:
+    assert change.id is not None
+    body = sensitive.resolve(_update_body(change, kind), run.environ)
+    try:
+        discarded = run.backend.patch(kind, change.id, body)
+    except DraftConflict:
+        if not run.discard_drafts:
+            raise
+        discarded = run.backend.patch(kind, change.id, body, force=True)
+    if discarded:
+        run.discarded.append(change.address)
+
+
+def _run(change: Change, run: _Run) -> None:
+    backend, recorder, environ = run.backend, run.recorder, run.environ
     change = _with_ids(change, recorder)
     kind = recorder.state.kind(change.address)
     if change.action == "create":
@@ -200,7 +226,7 @@ def _run(change: Change, backend: Backend, recorder: Recorder, environ: Mapping[
         recorder.put(change.address, Resource(rid, applied, "", now()))
     elif change.action == "update":
         assert change.id is not None
-        backend.patch(kind, change.id, sensitive.resolve(_update_body(change, kind), environ))
+        _update(change, kind, run)
         recorder.put(change.address, Resource(change.id, change.applied or {}, "", now()))
     else:
         if change.fingerprint is not None and change.id:
@@ -252,12 +278,15 @@ def execute(
     parallelism: int = 8,
     report: Report | None = None,
     stop: threading.Event | None = None,
+    discard_drafts: bool = False,
 ) -> Outcome:
     """Run every change; failures are collected (never stop the others) and reported.
 
     Once `stop` is set no further change starts; those in flight finish and are
     recorded.  A KeyboardInterrupt while waiting abandons the ones still in flight
     (a create among them stays journaled as pending, for the next apply to look for).
+    An update refused for an unsaved PAL Maker draft fails, unless `discard_drafts`:
+    then it is sent again with force, discarding the draft (`Outcome.discarded_drafts`).
     The caller closes `recorder` (saving the state) after the read-back."""
     say = report or (lambda _line: None)
     stop = stop or threading.Event()
@@ -268,8 +297,9 @@ def execute(
         if stop.is_set():
             raise _NotStarted
         started.add(index)
-        _run(change, backend, recorder, environ)
+        _run(change, shared)
 
+    shared = _Run(backend, recorder, environ, discard_drafts, [])
     index_of = {id(c): i for i, c in enumerate(plan.changes)}
     pool = ThreadPoolExecutor(max_workers=max(1, parallelism))
     abandon = False
@@ -283,6 +313,9 @@ def execute(
                     future.result()
                 except _NotStarted:
                     continue
+                except DraftConflict as exc:  # the hint says how to go on
+                    finished[index] = f"{exc.problem.message} (hint: {exc.problem.hint})"
+                    say(sensitive.scrub(f"{change.address}: update failed: {finished[index]}"))
                 except UserError as exc:
                     finished[index] = exc.problem.message
                     say(
@@ -297,7 +330,9 @@ def execute(
         abandon = True
     finally:
         pool.shutdown(wait=not abandon, cancel_futures=True)
-    return _sorted_outcome(plan, started, finished)
+    outcome = _sorted_outcome(plan, started, finished)
+    outcome.discarded_drafts.extend(sorted(shared.discarded))
+    return outcome
 
 
 def _sorted_outcome(plan: Plan, started: set[int], finished: dict[int, str | None]) -> Outcome:

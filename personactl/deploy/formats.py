@@ -48,48 +48,52 @@ def _line_diff(before: str, after: str) -> list[str]:
     return [line for line in lines if not line.startswith(("---", "+++"))]
 
 
-def _leaves(path: str, value: Any) -> list[tuple[str, Any]]:
-    """A created value shown field by field: nested mappings flattened to pointers."""
+def leaves(path: str, value: Any) -> list[tuple[str, Any]]:
+    """A whole value shown field by field: nested mappings flattened to pointers."""
     if isinstance(value, dict) and value:
-        return [leaf for k, v in value.items() for leaf in _leaves(pointer(path, k), v)]
+        return [leaf for k, v in value.items() for leaf in leaves(pointer(path, k), v)]
     return [(path, value)]
 
 
-def _create_lines(change: Change) -> list[str]:
-    out: list[str] = []
-    for op in change.patch():  # masked once, then shown leaf by leaf
-        for path, value in _leaves(op["path"], op["value"]):
-            if _multiline(value):
-                out.append(f"+ {path}:")
-                out.extend(f"    + {line}" for line in value.splitlines())
-            else:
-                out.append(f"+ {path}: {json.dumps(value, ensure_ascii=False, sort_keys=True)}")
-    return out
+# A field's value on the side that does not have the field (`field_lines`).
+ABSENT: Any = object()
+
+
+def field_lines(path: str, before: Any, after: Any, note: str = "") -> list[str]:
+    """One field that differs, as plans and environment diffs show it: `+` added (`before`
+    is ABSENT), `-` removed (`after` is ABSENT), `~` changed, with a line diff for prompts
+    and long structures instead of two walls of text.  Values are masked here."""
+    before, after = sensitive.mask(before), sensitive.mask(after)
+    if after is ABSENT:
+        return [f"- {path}: {_value(before)}{note}"]
+    if before is ABSENT:
+        if _multiline(after):
+            return [f"+ {path}:{note}", *(f"    + {line}" for line in after.splitlines())]
+        return [f"+ {path}: {_value(after)}{note}"]
+    if any(f(v) for f in (_multiline, _structured) for v in (after, before)):
+        diff = _line_diff(_lines_of(before), _lines_of(after))
+        return [f"~ {path}:{note}", *(f"    {line}" for line in diff)]
+    return [f"~ {path}: {_value(before)} -> {_value(after)}{note}"]
+
+
+def body_lines(body: Any, path: str = "") -> list[str]:
+    """A whole new resource (or new field), one `+` line (or block) per leaf."""
+    return [line for p, v in leaves(path, body) for line in field_lines(p, ABSENT, v)]
 
 
 def _op_lines(change: Change) -> list[str]:
-    if change.action == "create":
-        return _create_lines(change)
     out: list[str] = []
-    for op in change.patch():
+    for op in change.ops:
         path = op["path"]
+        if change.action == "create":
+            out.extend(body_lines(op["value"], path))
+            continue
         drift = "  (changed outside personactl)" if path in change.drift else ""
-        before = sensitive.mask(change.before.get(path))
-        if op["op"] == "remove":
-            out.append(f"- {path}: {_value(before)}{drift}")
-        elif op["op"] == "add" and before is None:
-            if _multiline(op["value"]):
-                out.append(f"+ {path}:")
-                out.extend(f"    + {line}" for line in op["value"].splitlines())
-            else:
-                out.append(f"+ {path}: {_value(op['value'])}")
-        elif any(f(v) for f in (_multiline, _structured) for v in (op["value"], before)):
-            out.append(f"~ {path}:{drift}")
-            out.extend(
-                f"    {line}" for line in _line_diff(_lines_of(before), _lines_of(op["value"]))
-            )
-        else:
-            out.append(f"~ {path}: {_value(before)} -> {_value(op['value'])}{drift}")
+        before = change.before.get(path)
+        if op["op"] == "add" and before is None:
+            before = ABSENT
+        after = ABSENT if op["op"] == "remove" else op["value"]
+        out.extend(field_lines(path, before, after, drift))
     return out
 
 
@@ -169,7 +173,7 @@ def _field_count(change: Change) -> int | str:
     if change.action == "delete":
         return "-"
     if change.action == "create":
-        return sum(len(_leaves(op["path"], op["value"])) for op in change.ops)
+        return sum(len(leaves(op["path"], op["value"])) for op in change.ops)
     return len(change.ops)
 
 
