@@ -58,7 +58,8 @@ PERSONAS = Kind(
     folder="personas",
     body_key="persona",
     collection="/v2/personas",
-    id_fields=("persona_id",),
+    # pal_id: a state or plan written for `api: pals` reads back after a switch
+    id_fields=("persona_id", "pal_id"),
     name_field="persona_name",
     type_field="persona_type",
     list_filter=(("persona_type", "user"),),

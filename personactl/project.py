@@ -21,7 +21,8 @@ from personactl.compile.envelope import (
     expect_map,
 )
 from personactl.compile.source import PMap, load_file
-from personactl.errors import ConfigErrors, Loc, Problem, UserError
+from personactl.errors import ConfigErrors, Loc, Problem, UserError, did_you_mean
+from personactl.kinds import APIS, Api
 
 PROJECT_FILE = "personactl.yaml"
 WORKDIR = ".personactl"
@@ -47,6 +48,7 @@ class Environment:
     name: str
     backend: BackendName
     api_url: str
+    api: Api  # personas (/v2/personas, persona_id) or pals (/v2/pals, pal_id)
     api_key_env: str
     state: StateConfig
     vars: PMap
@@ -219,6 +221,16 @@ def _environment(name: str, node: Any, loc: Loc | None, problems: list[Problem])
             )
         )
 
+    api = env.get("api", "personas")
+    if api not in APIS:
+        problems.append(
+            Problem(
+                env.val_locs.get("api", loc),
+                f"unknown api {api!r}",
+                did_you_mean(str(api), APIS) or "api is personas or pals",
+            )
+        )
+
     def text(key: str, default: str | None) -> str | None:
         value = env.get(key, default)
         if value is not None and not isinstance(value, str):
@@ -241,6 +253,7 @@ def _environment(name: str, node: Any, loc: Loc | None, problems: list[Problem])
         name=name,
         backend=backend if backend in BACKENDS else "local",
         api_url=api_url,
+        api=api if api in APIS else "personas",
         api_key_env=text("api_key_env", DEFAULT_API_KEY_ENV) or DEFAULT_API_KEY_ENV,
         state=_state(env, name, problems),
         vars=expect_map(env.get("vars"), env.val_locs.get("vars"), "vars", problems),

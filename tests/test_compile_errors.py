@@ -432,7 +432,7 @@ def test_bad_enum_value(tmp_path: Path) -> None:
         },
     ) == [
         "personas/p.yaml:3:18: p: invalid value 'fulll' for pipeline_mode; "
-        "expected one of: full, echo, custom (hint: did you mean 'full'?)",
+        "expected one of: full, echo, custom, speech-to-speech (hint: did you mean 'full'?)",
         f"personas/p.yaml:5:42: p: invalid value 'meduim' for participant_pause_sensitivity; "
         f"expected one of: {SENSITIVITIES} (hint: did you mean 'medium'?)",
     ]

@@ -1596,6 +1596,13 @@ def test_public_bodies_open_names_only_warn() -> None:
     assert paths == {("layers", "conversational_flow", "turn_detection_model")}
     issues = check_persona(PUBLIC_PERSONAS["video_port_persona"])
     assert all(i.warning for i in issues)
+    # tavus-gemma-4 is the official Tavus CLI's default model (a known name since the
+    # PAL schema); an unknown one still only warns
+    assert ("layers", "llm", "model") not in {i.path for i in issues}
+    body = copy.deepcopy(PUBLIC_PERSONAS["video_port_persona"])
+    body["layers"]["llm"]["model"] = "tavus-gemma-9"
+    issues = check_persona(body)
+    assert all(i.warning for i in issues)
     assert ("layers", "llm", "model") in {i.path for i in issues}
 
 

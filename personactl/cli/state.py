@@ -54,13 +54,13 @@ def state_list() -> None:
 def state_show(address: str) -> None:
     """The state entry of ADDRESS as JSON (secrets as salted hashes)."""
     from personactl.errors import did_you_mean
-    from personactl.kinds import kind_of
     from personactl.output import to_json
 
-    resources = _store().load().resources
+    state = _store().load()
+    resources = state.resources
     if address not in resources:
         raise UserError(f"{address} is not in state", hint=did_you_mean(address, resources))
-    entry = resources[address].data(kind_of(address).id_field)
+    entry = resources[address].data(state.kind(address).id_field)
     click.echo(to_json({"address": address, **entry}), nl=False)
 
 
@@ -121,7 +121,7 @@ def state_push(file: Path, force: bool) -> None:
     from personactl.deploy import engine as deploy
 
     project, env = _project_env()
-    pushed = deploy.read_state_file(file, env.name)
+    pushed = deploy.read_state_file(file, env.name, env.api)
     where = deploy.state_push(project, env, pushed, force=force)
     click.echo(
         f"Pushed {file} to {where} (lineage {pushed.lineage}, serial {pushed.serial}).",

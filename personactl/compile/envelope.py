@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from personactl.compile.source import BOOL_HINT, PMap
 from personactl.errors import Loc, Problem, did_you_mean
+from personactl.kinds import APIS
 
 Shape = Literal["string", "integer", "boolean", "mapping", "strings", "string_or_mapping", "any"]
 BackendName = Literal["local", "tavus"]
@@ -64,6 +65,14 @@ ENVIRONMENT = Envelope(
     "environment",
     (
         Key("backend", "string", "Where personas are deployed.", "local", BACKENDS),
+        Key(
+            "api",
+            "string",
+            "Endpoint family and names: personas (/v2/personas, persona_id) or pals "
+            "(/v2/pals, pal_id, pal_name, default_face_id).",
+            "personas",
+            APIS,
+        ),
         Key("api_url", "string", "Tavus-compatible API base URL.", "https://tavusapi.com"),
         Key("api_key_env", "string", "Env var holding the API key.", "TAVUS_API_KEY"),
         Key(

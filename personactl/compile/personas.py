@@ -19,6 +19,7 @@ from personactl.compile.envelope import (
 from personactl.compile.layers import merge, merge_all
 from personactl.compile.source import PList, PMap, load_file, locate
 from personactl.compile.templating import Renderer
+from personactl.compile.vocabulary import canonical, check_bodies, check_file, localize
 from personactl.errors import Loc, Problem
 from personactl.output import to_plain
 from personactl.project import Environment, Project
@@ -49,11 +50,20 @@ class SourceTree:
     """Loads repository files once per run and resolves `extends` chains with caching."""
 
     def __init__(
-        self, project: Project, folder: Path, problems: list[Problem], body_key: str = "persona"
+        self,
+        project: Project,
+        folder: Path,
+        problems: list[Problem],
+        body_key: str = "persona",
+        *,
+        vocabulary: bool = False,
     ) -> None:
         self.project = project
         self.folder = folder
         self.body_key = body_key
+        # persona bodies: one name per renamed field in a file, layered in the canonical
+        # vocabulary (personactl.compile.vocabulary)
+        self.vocabulary = vocabulary
         self.problems = problems
         self._files: dict[Path, PMap | None] = {}
         self._layered: dict[Path, Layered] = {}
@@ -82,6 +92,8 @@ class SourceTree:
             else:
                 shown = Loc(self.project.shown(path), 1, 1)
                 self._files[path] = expect_map(data, shown, "the file", self.problems)
+                if self.vocabulary:
+                    check_file(self._files[path] or PMap(), self.body_key, self.problems)
         return self._files[path]
 
     def _readable(self, path: Path) -> bool:
@@ -108,11 +120,14 @@ class SourceTree:
         result.vars.append(own_vars)
         body = node.get(self.body_key)
         body_node = expect_map(body, node.val_locs.get(self.body_key), self.body_key, self.problems)
-        result.persona = merge(result.persona, body_node)
+        result.persona = merge(result.persona, self._canonical(body_node))
         own_allow = expect_bool(node, "allow_unknown_keys", self.problems)
         result.allow_unknown = result.allow_unknown or own_allow
         self._layered[path] = result
         return result
+
+    def _canonical(self, body: PMap) -> PMap:
+        return canonical(body) if self.vocabulary else body
 
     def _check_base_keys(self, node: PMap) -> None:
         allowed = ("extends", "vars", self.body_key, "allow_unknown_keys")
@@ -204,7 +219,9 @@ def compile_personas(
     layer's vars."""
     from personactl.schema import check_persona  # heavy (pydantic); only when compiling
 
-    tree = SourceTree(project, project.personas_dir, problems)
+    tree = SourceTree(project, project.personas_dir, problems, vocabulary=True)
+    check_bodies([env.overrides], problems)
+    overrides = canonical(env.overrides)
     compiled: dict[str, CompiledPersona] = {}
     for path in source_files(project.personas_dir) if files is None else files:
         node = tree.load(path)
@@ -246,8 +263,9 @@ def compile_personas(
             )
             variables.update(extra_vars or {})
             variables["personactl"] = {"address": address, "environment": env.name}
-            body = merge(merge(layered.persona, variant.get("persona") or PMap()), env.overrides)
-            rendered = renderer.render_tree(body, variables, problems, body.loc)
+            own = canonical(variant.get("persona") or PMap())
+            body = merge(merge(layered.persona, own), overrides)
+            rendered = localize(renderer.render_tree(body, variables, problems, body.loc), env.api)
             _check_literal_secrets(rendered, problems)
             for issue in check_persona(rendered, allow_unknown=layered.allow_unknown):
                 loc = locate(rendered, issue.path, key=issue.key) or node.loc

@@ -29,7 +29,7 @@ from personactl.deploy.execute import (
 from personactl.deploy.plan import Plan, build_plan, matches_target
 from personactl.deploy.state import Resource, State, StateStore, now
 from personactl.errors import ConfigErrors, Problem, UserError, did_you_mean
-from personactl.kinds import kind_of
+from personactl.kinds import Api, kind_of
 from personactl.project import Environment, Project
 
 # Deleting more than this many managed resources *and* more than this share needs
@@ -82,11 +82,11 @@ def open_state(
                 hint=f"export the PostgreSQL connection string of the state of "
                 f"environment '{env.name}' as {dsn_env}",
             )
-        return PostgresStore(dsn, env.name, dsn_env)
+        return PostgresStore(dsn, env.name, dsn_env, env.api)
     from personactl.deploy.state.file import FileStore
 
     path = project.state_path(env)
-    return FileStore(path, env.name, project.shown(path))
+    return FileStore(path, env.name, project.shown(path), env.api)
 
 
 def _require_secrets(payloads: Mapping[str, Any], environ: Mapping[str, str]) -> None:
@@ -130,7 +130,7 @@ def make_plan(
         backend=comp.env.backend,
         desired=comp.personas,
         state=state,
-        live=live_by_id(backend, kinds_in(known)),
+        live=live_by_id(backend, kinds_in(known, comp.env.api)),
         environ=environ,
         targets=targets,
         prune=prune,
@@ -161,6 +161,12 @@ def load_saved_plan(path: Path, env: Environment) -> Plan:
         raise UserError(
             f"{path} was planned for environment '{plan.environment}', not '{env.name}'",
             hint=f"pass --env {plan.environment}",
+        )
+    if plan.api != env.api:
+        raise UserError(
+            f"{path} was planned for api: {plan.api}; environment '{env.name}' now has "
+            f"api: {env.api}",
+            hint="make a new plan with `personactl plan --out FILE`; nothing was changed",
         )
     return plan
 
@@ -221,7 +227,7 @@ def apply(
                     on_start(plan)
                 _require_secrets({c.address: [c.body, c.ops] for c in plan.changes}, environ)
                 check_destroy(plan, allow_destroy)
-                kinds = kinds_in(c.address for c in plan.changes)
+                kinds = kinds_in((c.address for c in plan.changes), env.api)
                 check_fresh(plan, state, live_by_id(backend, kinds), environ)
             else:
                 assert comp is not None
@@ -262,7 +268,7 @@ def apply(
 
 def import_resource(comp: Compilation, backend: Backend, address: str, rid: str) -> None:
     comp.persona(address)  # must exist in configuration
-    kind = kind_of(address)
+    kind = kind_of(address, comp.env.api)
     store = open_state(comp.project, comp.env)
     with store.lock("import"):
         state = store.load()
@@ -293,13 +299,13 @@ def state_edit(
         store.save(state)
 
 
-def read_state_file(path: Path, environment: str) -> State:
+def read_state_file(path: Path, environment: str, api: Api = "personas") -> State:
     """A state file as `state pull` prints it, checked as every store checks a state."""
     import json
 
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        return State.from_data(raw, environment)
+        return State.from_data(raw, environment, api)
     except UnicodeDecodeError as exc:
         raise UserError(f"{path}: not a state file ({exc.reason})") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -357,7 +363,8 @@ def state_mv(state: State, old: str, new: str) -> None:
 def conversation_payload(
     comp: Compilation, name: str, raw_vars: dict[str, str], state: State
 ) -> dict[str, Any]:
-    """The POST /v2/conversations body with persona_id from the environment's state."""
+    """The POST /v2/conversations body with persona_id from the environment's state
+    (`persona_id` with `api: pals` too: /v2/conversations is not aliased)."""
     template = comp.conversation(name)
     body = comp.conversation_body(name, raw_vars)
     resource = state.resources.get(template.persona)

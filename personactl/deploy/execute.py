@@ -16,7 +16,7 @@ from personactl.deploy.plan import Change, Plan
 from personactl.deploy.state import Recorder, Resource, State, now
 from personactl.digests import verify
 from personactl.errors import ApiError, Problem, StalePlan, UserError
-from personactl.kinds import Kind, kind_of
+from personactl.kinds import Api, Kind, kind_of
 
 Report = Callable[[str], None]
 # Allowed difference between this machine's clock and the API's when matching created_at.
@@ -53,8 +53,8 @@ def live_by_id(backend: Backend, kinds: Iterable[Kind]) -> dict[str, JSON]:
     return live
 
 
-def kinds_in(addresses: Iterable[str]) -> list[Kind]:
-    return list(dict.fromkeys(kind_of(a) for a in addresses))
+def kinds_in(addresses: Iterable[str], api: Api) -> list[Kind]:
+    return list(dict.fromkeys(kind_of(a, api) for a in addresses))
 
 
 def check_fresh(
@@ -97,10 +97,13 @@ def _staleness(
 
 
 def _create(
-    change: Change, backend: Backend, recorder: Recorder, environ: Mapping[str, str]
+    kind: Kind,
+    change: Change,
+    backend: Backend,
+    recorder: Recorder,
+    environ: Mapping[str, str],
 ) -> tuple[str, JSON]:
     """The new resource's id and the payload to record as applied."""
-    kind = kind_of(change.address)
     body = change.body or {}
     applied = change.applied or {}
     earlier = recorder.pending(change.address)
@@ -217,9 +220,9 @@ def _update(change: Change, kind: Kind, run: _Run) -> None:
 def _run(change: Change, run: _Run) -> None:
     backend, recorder, environ = run.backend, run.recorder, run.environ
     change = _with_ids(change, recorder)
-    kind = kind_of(change.address)
+    kind = recorder.state.kind(change.address)
     if change.action == "create":
-        rid, applied = _create(change, backend, recorder, environ)
+        rid, applied = _create(kind, change, backend, recorder, environ)
         recorder.put(change.address, Resource(rid, applied, "", now()))
     elif change.action == "update":
         assert change.id is not None
@@ -356,7 +359,7 @@ def read_back(outcome: Outcome, backend: Backend, state: State) -> None:
     if not written:
         return
     try:
-        live = live_by_id(backend, kinds_in(c.address for c in written))
+        live = live_by_id(backend, kinds_in((c.address for c in written), state.api))
     except ApiError as exc:
         outcome.warnings.append(f"could not read back applied resources: {exc.problem.message}")
         return

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from personactl import sensitive
 from personactl.deploy.diff import pointer
 from personactl.deploy.plan import Change, Plan
+from personactl.kinds import personas_kind
 from personactl.output import to_json
 
 PlanFormat = Literal["text", "json", "markdown"]
@@ -144,7 +145,8 @@ def _table(plan: Plan, color: bool) -> list[str]:
 def text(plan: Plan, color: bool = False, *, full: bool = False) -> str:
     import click
 
-    lines = [f"Environment {plan.environment} (backend {plan.backend})", ""]
+    api = f", api {plan.api}" if plan.api != "personas" else ""
+    lines = [f"Environment {plan.environment} (backend {plan.backend}{api})", ""]
     if len(plan.changes) > SUMMARY_AFTER and not full:
         lines += _table(plan, color)
     else:
@@ -201,7 +203,8 @@ def markdown(plan: Plan) -> str:
     if plan.warnings:
         lines += ["**Warnings**", "", *(f"- {w}" for w in plan.warnings), ""]
     if plan.changes:
-        lines += ["| | address | persona_id | fields |", "|---|---|---|---|"]
+        id_field = personas_kind(plan.api).id_field
+        lines += [f"| | address | {id_field} | fields |", "|---|---|---|---|"]
         for c in plan.changes:
             fields = _field_count(c)
             drift = (

@@ -12,7 +12,7 @@ from personactl.deploy.diff import fingerprint, hashed, pointer, three_way
 from personactl.deploy.state import Resource, State, now
 from personactl.digests import digest
 from personactl.errors import UserError
-from personactl.kinds import kind_of
+from personactl.kinds import Api, Kind, kind_of
 
 FORMAT_VERSION = 1
 Action = Literal["create", "update", "delete"]
@@ -51,11 +51,11 @@ class Change:
         """Addresses whose ids this change still needs (created earlier in the same apply)."""
         return refs.targets([self.body, self.ops])
 
-    def data(self) -> JSON:
+    def data(self, api: Api = "personas") -> JSON:
         return {
             "address": self.address,
             "action": self.action,
-            kind_of(self.address).id_field: self.id,
+            kind_of(self.address, api).id_field: self.id,
             "patch": self.patch(),
             "fingerprint": self.fingerprint,
             "before": sensitive.mask(self.before),
@@ -78,6 +78,7 @@ class Plan:
     unmanaged_deletes: list[str] = field(default_factory=list)  # gone from config, no --prune
     warnings: list[str] = field(default_factory=list)
     created_at: str = field(default_factory=now)
+    api: Api = "personas"  # the environment's: persona changes carry persona_id or pal_id
 
     def summary(self) -> dict[Action, int]:
         return {a: sum(1 for c in self.changes if c.action == a) for a in ACTIONS}
@@ -91,9 +92,10 @@ class Plan:
             "format_version": FORMAT_VERSION,
             "environment": self.environment,
             "backend": self.backend,
+            "api": self.api,
             "created_at": self.created_at,
             "managed": self.managed,
-            "changes": [c.data() for c in self.changes],
+            "changes": [c.data(self.api) for c in self.changes],
             "summary": self.summary(),
             "not_pruned": self.unmanaged_deletes,
         }
@@ -138,6 +140,7 @@ class Desired(Protocol):
 
 
 def _planned(
+    kind: Kind,
     item: Desired,
     resource: Resource | None,
     live: Mapping[str, Mapping[str, Any]],
@@ -145,7 +148,6 @@ def _planned(
     environ: Mapping[str, str],
     ids: Mapping[str, str],
 ) -> Change | None:
-    kind = kind_of(item.address)
     # references to resources already deployed become their ids; the others stay
     # placeholders that apply fills in once those are created
     desired = refs.resolve(dict(item.payload), ids, missing=None)
@@ -185,9 +187,10 @@ def _planned(
     )
 
 
-def _adoptable(change: Change, live: Mapping[str, Mapping[str, Any]], managed: set[str]) -> Change:
+def _adoptable(
+    kind: Kind, change: Change, live: Mapping[str, Mapping[str, Any]], managed: set[str]
+) -> Change:
     """A create named like a deployed resource that state does not manage: say which."""
-    kind = kind_of(change.address)
     body = change.body or {}
     names = {body.get(f) for f in (kind.name_field, "persona_name", "pal_name")} - {None}
     for rid, resource in live.items():
@@ -220,18 +223,20 @@ def build_plan(
     targets: Iterable[str] = (),
     prune: bool = False,
 ) -> Plan:
-    """Compare configured resources with state and the deployed objects (by id)."""
+    """Compare configured resources with state and the deployed objects (by id); the
+    plan's api is the state's."""
     targets = list(targets)
     ids = {a: r.id for a, r in state.resources.items() if r.id in live}
     managed = {r.id for r in state.resources.values()}
     changes: list[Change] = []
     for address, item in desired.items():
         if matches_target(address, targets):
-            change = _planned(
-                item, state.resources.get(address), live, address in state.pending, environ, ids
-            )
+            kind = state.kind(address)
+            resource = state.resources.get(address)
+            pending = address in state.pending
+            change = _planned(kind, item, resource, live, pending, environ, ids)
             if change is not None and change.action == "create":
-                change = _adoptable(change, live, managed)
+                change = _adoptable(kind, change, live, managed)
             if change is not None:
                 changes.append(change)
     _check_dependencies(changes)
@@ -245,7 +250,14 @@ def build_plan(
             found = fingerprint(deployed) if deployed is not None else None
             changes.append(Change(address, "delete", resource.id, [], found))
     changes.sort(key=lambda c: c.sort_key)
-    return Plan(environment, backend, changes, len(state.resources), [] if prune else gone)
+    return Plan(
+        environment,
+        backend,
+        changes,
+        len(state.resources),
+        [] if prune else gone,
+        api=state.api,
+    )
 
 
 def _check_dependencies(changes: list[Change]) -> None:

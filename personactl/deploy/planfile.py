@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from personactl.deploy.plan import FORMAT_VERSION, JSON, Action, Change, Plan
 from personactl.errors import UserError
-from personactl.kinds import kind_of
+from personactl.kinds import Api, kind_of
 
 
 class _Edge(BaseModel):
@@ -41,15 +41,19 @@ class _PlanFile(_Edge):
     format_version: Literal[1]
     environment: str
     backend: str = ""
+    api: Api = "personas"
     created_at: str = ""
     managed: int = 0
     changes: list[_ChangeFile]
     not_pruned: list[str] = []
 
 
-def _change_from_file(raw: _ChangeFile) -> Change:
-    id_field = kind_of(raw.address).id_field
-    rid = (raw.model_extra or {}).get(id_field)
+def _change_from_file(raw: _ChangeFile, api: Api) -> Change:
+    kind = kind_of(raw.address, api)
+    id_field = kind.id_field
+    extra = raw.model_extra or {}
+    # any of the kind's id fields: persona_id or pal_id
+    rid = next((extra[f] for f in kind.id_fields if extra.get(f) is not None), None)
     if rid is not None and not isinstance(rid, str):
         raise ValueError(f"{raw.address}: {id_field} must be a string")
     if raw.action != "create" and not rid:
@@ -88,10 +92,11 @@ def plan_from_data(raw: Any) -> Plan:
     return Plan(
         environment=parsed.environment,
         backend=parsed.backend,
-        changes=[_change_from_file(c) for c in parsed.changes],
+        changes=[_change_from_file(c, parsed.api) for c in parsed.changes],
         managed=parsed.managed,
         unmanaged_deletes=parsed.not_pruned,
         created_at=parsed.created_at,
+        api=parsed.api,
     )
 
 

@@ -161,7 +161,8 @@ def convert_error(
             path, f"invalid value {show(value)} for {label}; expected {expected_text}", hint
         )
     if kind == TYPE_ERROR:
-        return SchemaIssue(path, f"invalid type for {label}: {err['msg']}")
+        hint = BOOL_HINT if ctx.get("boolean") and isinstance(value, str) else ""
+        return SchemaIssue(path, f"invalid type for {label}: {err['msg']}", hint)
     if kind in _EXPECTED:
         # `yes`/`on` are booleans in YAML 1.1 (and other tools), strings here
         hint = BOOL_HINT if kind == "bool_type" and isinstance(value, str) else ""
@@ -169,6 +170,12 @@ def convert_error(
             path,
             f"invalid type for {label}: expected {_EXPECTED[kind]}, got {type_name(value)}",
             hint,
+        )
+    if kind == "too_long":
+        return SchemaIssue(
+            path,
+            f"{label} takes at most {ctx.get('max_length')} entries, "
+            f"got {ctx.get('actual_length')}",
         )
     if kind in _BOUNDS:
         ctx_key, op = _BOUNDS[kind]

@@ -39,11 +39,12 @@ def type_name(value: object) -> str:
     return type(value).__name__
 
 
-def _type_error(expected: str, value: object) -> PydanticCustomError:
+def _type_error(expected: str, value: object, *, boolean: bool = False) -> PydanticCustomError:
+    """`boolean`: the field is a boolean, so a word like `yes` gets the YAML 1.2 hint."""
     return PydanticCustomError(
         TYPE_ERROR,
         "expected {expected}, got {actual}",
-        {"expected": expected, "actual": type_name(value)},
+        {"expected": expected, "actual": type_name(value), "boolean": boolean},
     )
 
 
@@ -72,7 +73,7 @@ def _bool_like(value: Any) -> bool | str:
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value
-    raise _type_error('boolean (or the string "true"/"false")', value)
+    raise _type_error('boolean (or the string "true"/"false")', value, boolean=True)
 
 
 def _str_or_str_list(value: Any) -> str | list[str]:
@@ -139,7 +140,8 @@ ActiveListening = Annotated[
     str, choice_validator(ACTIVE_LISTENING), choice_schema(ACTIVE_LISTENING)
 ]
 
-PIPELINE_MODES = ("full", "echo", "custom")
+# "custom" is the community OpenAPI copy's; the current platform has speech-to-speech
+PIPELINE_MODES = ("full", "echo", "custom", "speech-to-speech")
 PipelineMode = Annotated[str, choice_validator(PIPELINE_MODES), choice_schema(PIPELINE_MODES)]
 
 TOOL_TYPES = ("function",)

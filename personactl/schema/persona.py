@@ -5,9 +5,16 @@ the current docs.tavus.io layer pages (llm, tts, stt, perception,
 conversational_flow), plus what real payloads in public code send (`pipeline_mode:
 echo`, `layers.transport`, string booleans for `tts_emotion_control`, a string
 `hotwords`, numeric `voice_settings.speed`, wider STT sensitivities, the PAL-era
-`conversational_flow.pal_interruptibility`, Daily `transport` room settings).
-Every model forbids unknown keys except `voice_settings`, which is engine-specific
-(and the Daily settings objects of the transport layer, which are Daily's own).
+`conversational_flow.pal_interruptibility`, Daily `transport` room settings), and the
+current PAL object as the official Tavus CLI models it (`tavus_mcp/sdk/schemas/pal.py`:
+`greeting`, `memories`, `guardrail_ids`, `tool_ids`, `is_template`, speech-to-speech, the
+`sts`, `conferencing`, `capabilities` and `knowledge_base` layers).  Both vocabularies are
+fields here (`persona_name`/`pal_name`, ...); which one a compiled body uses is
+`personactl.compile.vocabulary`'s business.  Where the CLI is stricter than real payloads
+(it rejects `persona_name` and inline `llm.tools`), the models follow the payloads.
+Every model forbids unknown keys except `voice_settings`, which is engine-specific, the
+free-form `sts` layer (as the CLI has it), and the Daily settings objects of the transport
+layer, which are Daily's own.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ from ._types import (
     StrOrStrList,
     ToolType,
 )
+
+MAX_TOOL_IDS = 50  # the official client's MAX_PAL_TOOLS
 
 
 class _Strict(BaseModel):
@@ -54,11 +63,18 @@ class LLMLayer(_Strict):
     model: str | None = None
     base_url: str | None = None
     api_key: str | None = None
+    # inline tools: the official CLI rejects them (registry tools go in tool_ids), but
+    # real payloads send them and the platform takes them
     tools: list[Tool] | None = None
     speculative_inference: bool | None = None
     headers: dict[str, str] | None = None
     extra_body: JsonObject | None = None
     default_query: JsonObject | None = None
+    disable_vision: bool | None = None
+    enable_llm_proxy: bool | None = None
+    model_name: str | None = None
+    is_custom: bool | None = None
+    endpoint: str | None = None
 
 
 class VoiceSettings(BaseModel):
@@ -103,6 +119,7 @@ class PerceptionLayer(_Strict):
     visual_tools: list[Tool] | None = None
     audio_tool_prompt: str | None = None
     audio_tools: list[Tool] | None = None
+    tool_prompt: str | None = None
     # raven-0 names, still accepted (with a warning naming the current field)
     ambient_awareness_queries: StrList | None = None
     perception_tool_prompt: str | None = None
@@ -113,13 +130,19 @@ class ConversationalFlowLayer(_Strict):
     turn_detection_model: str | None = None
     turn_taking_patience: Level | None = None
     turn_commitment: Level | None = None
+    # three names of one field (see personactl.compile.vocabulary)
     replica_interruptibility: Level | None = None
     pal_interruptibility: Level | None = Field(
         default=None,
-        description="The current docs' name for replica_interruptibility (Tavus PALs).",
+        description="The PAL docs' name for replica_interruptibility.",
+    )
+    face_interruptibility: Level | None = Field(
+        default=None,
+        description="The official Tavus CLI's name for replica_interruptibility.",
     )
     active_listening: ActiveListening | None = None
     voice_isolation: str | None = None
+    noise_cancellation: str | None = None
     idle_engagement: str | None = None
     wake_phrase: str | None = Field(
         default=None, description="Phrase that wakes the replica (system.wake_phrase_detected)."
@@ -151,6 +174,35 @@ class TransportLayer(_Strict):
     room_settings: JsonObject | None = None
 
 
+class STSLayer(BaseModel):
+    """Speech-to-speech settings; free-form, as the official client has it."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+class ConferencingLayer(_Strict):
+    """Meeting settings.  The platform wants this layer PATCHed on its own ("live-owned")."""
+
+    username: str | None = None
+    allowlist: StrList | None = None
+    whitelabel: bool | None = None
+
+
+class CapabilitiesLayer(_Strict):
+    mcp_enabled: bool | None = None
+    search_enabled: bool | None = None
+    activity_log_enabled: bool | None = None
+    search_results_prompt_injection_prevention_enabled: bool | None = None
+
+
+class KnowledgeBaseLayer(_Strict):
+    rag_score_threshold: float | None = None
+    rag_n_chunks: int | None = None
+    rag_surrounding_chunk_radius: int | None = None
+    enable_rag_observability_app_messages: bool | None = None
+    use_procedure_goalchain: bool | None = None
+
+
 class Layers(_Strict):
     llm: LLMLayer | None = None
     tts: TTSLayer | None = None
@@ -159,23 +211,42 @@ class Layers(_Strict):
     conversational_flow: ConversationalFlowLayer | None = None
     vqa: VQALayer | None = None
     transport: TransportLayer | None = None
+    sts: STSLayer | None = None
+    conferencing: ConferencingLayer | None = None
+    capabilities: CapabilitiesLayer | None = None
+    knowledge_base: KnowledgeBaseLayer | None = None
 
 
 class Persona(_Strict):
-    """The Tavus persona object as users write it (persona_id excluded)."""
+    """The Tavus persona (PAL) object as users write it (persona_id/pal_id excluded)."""
 
+    # two names of one field each (see personactl.compile.vocabulary)
     persona_name: str | None = None
+    pal_name: str | None = Field(default=None, description="The PAL name of persona_name.")
     system_prompt: str | None = None
+    greeting: str | None = None
     context: str | None = None
     default_replica_id: str | None = None
+    default_face_id: str | None = Field(
+        default=None, description="The PAL name of default_replica_id."
+    )
     pipeline_mode: PipelineMode | None = None
     layers: Layers | None = None
+    memories: StrList | None = Field(default=None, description="Initial seed memories.")
     guardrails_id: StrOrStrList | None = Field(
         default=None, description="A guardrails id; current docs also allow a list of ids."
     )
-    objectives_id: str | None = None
+    guardrail_ids: StrList | None = None
+    guardrail_tags: StrList | None = Field(
+        default=None, description="Attaches every guardrail with one of these tags."
+    )
+    objectives_id: str | None = Field(default=None, description="One objective set's id.")
     document_ids: StrList | None = None
     document_tags: StrList | None = None
+    tool_ids: StrList | None = Field(
+        default=None, description="Registry tool ids.", max_length=MAX_TOOL_IDS
+    )
+    is_template: bool | None = None
 
 
 LAYER_MODELS: dict[str, type[BaseModel]] = {
@@ -186,6 +257,10 @@ LAYER_MODELS: dict[str, type[BaseModel]] = {
     "conversational_flow": ConversationalFlowLayer,
     "vqa": VQALayer,
     "transport": TransportLayer,
+    "sts": STSLayer,
+    "conferencing": ConferencingLayer,
+    "capabilities": CapabilitiesLayer,
+    "knowledge_base": KnowledgeBaseLayer,
 }
 
 # legacy key -> current key (same layer)

@@ -25,6 +25,7 @@ from .persona import LEGACY_PERCEPTION_KEYS
 # Open-ended names: an unknown value is a warning, never an error (Tavus adds new ones).
 
 KNOWN_LLM_MODELS: tuple[str, ...] = (
+    "tavus-gemma-4",  # the official CLI's default for a full-pipeline PAL
     "tavus-gpt-oss",
     "tavus-gpt-4.1",
     "tavus-gpt-4o",
@@ -95,6 +96,8 @@ def is_http_url(value: str) -> bool:
 def check_persona_semantics(payload: Mapping[str, Any]) -> list[SchemaIssue]:
     issues: list[SchemaIssue] = []
     issues.extend(_check_system_prompt(payload))
+    issues.extend(_check_pipeline_mode(payload))
+    issues.extend(_check_tool_ids(payload.get("tool_ids")))
     layers = _dict(payload.get("layers"))
     issues.extend(_check_llm(_dict(layers.get("llm"))))
     for layer, key in TOOL_LISTS:
@@ -138,6 +141,57 @@ def _check_system_prompt(payload: Mapping[str, Any]) -> list[SchemaIssue]:
             f"a non-empty system_prompt is required: {why}",
             "add a system_prompt, or set pipeline_mode: echo",
         )
+    ]
+
+
+# what each mode does with the prompt parts (DESIGN §3 "The current platform")
+_PROMPT_PARTS = ("system_prompt", "context")
+
+
+def _check_pipeline_mode(payload: Mapping[str, Any]) -> list[SchemaIssue]:
+    """speech-to-speech takes no system_prompt or context (the platform refuses them);
+    echo ignores them, a warning only, since real echo payloads send them.  As on the
+    platform, an empty string counts as absent."""
+    mode = payload.get("pipeline_mode")
+    if mode == "custom":
+        return [
+            SchemaIssue(
+                ("pipeline_mode",),
+                "pipeline_mode 'custom' is not a current Tavus mode",
+                "use full (with a custom llm layer), speech-to-speech or echo",
+                warning=True,
+            )
+        ]
+    if mode not in ("speech-to-speech", "echo"):
+        return []
+    return [
+        SchemaIssue(
+            (part,),
+            f"{part} is not allowed with pipeline_mode {mode}"
+            if mode == "speech-to-speech"
+            else f"{part} is ignored with pipeline_mode echo",
+            "remove it, or use pipeline_mode: full"
+            if mode == "speech-to-speech"
+            else "echo speaks what it is sent; the prompt is not used",
+            warning=mode == "echo",
+            key=True,
+        )
+        for part in _PROMPT_PARTS
+        if isinstance(payload.get(part), str) and payload[part]
+    ]
+
+
+def _check_tool_ids(tool_ids: Any) -> list[SchemaIssue]:
+    if not isinstance(tool_ids, list):
+        return []
+    return [
+        SchemaIssue(
+            ("tool_ids", i),
+            "tool_ids entries must be non-empty strings",
+            "write the registry tool's id",
+        )
+        for i, rid in enumerate(tool_ids)
+        if isinstance(rid, str) and not rid.strip()
     ]
 
 

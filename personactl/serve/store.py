@@ -53,6 +53,7 @@ import jsonpatch
 import jsonpointer
 
 from personactl import digests
+from personactl.compile import vocabulary
 from personactl.kinds import PALS, PERSONAS, Kind, KindName
 
 JSON = dict[str, Any]
@@ -367,26 +368,18 @@ def _canonical(kind: Kind, body: JSON) -> JSON:
         if name in out:
             raise ValueError(f"both {name} and {_PAL_NAMES[name]} given: use one")
         out[name] = value
-    return out
+    # nested names too (conversational_flow's interruptibility): the one table
+    canonical: JSON = vocabulary.as_api(out, "personas")
+    return canonical
 
 
 def _canonical_ops(kind: Kind, ops: list[Any]) -> list[Any]:
-    """JSON Patch paths in the stored vocabulary: `/pal_name` is `/persona_name`."""
+    """JSON Patch paths (and values) in the stored vocabulary: `/pal_name` is
+    `/persona_name` (personactl.compile.vocabulary)."""
     if kind.name != "personas":
         return ops
-
-    def rename(pointer: Any) -> Any:
-        if not isinstance(pointer, str) or not pointer.startswith("/"):
-            return pointer
-        head, sep, rest = pointer[1:].partition("/")
-        return f"/{_PERSONA_NAMES.get(head, head)}{sep}{rest}"
-
-    out = []
-    for op in ops:
-        if isinstance(op, dict):
-            op = {**op, **{k: rename(op[k]) for k in ("path", "from") if k in op}}
-        out.append(op)
-    return out
+    renamed: list[Any] = vocabulary.patch(ops, "personas")
+    return renamed
 
 
 def _view(kind: Kind, body: JSON) -> JSON:
@@ -394,7 +387,8 @@ def _view(kind: Kind, body: JSON) -> JSON:
     name = kind.name
     _mask_in_place(name, body)
     if kind == PALS:
-        return {_PAL_NAMES.get(k, k): v for k, v in body.items()}
+        pal: JSON = vocabulary.as_api(body, "pals")
+        return pal
     if name == "guardrails":
         return {**body, "uuid": body.get("guardrail_id")}
     if name == "objectives":

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from personactl.errors import UserError
-from personactl.kinds import kind_of
+from personactl.kinds import Api, Kind, kind_of
 
 FORMAT_VERSION = 1
 JournalOp = Literal["put", "rm", "creating", "not_created"]
@@ -48,10 +48,12 @@ class Resource:
         }
 
     @classmethod
-    def from_data(cls, raw: Mapping[str, Any], id_field: str, where: str) -> Resource:
-        rid = raw.get(id_field, raw.get("id"))
+    def from_data(cls, raw: Mapping[str, Any], kind: Kind, where: str) -> Resource:
+        """Written under the kind's id field; any of its names is read (`persona_id` or
+        `pal_id`: a state survives a switch of the environment's api)."""
+        rid = kind.id_of(raw) or raw.get("id", raw.get(kind.id_field))
         if not isinstance(rid, str) or not rid:
-            raise ValueError(f"{where}: {id_field} must be a non-empty string, not {rid!r}")
+            raise ValueError(f"{where}: {kind.id_field} must be a non-empty string, not {rid!r}")
         applied = raw.get("applied", {})
         if not isinstance(applied, dict):
             raise ValueError(f"{where}: applied must be an object")
@@ -67,6 +69,10 @@ class State:
     # address -> the body (secret placeholders, never values) of a create that was
     # sent but whose id was never recorded: it may exist remotely
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)
+    api: Api = "personas"  # the environment's: entries are keyed persona_id or pal_id
+
+    def kind(self, address: str) -> Kind:
+        return kind_of(address, self.api)
 
     def data(self) -> dict[str, Any]:
         data = {
@@ -75,7 +81,7 @@ class State:
             "lineage": self.lineage or None,
             "serial": self.serial,
             "resources": {
-                a: r.data(kind_of(a).id_field) for a, r in sorted(self.resources.items())
+                a: r.data(self.kind(a).id_field) for a, r in sorted(self.resources.items())
             },
         }
         if self.pending:
@@ -83,7 +89,7 @@ class State:
         return data
 
     @classmethod
-    def from_data(cls, raw: Any, environment: str) -> State:
+    def from_data(cls, raw: Any, environment: str, api: Api = "personas") -> State:
         """Checked: a state that could lead to a duplicate or to the wrong resource is refused."""
         if not isinstance(raw, dict):
             raise ValueError("not a JSON object")
@@ -95,10 +101,10 @@ class State:
         lineage = raw.get("lineage") or ""
         if not isinstance(lineage, str):
             raise ValueError(f"lineage must be a string, not {lineage!r}")
-        state = cls(environment, serial=int(raw.get("serial", 0)), lineage=lineage)
+        state = cls(environment, serial=int(raw.get("serial", 0)), lineage=lineage, api=api)
         owners: dict[str, str] = {}
         for address, entry in dict(raw.get("resources", {})).items():
-            resource = Resource.from_data(entry, kind_of(address).id_field, address)
+            resource = Resource.from_data(entry, state.kind(address), address)
             if resource.id in owners:
                 raise ValueError(f"{address} and {owners[resource.id]} share id {resource.id}")
             owners[resource.id] = address
@@ -115,7 +121,7 @@ class State:
         if not isinstance(address, str) or not address:
             raise ValueError(f"journal address {address!r} is not a non-empty string")
         if op == "put":
-            resource = Resource.from_data(entry["resource"], kind_of(address).id_field, address)
+            resource = Resource.from_data(entry["resource"], self.kind(address), address)
             owner = next((a for a, r in self.resources.items() if r.id == resource.id), address)
             if owner != address:  # folded in, it would make the state unreadable
                 raise ValueError(f"{address} and {owner} would share id {resource.id}")
@@ -207,7 +213,7 @@ class Recorder:
         entry = {
             "op": "put",
             "address": address,
-            "resource": resource.data(kind_of(address).id_field),
+            "resource": resource.data(self.state.kind(address).id_field),
         }
         self._record(entry)
 

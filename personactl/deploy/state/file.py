@@ -22,13 +22,17 @@ from typing import Any
 
 from personactl.deploy.state import Holder, Recorder, State, unreadable
 from personactl.errors import LockHeld
+from personactl.kinds import Api
 from personactl.output import to_json_rows, write_atomic
 
 
 class FileStore:
-    def __init__(self, path: Path, environment: str, shown: str | None = None) -> None:
+    def __init__(
+        self, path: Path, environment: str, shown: str | None = None, api: Api = "personas"
+    ) -> None:
         self.path = path
         self.environment = environment
+        self.api = api
         self.where = shown or str(path)
         self._held = False  # this process holds the lock (see `lock`)
 
@@ -60,10 +64,10 @@ class FileStore:
 
     def _read(self) -> State:
         if not self.path.exists():
-            return State(self.environment)
+            return State(self.environment, api=self.api)
         try:
             return State.from_data(
-                json.loads(self.path.read_text(encoding="utf-8")), self.environment
+                json.loads(self.path.read_text(encoding="utf-8")), self.environment, self.api
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise unreadable(self.where, exc) from None

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from personactl.deploy.state import Holder, Recorder, State, unreadable
 from personactl.errors import LockHeld, UserError
-from personactl.kinds import kind_of
+from personactl.kinds import Api, kind_of
 from personactl.sensitive import MASK
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def _lock_key(environment: str) -> int:
 
 
 class PostgresStore:
-    def __init__(self, dsn: str, environment: str, dsn_env: str) -> None:
+    def __init__(self, dsn: str, environment: str, dsn_env: str, api: Api = "personas") -> None:
         _require_psycopg()
         info = _conninfo(dsn)
         if info is None:  # psycopg's own message would quote it
@@ -121,6 +121,7 @@ class PostgresStore:
             )
         self._dsn = dsn
         self.environment = environment
+        self.api = api
         self.dsn_env = dsn_env
         self._key = _lock_key(environment)
         password = str(info.get("password") or "")  # as parsed: percent-decoded
@@ -303,7 +304,8 @@ class PostgresStore:
             "pending_creates": dict(pending),
         }
         try:
-            return State.from_data(raw, self.environment)  # the checks every store makes
+            # the checks every store makes
+            return State.from_data(raw, self.environment, self.api)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise unreadable(self.where, exc) from None
 
@@ -326,7 +328,7 @@ class PostgresStore:
                 cur.executemany(
                     "INSERT INTO personactl_resources VALUES (%s, %s, %s, %s)",
                     [
-                        (env, a, r.id, Json(r.data(kind_of(a).id_field)))
+                        (env, a, r.id, Json(r.data(state.kind(a).id_field)))
                         for a, r in sorted(state.resources.items())
                     ],
                 )
@@ -432,7 +434,10 @@ def _journal(conn: Connection, environment: str, entry: Mapping[str, Any]) -> No
 
     params = {"env": environment, "address": entry["address"]}
     if "resource" in entry:
-        params["id"] = entry["resource"][kind_of(entry["address"]).id_field]
+        # the journal writes the id under the kind's field for the environment's api
+        params["id"] = kind_of(entry["address"]).id_of(entry["resource"]) or next(
+            v for k, v in entry["resource"].items() if k.endswith("_id")
+        )
         params["resource"] = Json(entry["resource"])
     if "body" in entry:
         params["body"] = Json(entry["body"])
