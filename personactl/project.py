@@ -19,6 +19,7 @@ from personactl.compile.envelope import (
 )
 from personactl.compile.source import PMap, load_file
 from personactl.errors import ConfigErrors, Loc, Problem, UserError
+from personactl.kinds import PERSONAS, RESOURCE_KINDS
 
 PROJECT_FILE = "personactl.yaml"
 WORKDIR = ".personactl"
@@ -62,6 +63,12 @@ class Project:
         return self.root / "conversations"
 
     @property
+    def source_dirs(self) -> tuple[Path, ...]:
+        """Every folder a compile reads (DESIGN §2)."""
+        kinds = (self.root / k.folder for k in (PERSONAS, *RESOURCE_KINDS))
+        return (*kinds, self.templates_dir, self.conversations_dir)
+
+    @property
     def workdir(self) -> Path:
         return self.root / WORKDIR
 
@@ -90,7 +97,7 @@ class Project:
         names = {DEFAULT_API_KEY_ENV: "the default api_key_env", STATE_DSN_ENV: "a dsn_env"}
         for env in self.environments.values():
             names.setdefault(env.api_key_env, f"the api_key_env of environment '{env.name}'")
-        for folder in (self.templates_dir, self.personas_dir, self.conversations_dir):
+        for folder in self.source_dirs:
             for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
                 try:
                     readable = path.is_file() and self.confined(path, folder)

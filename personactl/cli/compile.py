@@ -6,8 +6,17 @@ from pathlib import Path
 
 import click
 
-from personactl.cli._app import cli, compiled, echo_problems, global_options, opts, parse_vars
+from personactl.cli._app import (
+    cli,
+    compiled,
+    echo_problems,
+    global_options,
+    opts,
+    parse_vars,
+    with_ids,
+)
 from personactl.errors import UserError
+from personactl.kinds import KIND_NAMES
 
 
 @cli.command()
@@ -43,10 +52,7 @@ def validate(fmt: str) -> None:
         )
         if report.errors:
             raise click.exceptions.Exit(1)
-    click.echo(
-        f"{report.personas} personas and {report.conversations} conversation templates are valid.",
-        err=True,
-    )
+    click.echo(f"{report.counts()} are valid.", err=True)
 
 
 @cli.command()
@@ -55,16 +61,18 @@ def validate(fmt: str) -> None:
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write one file per persona: DIR/<address>.json.",
+    help="Write one file per resource: DIR/<address>.json.",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", show_default=True
 )
 def render(addresses: tuple[str, ...], out: Path | None, fmt: str) -> None:
-    """Print compiled persona JSON (secrets shown as (sensitive))."""
+    """Print compiled JSON of personas and other resources (secrets shown as (sensitive),
+    ref()s as the deployed id or (known after apply))."""
     from personactl.output import to_json, to_yaml, write_atomic
 
-    masked = compiled().masked(list(addresses))
+    result = compiled()
+    masked = with_ids(result, result.masked(list(addresses)))
     dump = to_yaml if fmt == "yaml" else to_json
     if out is None:
         click.echo(dump(next(iter(masked.values())) if len(addresses) == 1 else masked), nl=False)
@@ -75,6 +83,21 @@ def render(addresses: tuple[str, ...], out: Path | None, fmt: str) -> None:
             raise UserError(f"address {address!r} would be written outside {out}")
         write_atomic(target, dump(body))
         click.echo(str(target), err=True)
+
+
+@cli.command(name="list")
+@global_options
+@click.option("--kind", type=click.Choice(KIND_NAMES), help="Only the addresses of this kind.")
+def list_addresses(kind: str | None) -> None:
+    """Every address of the repository: ADDRESS<TAB>KIND<TAB>FILE, one per line."""
+    result = compiled()
+    rows = sorted(
+        (r.kind, r.address, r.source)
+        for r in result.resources.values()
+        if kind is None or r.kind == kind
+    )
+    for name, address, source in rows:
+        click.echo(f"{address}\t{name}\t{source}")
 
 
 @cli.command()

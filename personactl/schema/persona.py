@@ -174,6 +174,8 @@ class Persona(_Strict):
         default=None, description="A guardrails id; current docs also allow a list of ids."
     )
     objectives_id: str | None = None
+    guardrail_ids: StrList | None = None
+    tool_ids: StrList | None = Field(default=None, max_length=50)
     document_ids: StrList | None = None
     document_tags: StrList | None = None
 
