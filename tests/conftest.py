@@ -21,6 +21,10 @@ SECRETS = {
     "TTS_API_KEY": "tts-DO-NOT-LEAK-77b2e0",
     "INTAKE_TOOL_TOKEN": "tok-intake-DO-NOT-LEAK-3d81aa",
 }
+# what `validate` says of the example repository
+EXAMPLE_VALID = (
+    "5 personas, 1 objective sets, 1 guardrails, 1 tools and 1 conversation templates are valid.\n"
+)
 # the folders of the example repository (besides personactl.yaml)
 EXAMPLE_DIRS = ("personas", "objectives", "guardrails", "tools", "templates", "conversations")
 

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "personactl"
 STAGES = [
     ("sensitive", "digests"),
     ("errors",),
-    ("output", "kinds"),
+    ("output", "kinds", "refs"),
     ("compile.source", "compile.envelope", "project"),
     ("schema", "compile"),
     ("serve.store",),

@@ -67,8 +67,10 @@ def validate(fmt: str) -> None:
     "--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", show_default=True
 )
 def render(addresses: tuple[str, ...], out: Path | None, fmt: str) -> None:
-    """Print compiled JSON of personas and other resources (secrets shown as (sensitive),
-    ref()s as the deployed id or (known after apply))."""
+    """Print compiled resources as JSON (secrets shown as (sensitive)).
+
+    Every kind: personas, objectives:, guardrails: and tools: addresses.  A ref() shows
+    the deployed id from the environment's state, or (known after apply)."""
     from personactl.output import to_json, to_yaml, write_atomic
 
     result = compiled()
@@ -153,7 +155,7 @@ def init(directory: Path | None, force: bool) -> None:
     help="Directory (default: .personactl/schema under the project, or ./ outside one).",
 )
 def schema(out: Path | None) -> None:
-    """Write JSON Schemas for persona files, conversation files and personactl.yaml."""
+    """Write JSON Schemas of every file format (personactl.yaml and each kind's files)."""
     from personactl.schema.export import write_schemas
 
     for path in write_schemas(out, opts().project_dir):
