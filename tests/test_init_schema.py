@@ -62,9 +62,7 @@ def test_repo_example_is_the_scaffold() -> None:
         if p.is_file()
     )
     packaged = sorted(
-        rel
-        for rel in scaffold_files()
-        if rel.split("/")[0] in ("personactl.yaml", *EXAMPLE_DIRS)
+        rel for rel in scaffold_files() if rel.split("/")[0] in ("personactl.yaml", *EXAMPLE_DIRS)
     )
     assert example == packaged
     for rel in example:

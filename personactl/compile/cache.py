@@ -29,7 +29,7 @@ from personactl.kinds import KIND_NAMES
 from personactl.output import write_atomic
 from personactl.project import PROJECT_FILE, Environment, Project
 
-_CODE = Path(__file__).parent
+_CODE = Path(__file__).parent.parent  # the whole package: schema/, kinds.py, refs.py count too
 DISABLE_ENV = "PERSONACTL_NO_CACHE"
 
 

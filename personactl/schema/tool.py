@@ -175,22 +175,24 @@ def _check_origin(payload: Mapping[str, Any]) -> list[SchemaIssue]:
 def _check_delivery(delivery: Mapping[str, Any], params: Mapping[str, Any]) -> list[SchemaIssue]:
     app_message = delivery.get("app_message") is True
     api = delivery.get("api")
+    issues: list[SchemaIssue] = []
     if app_message and api is not None:
-        return [
+        issues.append(
             SchemaIssue(
                 ("delivery",),
                 "delivery must enable exactly one channel: app_message or api, not both",
             )
-        ]
-    if not app_message and api is None:
-        return [
-            SchemaIssue(
-                ("delivery",),
-                "delivery must enable a channel: app_message: true, or api",
-            )
-        ]
-    if not isinstance(api, Mapping):
-        return []
+        )
+    elif not app_message and api is None:
+        issues.append(
+            SchemaIssue(("delivery",), "delivery must enable a channel: app_message: true, or api")
+        )
+    if isinstance(api, Mapping):
+        issues.extend(_check_api(api, params))
+    return issues
+
+
+def _check_api(api: Mapping[str, Any], params: Mapping[str, Any]) -> list[SchemaIssue]:
     base: Path = ("delivery", "api")
     issues: list[SchemaIssue] = []
     issues.extend(_https(api.get("url"), (*base, "url")))
