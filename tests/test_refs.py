@@ -171,3 +171,30 @@ def test_render_takes_any_address(cli_run, example_repo: Path, address: str) -> 
     assert result.code == 0, result.err
     assert json.loads(result.out)
     assert_no_secrets(result.out, result.err, root=example_repo)
+
+
+def test_conversation_render_resolves_refs(cli_run, example_repo: Path) -> None:
+    maya = example_repo / "conversations" / "maya.yaml"
+    maya.write_text(
+        maya.read_text().replace(
+            "conversation:\n",
+            "conversation:\n  custom_greeting: \"{{ ref('tools:lookup_patient') }}\"\n",
+        )
+    )
+    _state(example_repo, {"storyteller/children": ("persona_id", "p-1")})
+    args = ("conversation", "render", "maya", "--var", "user_name=Maya")
+    before = cli_run(*args, cwd=example_repo)
+    assert before.code == 0, before.err
+    assert json.loads(before.out)["custom_greeting"] == "(known after apply)"
+    refused = cli_run("conversation", "create", "maya", "--var", "user_name=Maya", cwd=example_repo)
+    assert (refused.code, refused.out) == (1, "")
+    assert refused.err == (
+        "conversation maya references tools:lookup_patient, not deployed in environment "
+        "'local' (hint: run `personactl apply` first)\n"
+    )
+    _state(
+        example_repo,
+        {"storyteller/children": ("persona_id", "p-1"), "tools:lookup_patient": ("tool_id", "t-9")},
+    )
+    after = json.loads(cli_run(*args, cwd=example_repo).out)
+    assert (after["custom_greeting"], after["persona_id"]) == ("t-9", "p-1")

@@ -442,3 +442,17 @@ def test_schema_writes_a_schema_per_kind(tmp_path: Path, capsys) -> None:
     assert list(guardrail.iter_errors({"guardrail": {"guardrail_name": "g"}}))
     objectives = load("objectives-file.json")
     assert list(objectives.iter_errors({"variants": {"v": {"objectives": {"data": "x"}}}}))
+
+
+def test_env_of_a_tool_secret_is_refused(cli_run, example_repo: Path) -> None:
+    (example_repo / "templates" / "leak.j2").write_text("{{ env('INTAKE_TOOL_TOKEN') }}\n")
+    (example_repo / "personas" / "leaky.yaml").write_text(
+        "persona:\n  system_prompt: \"{% include 'leak.j2' %}\"\n"
+    )
+    result = cli_run("validate", cwd=example_repo, env=SECRETS)
+    assert result.code == 1
+    assert (
+        "templates/leak.j2:1:1: env('INTAKE_TOOL_TOKEN') reads a secret "
+        "(INTAKE_TOOL_TOKEN is used with secret())"
+    ) in result.err
+    assert_no_secrets(result.out, result.err, root=example_repo)
