@@ -23,6 +23,11 @@ def placeholder(address: str) -> str:
     return f"{_PREFIX}{address}\x00"
 
 
+def shown(value: Any) -> Any:
+    """A copy for people: references not resolved yet read `(known after apply)`."""
+    return resolve(value, {})
+
+
 def targets(value: Any) -> set[str]:
     """Every address referenced anywhere in a payload."""
     if isinstance(value, str):
@@ -30,11 +35,18 @@ def targets(value: Any) -> set[str]:
     return set(_ENCODED.findall(json.dumps(value)))
 
 
-def resolve(value: Any, ids: Mapping[str, str], missing: str = KNOWN_AFTER_APPLY) -> Any:
-    """A copy with each reference replaced by its id (`missing` when not in `ids`)."""
+def resolve(value: Any, ids: Mapping[str, str], missing: str | None = KNOWN_AFTER_APPLY) -> Any:
+    """A copy with each reference replaced by its id; one not in `ids` becomes `missing`,
+    or stays a placeholder when `missing` is None (for apply to fill in later)."""
+
+    def one(match: re.Match[str]) -> str:
+        found = ids.get(match.group(1))
+        if found is not None:
+            return found
+        return match.group(0) if missing is None else missing
 
     def sub(text: str) -> str:
-        return _PLACEHOLDER.sub(lambda m: ids.get(m.group(1), missing), text)
+        return _PLACEHOLDER.sub(one, text)
 
     return _map_strings(value, sub)
 

@@ -3,13 +3,14 @@ backend against a real `personactl serve` over HTTP."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
 
 import pytest
 
+from personactl import digests
+from personactl.kinds import PERSONAS
 from personactl.serve.store import Store
 from tests.conftest import SECRETS, Result, assert_no_secrets, run_cli
 from tests.serverfix import API_KEY, server  # noqa: F401
@@ -588,10 +589,9 @@ def test_tavus_backend_full_loop(example_repo, server):  # noqa: F811
     assert sorted(ids) == ADDRESSES
     remote = {p["persona_id"]: p for p in server.store.list_personas(100, 1, "user")[0]}
     assert set(remote) == set(ids.values())
-    raw = server.store._get_raw(server.store._db, ids["weather-assistant"])
-    # the real value went over the wire: the server keeps only its hash
-    sent = hashlib.sha256(SECRETS["CUSTOM_LLM_API_KEY"].encode()).hexdigest()
-    assert raw["layers"]["llm"]["api_key"] == f"sealed-sha256:{sent}"
+    raw = server.store._get_raw(server.store._db, PERSONAS, ids["weather-assistant"])
+    # the real value went over the wire: the server keeps only its salted digest
+    assert digests.verify(SECRETS["CUSTOM_LLM_API_KEY"], raw["layers"]["llm"]["api_key"])
 
     server.reset_stats()
     cli(repo, "--env", "test", "plan", "--detailed-exitcode", env=key, code=0)

@@ -30,7 +30,7 @@ def _count(client: httpx.Client) -> int:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"page": "99999999999999999999"}, "page must be between 1 and 1,000,000,000"),
+        ({"page": "99999999999999999999"}, "page must be between 0 and 1,000,000,000"),
         ({"limit": str(2**63)}, "limit must be between 1 and 10,000"),
         ({"limit": "0"}, "limit must be between 1 and 10,000"),
     ],

@@ -42,7 +42,11 @@ def test_persona_crud(client):
     assert created["layers"]["llm"]["api_key"] == MASK
     got = client.get(f"/v2/personas/{pid}")
     assert got.status_code == 200 and got.json() == created
-    assert client.get(f"/v2/pals/{pid}").json() == created
+    # the same object through /v2/pals, in the PAL vocabulary
+    pal = client.get(f"/v2/pals/{pid}").json()
+    assert pal["pal_id"] == pid and pal["pal_name"] == "Storyteller"
+    assert pal["default_face_id"] == "r1" and pal["pal_type"] == "user"
+    assert "persona_id" not in pal and pal["layers"] == created["layers"]
 
     ops = [{"op": "replace", "path": "/persona_name", "value": "New"}]
     patched = client.patch(f"/v2/personas/{pid}", json=ops)
@@ -69,7 +73,10 @@ def test_list_pagination_and_type_filter(client):
     assert everything["total_count"] == 14  # plus the two seeded system personas
     system = client.get("/v2/personas", params={"persona_type": "system"}).json()
     assert {p["persona_type"] for p in system["data"]} == {"system"}
-    for params in ({"limit": "x"}, {"page": 0}, {"persona_type": "other"}):
+    # page 0 is the first page (the official CLI sends it)
+    first = client.get("/v2/personas", params={"persona_type": "user", "limit": 5, "page": 0})
+    assert [p["persona_id"] for p in first.json()["data"]] == [p["persona_id"] for p in ids[:5]]
+    for params in ({"limit": "x"}, {"page": -1}, {"persona_type": "other"}):
         assert client.get("/v2/personas", params=params).status_code == 400
 
 
@@ -152,7 +159,7 @@ def test_faults_from_env():
 def test_no_auth_when_no_key(tmp_path):
     with live_server(tmp_path / "db.sqlite", api_key=None, seed_system=False) as live:
         resp = httpx.get(f"{live.url}/v2/personas")
-        assert resp.json() == {"data": [], "total_count": 0}
+        assert resp.json() == {"limit": 10, "page": 1, "data": [], "total_count": 0}
 
 
 def test_serve_command(tmp_path):

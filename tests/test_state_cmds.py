@@ -97,7 +97,10 @@ def test_rm_forgets_without_deleting(example_repo):
     # no longer managed: a fresh create, the old persona untouched even with --prune
     r = cli(repo, "plan", "--prune")
     assert "+ create weather-assistant" in r.out
-    assert ids["weather-assistant"] not in r.out
+    # the old persona is only named as the one `import` would adopt (DESIGN §5, adoption)
+    old = ids["weather-assistant"]
+    assert f"`personactl import weather-assistant {old}` adopts it instead" in r.out
+    assert f"({old})" not in r.out
     assert "Plan: 1 to create, 0 to update, 0 to delete." in r.out
     r = cli(repo, "state", "rm", "weather-assistant", code=1)
     assert "not in state" in r.err

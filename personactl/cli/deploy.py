@@ -57,6 +57,8 @@ def _report_outcome(outcome: Outcome, plan: Plan) -> None:
         return
     for warning in outcome.warnings:
         click.echo(sensitive.scrub(f"warning: {warning}"), err=True)
+    for address in outcome.discarded_drafts:
+        click.echo(f"{address}: discarded its unsaved PAL Maker draft", err=True)
     counts = {a: sum(1 for c in outcome.done if c.action == a) for a in ACTIONS}
     done = (
         f"{counts['create']} created, {counts['update']} updated, {counts['delete']} deleted, "
@@ -94,10 +96,10 @@ def _report_interrupted(outcome: Outcome, done: str) -> None:
         )
 
 
-def _emit_plan(plan: Plan, fmt: PlanFormat) -> None:
+def _emit_plan(plan: Plan, fmt: PlanFormat, full: bool = False) -> None:
     from personactl.deploy.formats import render
 
-    click.echo(render(plan, fmt, color=opts().color), nl=False)
+    click.echo(render(plan, fmt, color=opts().color, full=full), nl=False)
 
 
 target_option = click.option(
@@ -106,6 +108,13 @@ target_option = click.option(
     multiple=True,
     metavar="ADDRESS",
     help="Only these addresses (a file name selects all its variants).",
+)
+full_option = click.option(
+    "--full",
+    "-v",
+    "full",
+    is_flag=True,
+    help="Every field diff, even for plans of more than 50 changes (shown as a table).",
 )
 prune_option = click.option(
     "--prune", is_flag=True, help="Delete managed personas that left the configuration."
@@ -133,12 +142,14 @@ prune_option = click.option(
 )
 @target_option
 @prune_option
+@full_option
 def plan(
     out: Path | None,
     fmt: PlanFormat,
     detailed_exitcode: bool,
     targets: tuple[str, ...],
     prune: bool,
+    full: bool,
 ) -> None:
     """Show what apply would change in the deployed account."""
     from personactl.deploy.engine import make_plan, open_state
@@ -151,7 +162,7 @@ def plan(
         the_plan = make_plan(result, backend, state, targets=targets, prune=prune)
     finally:
         backend.close()
-    _emit_plan(the_plan, fmt)
+    _emit_plan(the_plan, fmt, full)
     if out is not None:
         write_atomic(out, as_json(the_plan))
         click.echo(f"Saved the plan to {out}; apply it with `personactl apply {out}`.", err=True)
@@ -173,6 +184,12 @@ def plan(
     show_default=True,
     help="Concurrent API requests.",
 )
+@click.option(
+    "--discard-drafts",
+    is_flag=True,
+    help="Apply over unsaved PAL Maker drafts (sent with force=true), discarding them.",
+)
+@full_option
 def apply(
     planfile: Path | None,
     auto_approve: bool,
@@ -180,6 +197,8 @@ def apply(
     prune: bool,
     allow_destroy: bool,
     parallelism: int,
+    discard_drafts: bool,
+    full: bool,
 ) -> None:
     """Make the deployed account match the configuration (or exactly PLANFILE)."""
     from personactl.cli._interrupts import graceful
@@ -198,12 +217,13 @@ def apply(
                 allow_destroy=allow_destroy,
                 parallelism=parallelism,
                 confirm=None if auto_approve else _confirm,
-                on_plan=lambda p: _emit_plan(p, "text"),
+                on_plan=lambda p: _emit_plan(p, "text", full),
                 on_warnings=echo_problems,
                 on_start=lambda p: progress.start(len(p.changes)),
                 report=progress.change,
                 on_retry=progress.retry,
                 stop=interrupts.stop,
+                discard_drafts=discard_drafts,
             )
     finally:
         progress.close()

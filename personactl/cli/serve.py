@@ -57,7 +57,7 @@ def serve(
     no_system_personas: bool,
     **fault_options: float | None,
 ) -> None:
-    """A local Tavus-compatible API (personas, conversations) over SQLite."""
+    """A local Tavus-compatible API (every resource kind, conversations) over SQLite."""
     from personactl.serve import app as server
     from personactl.serve.store import Store
 

@@ -169,6 +169,8 @@ def store(
         if personas is not None:
             write_atomic(
                 _path(project, env, "personas"),
-                json.dumps({"key": key, "personas": personas}, sort_keys=True) + "\n",
+                # key order as compiled (the file's order): plans read from the cache
+                # must list fields exactly as a fresh compile does
+                json.dumps({"key": key, "personas": personas}) + "\n",
             )
         write_atomic(_path(project, env), json.dumps(data, sort_keys=True) + "\n")

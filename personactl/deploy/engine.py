@@ -176,6 +176,7 @@ def apply(
     report: Report | None = None,
     on_retry: Callable[[str], None] | None = None,
     stop: threading.Event | None = None,
+    discard_drafts: bool = False,
     environ: Mapping[str, str] | None = None,
 ) -> Applied:
     """Plan (or load `planfile`), check, lock, execute, record, read back, release.
@@ -235,6 +236,7 @@ def apply(
                     parallelism=parallelism,
                     report=report,
                     stop=stop,
+                    discard_drafts=discard_drafts,
                 )
                 if not outcome.interrupted:  # stop soon: the read-back waits for the next run
                     read_back(outcome, backend, state)

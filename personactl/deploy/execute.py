@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from personactl import sensitive
-from personactl.deploy.backends.base import JSON, Backend, CreateOutcomeUnknown
+from personactl import refs, sensitive
+from personactl.deploy.backends.base import JSON, Backend, CreateOutcomeUnknown, DraftConflict
 from personactl.deploy.diff import fingerprint, kept_as_sent, same
 from personactl.deploy.plan import Change, Plan
 from personactl.deploy.state import Recorder, Resource, State, now
@@ -31,6 +31,7 @@ class Outcome:
     # interrupted: never started, or abandoned while in flight
     not_started: list[Change] = field(default_factory=list)
     abandoned: list[Change] = field(default_factory=list)
+    discarded_drafts: list[str] = field(default_factory=list)  # addresses (--discard-drafts)
 
     @property
     def interrupted(self) -> bool:
@@ -173,19 +174,96 @@ def _created_since(resource: Mapping[str, Any], moment: datetime) -> bool:
     return created >= moment - CLOCK_SKEW
 
 
-def _run(change: Change, backend: Backend, recorder: Recorder, environ: Mapping[str, str]) -> None:
+def _with_ids(change: Change, recorder: Recorder) -> Change:
+    """`change` with the ids of resources created earlier in this apply filled in."""
+    if not change.depends_on:
+        return change
+    ids = recorder.ids()
+    missing = sorted(change.depends_on - ids.keys())
+    if missing:
+        raise UserError(f"{', '.join(missing)} was not applied, so it has no id to reference")
+    return replace(
+        change,
+        ops=refs.resolve(change.ops, ids),
+        body=refs.resolve(change.body, ids),
+        applied=refs.resolve(change.applied, ids),
+    )
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every change of one execution shares."""
+
+    backend: Backend
+    recorder: Recorder
+    environ: Mapping[str, str]
+    discard_drafts: bool
+    discarded: list[str]  # addresses whose PAL Maker draft a forced update discarded
+
+
+def _update(change: Change, kind: Kind, run: _Run) -> None:
+    assert change.id is not None
+    body = sensitive.resolve(_update_body(change, kind), run.environ)
+    try:
+        discarded = run.backend.patch(kind, change.id, body)
+    except DraftConflict:
+        if not run.discard_drafts:
+            raise
+        discarded = run.backend.patch(kind, change.id, body, force=True)
+    if discarded:
+        run.discarded.append(change.address)
+
+
+def _run(change: Change, run: _Run) -> None:
+    backend, recorder, environ = run.backend, run.recorder, run.environ
+    change = _with_ids(change, recorder)
     kind = kind_of(change.address)
     if change.action == "create":
         rid, applied = _create(change, backend, recorder, environ)
         recorder.put(change.address, Resource(rid, applied, "", now()))
     elif change.action == "update":
         assert change.id is not None
-        backend.patch(kind, change.id, sensitive.resolve(change.ops, environ))
+        _update(change, kind, run)
         recorder.put(change.address, Resource(change.id, change.applied or {}, "", now()))
     else:
         if change.fingerprint is not None and change.id:
             backend.delete(kind, change.id)
         recorder.remove(change.address)
+
+
+def _update_body(change: Change, kind: Kind) -> list[JSON] | JSON:
+    """What an update sends: the RFC 6902 ops, or for a kind updated by partial objects
+    the new value of each top-level field the ops touch (a removed one as null)."""
+    if kind.patch_style == "json-patch":
+        return change.ops
+    body = change.body or {}
+    top = {op["path"].split("/")[1].replace("~1", "/").replace("~0", "~") for op in change.ops}
+    return {key: body.get(key) for key in sorted(top)}
+
+
+def waves(changes: Sequence[Change]) -> list[list[Change]]:
+    """Changes in the order the reference graph needs: a resource is created or updated
+    before those that reference it (`depends_on`), and deleted after them (personas, the
+    only kind that references others today, first)."""
+    pending = [c for c in changes if c.action != "delete"]
+    out: list[list[Change]] = []
+    done: set[str] = set()
+    while pending:
+        planned = {c.address for c in pending}
+        ready = [c for c in pending if not (c.depends_on & planned)]
+        if not ready:  # a cycle: the compiler refuses these, so never here
+            raise UserError("reference cycle among " + ", ".join(sorted(planned)))
+        out.append(ready)
+        done.update(c.address for c in ready)
+        pending = [c for c in pending if c.address not in done]
+    deletes = [c for c in changes if c.action == "delete"]
+    for group in (
+        [c for c in deletes if kind_of(c.address).name == "personas"],
+        [c for c in deletes if kind_of(c.address).name != "personas"],
+    ):
+        if group:
+            out.append(group)
+    return out
 
 
 def execute(
@@ -197,12 +275,15 @@ def execute(
     parallelism: int = 8,
     report: Report | None = None,
     stop: threading.Event | None = None,
+    discard_drafts: bool = False,
 ) -> Outcome:
     """Run every change; failures are collected (never stop the others) and reported.
 
     Once `stop` is set no further change starts; those in flight finish and are
     recorded.  A KeyboardInterrupt while waiting abandons the ones still in flight
     (a create among them stays journaled as pending, for the next apply to look for).
+    An update refused for an unsaved PAL Maker draft fails, unless `discard_drafts`:
+    then it is sent again with force, discarding the draft (`Outcome.discarded_drafts`).
     The caller closes `recorder` (saving the state) after the read-back."""
     say = report or (lambda _line: None)
     stop = stop or threading.Event()
@@ -213,33 +294,42 @@ def execute(
         if stop.is_set():
             raise _NotStarted
         started.add(index)
-        _run(change, backend, recorder, environ)
+        _run(change, shared)
 
+    shared = _Run(backend, recorder, environ, discard_drafts, [])
+    index_of = {id(c): i for i, c in enumerate(plan.changes)}
     pool = ThreadPoolExecutor(max_workers=max(1, parallelism))
     abandon = False
     try:
-        futures = {pool.submit(run, i, c): (i, c) for i, c in enumerate(plan.changes)}
-        for future in as_completed(futures):
-            index, change = futures[future]
-            try:
-                future.result()
-            except _NotStarted:
-                continue
-            except UserError as exc:
-                finished[index] = exc.problem.message
-                say(
-                    sensitive.scrub(
-                        f"{change.address}: {change.action} failed: {exc.problem.message}"
+        for wave in waves(plan.changes):
+            futures = {pool.submit(run, index_of[id(c)], c): c for c in wave}
+            for future in as_completed(futures):
+                change = futures[future]
+                index = index_of[id(change)]
+                try:
+                    future.result()
+                except _NotStarted:
+                    continue
+                except DraftConflict as exc:  # the hint says how to go on
+                    finished[index] = f"{exc.problem.message} (hint: {exc.problem.hint})"
+                    say(sensitive.scrub(f"{change.address}: update failed: {finished[index]}"))
+                except UserError as exc:
+                    finished[index] = exc.problem.message
+                    say(
+                        sensitive.scrub(
+                            f"{change.address}: {change.action} failed: {exc.problem.message}"
+                        )
                     )
-                )
-            else:
-                finished[index] = None
-                say(f"{change.address}: {change.action}d")
+                else:
+                    finished[index] = None
+                    say(f"{change.address}: {change.action}d")
     except KeyboardInterrupt:  # the second interrupt: stop waiting for requests in flight
         abandon = True
     finally:
         pool.shutdown(wait=not abandon, cancel_futures=True)
-    return _sorted_outcome(plan, started, finished)
+    outcome = _sorted_outcome(plan, started, finished)
+    outcome.discarded_drafts.extend(sorted(shared.discarded))
+    return outcome
 
 
 def _sorted_outcome(plan: Plan, started: set[int], finished: dict[int, str | None]) -> Outcome:

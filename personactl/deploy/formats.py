@@ -101,18 +101,54 @@ def _heading(change: Change) -> str:
         note = "  (deleted outside personactl; will be recreated)"
     elif change.drift:
         note = "  (drift: deployed persona changed outside personactl)"
-    return f"{_SIGNS[change.action]} {change.action} {change.address}{pid}{note}"
+    heading = f"{_SIGNS[change.action]} {change.action} {change.address}{pid}{note}"
+    return heading + (f"\n    note: {adoption_note(change)}" if change.adoptable else "")
 
 
-def text(plan: Plan, color: bool = False) -> str:
+def adoption_note(change: Change) -> str:
+    return (
+        f"{change.adoptable} is deployed with the same name and not managed; "
+        f"`personactl import {change.address} {change.adoptable}` adopts it instead"
+    )
+
+
+# Past this many changes the text plan is a table (address, action, changed fields);
+# `--full` shows every field diff.  The JSON and Markdown plans always keep everything.
+SUMMARY_AFTER = 50
+
+
+def _changed_fields(change: Change) -> str:
+    if change.action == "delete":
+        return "-"
+    tops = dict.fromkeys(op["path"].split("/")[1] for op in change.ops)
+    shown = ", ".join(list(tops)[:4])
+    return shown + (f" and {len(tops) - 4} more" if len(tops) > 4 else "")
+
+
+def _table(plan: Plan, color: bool) -> list[str]:
+    import click
+
+    width = max(len("address"), *(len(c.address) for c in plan.changes))
+    lines = [f"  {'address'.ljust(width)}  action  changed fields"]
+    for c in plan.changes:
+        row = f"{_SIGNS[c.action]} {c.address.ljust(width)}  {c.action:<6}  {_changed_fields(c)}"
+        lines.append(click.style(row, fg=_COLORS[c.action]) if color else row)
+    lines += ["", f"({len(plan.changes)} changes: `personactl plan --full` shows every field)", ""]
+    return lines
+
+
+def text(plan: Plan, color: bool = False, *, full: bool = False) -> str:
     import click
 
     lines = [f"Environment {plan.environment} (backend {plan.backend})", ""]
-    for change in plan.changes:
-        heading = _heading(change)
-        lines.append(click.style(heading, fg=_COLORS[change.action]) if color else heading)
-        lines.extend(f"    {line}" for line in _op_lines(change))
-        lines.append("")
+    if len(plan.changes) > SUMMARY_AFTER and not full:
+        lines += _table(plan, color)
+    else:
+        for change in plan.changes:
+            heading = _heading(change)
+            lines.append(click.style(heading, fg=_COLORS[change.action]) if color else heading)
+            lines.extend(f"    {line}" for line in _op_lines(change))
+            lines.append("")
     if not plan.changes:
         lines.append("No changes. Deployed personas match the configuration.")
         lines.append("")
@@ -173,6 +209,9 @@ def markdown(plan: Plan) -> str:
                 f"| {_SIGNS[c.action]} | `{c.address}`{drift} | {c.id or '(new)'} | {fields} |"
             )
         lines.append("")
+        lines += [f"> {adoption_note(c)}" for c in plan.changes if c.adoptable]
+        if any(c.adoptable for c in plan.changes):
+            lines.append("")
         for c in plan.changes:
             if c.action == "delete":
                 continue
@@ -202,9 +241,9 @@ def as_json(plan: Plan) -> str:
     return to_json(plan.data())
 
 
-def render(plan: Plan, fmt: PlanFormat, *, color: bool = False) -> str:
+def render(plan: Plan, fmt: PlanFormat, *, color: bool = False, full: bool = False) -> str:
     if fmt == "json":
         return as_json(plan)
     if fmt == "markdown":
         return markdown(plan)
-    return text(plan, color=color)
+    return text(plan, color=color, full=full)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
-from personactl import sensitive
+from personactl import refs, sensitive
 from personactl.deploy.diff import fingerprint, hashed, pointer, three_way
 from personactl.deploy.state import Resource, State, now
 from personactl.digests import digest
+from personactl.errors import UserError
 from personactl.kinds import kind_of
 
 FORMAT_VERSION = 1
@@ -33,14 +34,22 @@ class Change:
     secret_digests: dict[str, str] = field(default_factory=dict)
     recreate: bool = False  # in state, but deleted remotely
     pending: bool = False  # an earlier, interrupted apply sent this create
+    # a deployed resource of the same display name that state does not manage: its id
+    adoptable: str | None = None
 
     @property
     def sort_key(self) -> tuple[int, str]:
         return (ACTIONS.index(self.action), self.address)
 
     def patch(self) -> list[JSON]:
-        """The ops as shown to people and written to plan files: secrets masked."""
-        return [sensitive.mask(op) for op in self.ops]
+        """The ops as shown to people and written to plan files: secrets masked, ids of
+        resources created in the same apply `(known after apply)`."""
+        return [refs.shown(sensitive.mask(op)) for op in self.ops]
+
+    @property
+    def depends_on(self) -> set[str]:
+        """Addresses whose ids this change still needs (created earlier in the same apply)."""
+        return refs.targets([self.body, self.ops])
 
     def data(self) -> JSON:
         return {
@@ -53,6 +62,7 @@ class Change:
             "drift": self.drift,
             "recreate": self.recreate,
             "pending": self.pending,
+            "adoptable": self.adoptable,
             "secret_digests": self.secret_digests,
             # what apply executes: secret *names* only, never values
             "execute": {"ops": self.ops, "body": self.body, "applied": self.applied},
@@ -133,8 +143,12 @@ def _planned(
     live: Mapping[str, Mapping[str, Any]],
     pending: bool,
     environ: Mapping[str, str],
+    ids: Mapping[str, str],
 ) -> Change | None:
-    desired = dict(item.payload)
+    kind = kind_of(item.address)
+    # references to resources already deployed become their ids; the others stay
+    # placeholders that apply fills in once those are created
+    desired = refs.resolve(dict(item.payload), ids, missing=None)
     deployed = live.get(resource.id) if resource else None
     previous = resource.applied if resource else None
     applied = hashed(desired, previous, environ)
@@ -162,11 +176,37 @@ def _planned(
         resource.id,
         diff.ops,
         fingerprint(deployed),
+        # a kind updated by partial objects needs the new values of what changed
+        body=desired if kind.patch_style == "partial" else None,
         applied=applied,
         before=diff.before,
         drift=diff.drift,
         secret_digests=digests,
     )
+
+
+def _adoptable(change: Change, live: Mapping[str, Mapping[str, Any]], managed: set[str]) -> Change:
+    """A create named like a deployed resource that state does not manage: say which."""
+    kind = kind_of(change.address)
+    body = change.body or {}
+    names = {body.get(f) for f in (kind.name_field, "persona_name", "pal_name")} - {None}
+    for rid, resource in live.items():
+        if rid in managed or kind.id_of(resource) != rid:
+            continue
+        if {resource.get(f) for f in (kind.name_field, "persona_name", "pal_name")} & names:
+            return replace(change, adoptable=rid)
+    return change
+
+
+def _check_prune(gone: list[str], desired: Mapping[str, Desired]) -> None:
+    """Deleting a resource that a configured one still references would break it."""
+    for address in gone:
+        users = sorted(a for a, item in desired.items() if address in refs.targets(item.payload))
+        if users:
+            raise UserError(
+                f"cannot prune {address}: {', '.join(users)} still references it",
+                hint=f"remove the ref('{address}') first, or keep {address} in the configuration",
+            )
 
 
 def build_plan(
@@ -182,16 +222,22 @@ def build_plan(
 ) -> Plan:
     """Compare configured resources with state and the deployed objects (by id)."""
     targets = list(targets)
+    ids = {a: r.id for a, r in state.resources.items() if r.id in live}
+    managed = {r.id for r in state.resources.values()}
     changes: list[Change] = []
     for address, item in desired.items():
         if matches_target(address, targets):
             change = _planned(
-                item, state.resources.get(address), live, address in state.pending, environ
+                item, state.resources.get(address), live, address in state.pending, environ, ids
             )
+            if change is not None and change.action == "create":
+                change = _adoptable(change, live, managed)
             if change is not None:
                 changes.append(change)
+    _check_dependencies(changes)
     gone = sorted(a for a in state.resources if a not in desired and matches_target(a, targets))
     if prune:
+        _check_prune(gone, desired)
         for address in gone:
             resource = state.resources[address]
             deployed = live.get(resource.id)
@@ -200,3 +246,15 @@ def build_plan(
             changes.append(Change(address, "delete", resource.id, [], found))
     changes.sort(key=lambda c: c.sort_key)
     return Plan(environment, backend, changes, len(state.resources), [] if prune else gone)
+
+
+def _check_dependencies(changes: list[Change]) -> None:
+    """A reference to a resource with no id yet needs that resource created in this plan."""
+    planned = {c.address for c in changes if c.action != "delete"}
+    for change in changes:
+        missing = sorted(change.depends_on - planned)
+        if missing:
+            raise UserError(
+                f"{change.address} references {', '.join(missing)}, which is not deployed",
+                hint="apply it too (widen --target)",
+            )

@@ -1,9 +1,20 @@
-"""`personactl serve`: a local Tavus-compatible API (personas, conversations) over SQLite.
+"""`personactl serve`: a local Tavus-compatible API over SQLite (personactl.serve.store).
+
+Every resource kind at its collection (`/v2/personas` and `/v2/pals`, one store;
+`/v2/objectives`, `/v2/guardrails`, `/v2/tools`): list (`limit`, `page` — 1-based,
+`page=0` is the first page too — the owner filter, `sort`; answered as `limit`,
+`page`, `data`, `total_count`), create, get, PATCH (RFC 6902; tools also a partial
+object; 304 when nothing changes; 409 `maker_changes` for a persona with a draft
+unless `?force=true`), delete.  Plus what the official Tavus CLI calls:
+`POST /v2/objectives/validate`, `GET /v2/guardrails/tags`, `/v2/pals/{id}/tools/`,
+`GET /v2/faces`; and conversations.  Collections answer with and without a
+trailing slash.
 
 Besides the /v2 endpoints it offers test controls outside /v2, without auth:
-`GET|POST /_faults` (inject latency, 429s, 5xx, lost create responses; a POST merges
-the given settings and restarts the RNG from `seed`) and `GET|DELETE /_stats`
-(/v2 requests received per method and route, for benchmarks; DELETE resets).
+`GET|POST /_faults` (inject latency, 429s, 5xx, lost create responses, PAL Maker
+drafts; a POST merges the given settings and restarts the RNG from `seed`) and
+`GET|DELETE /_stats` (/v2 requests received per method and route, for benchmarks;
+DELETE resets).
 """
 
 from __future__ import annotations
@@ -17,7 +28,8 @@ import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 import uvicorn
 from starlette.applications import Starlette
@@ -27,7 +39,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from personactl.serve.store import NotFound, Store
+from personactl.kinds import GUARDRAILS, OBJECTIVES, PALS, PERSONAS, TOOLS, Kind, KindName
+from personactl.serve.store import Conflict, NotFound, Owner, Store, check_body
 
 FAULTS_ENV = "PERSONACTL_SERVE_FAULTS"
 MAX_BODY_BYTES = 1024 * 1024  # a persona is a few kB; the real API caps bodies too
@@ -35,6 +48,21 @@ MAX_DEPTH = 64  # as personactl's own YAML
 MAX_LIMIT = 10_000
 MAX_PAGE = 1_000_000_000
 DROP_MODES = ("502", "abort")
+MAX_PAL_TOOLS = 50  # as the platform
+# the path parameter of one resource, per kind (`{persona_id}` for /v2/pals too)
+_ID_PARAMS: dict[KindName, str] = {
+    "personas": "persona_id",
+    "objectives": "objectives_id",
+    "guardrails": "guardrail_id",
+    "tools": "tool_id",
+}
+_SINGULAR: dict[KindName, str] = {
+    "personas": "persona",
+    "objectives": "objective set",
+    "guardrails": "guardrail",
+    "tools": "tool",
+}
+STOCK_FACE = {"face_id": "r79e1c033f", "face_name": "Stock face", "status": "completed"}
 
 
 @dataclass
@@ -51,6 +79,9 @@ class Faults:
     drop_mode: str = "502"
     fail_next: list[int] = field(default_factory=list)  # statuses for the next requests, FIFO
     envelope_get: bool = False  # GET one persona answers {"data": [persona]}, as docs show
+    # persona ids given an unsaved PAL Maker draft: their PATCHes answer 409 until forced
+    # (taken into the store when set, so GET /_faults lists the drafts still pending)
+    drafts: list[str] = field(default_factory=list)
     seed: int | None = None  # for a deterministic RNG
 
     def __post_init__(self) -> None:
@@ -65,6 +96,8 @@ class Faults:
             raise ValueError(f"drop_mode must be one of {', '.join(DROP_MODES)}")
         if not all(isinstance(s, int) and 100 <= s <= 599 for s in self.fail_next):
             raise ValueError("fail_next must be a list of HTTP status codes")
+        if not isinstance(self.drafts, list) or not all(isinstance(d, str) for d in self.drafts):
+            raise ValueError("drafts must be a list of persona ids")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Faults:
@@ -121,7 +154,9 @@ class _Control:
         self.set_faults(faults)
 
     def set_faults(self, faults: Faults) -> None:
-        self.faults = faults
+        for rid in faults.drafts:  # an unknown id is ignored (POST /_faults refuses it)
+            self.store.set_draft(rid)
+        self.faults = dataclasses.replace(faults, drafts=[])
         self.rng = random.Random(faults.seed)
 
     def chance(self, share: float) -> bool:
@@ -202,52 +237,126 @@ def _depth_ok(value: Any) -> bool:
     return True
 
 
-def _int_param(request: Request, name: str, default: int, maximum: int) -> int:
+def _int_param(request: Request, name: str, default: int, minimum: int, maximum: int) -> int:
     raw = request.query_params.get(name)
     try:
         value = default if raw is None else int(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be an integer") from exc
-    if not 1 <= value <= maximum:  # SQLite integers are 64-bit: an overflow is a 400
-        raise ValueError(f"{name} must be between 1 and {maximum:,}")
+    if not minimum <= value <= maximum:  # SQLite integers are 64-bit: an overflow is a 400
+        raise ValueError(f"{name} must be between {minimum} and {maximum:,}")
     return value
 
 
-async def list_personas(request: Request, ctl: _Control) -> Response:
-    # Tavus defaults: 10 per page, page 1
-    limit = _int_param(request, "limit", 10, MAX_LIMIT)
-    page = _int_param(request, "page", 1, MAX_PAGE)
-    persona_type = request.query_params.get("persona_type")
-    if persona_type not in (None, "user", "system"):
-        raise ValueError("persona_type must be user or system")
-    items, total = await run_in_threadpool(ctl.store.list_personas, limit, page, persona_type)
-    return JSONResponse({"data": items, "total_count": total})
+def _kind(request: Request) -> Kind:
+    kind: Kind = request.state.kind
+    return kind
 
 
+def _rid(request: Request) -> str:
+    return str(request.path_params[_ID_PARAMS[_kind(request).name]])
+
+
+def _owner(request: Request, kind: Kind) -> Owner | None:
+    """The owner filter: `persona_type`/`pal_type` (personas, either route; absent: every
+    owner), `type=user|system|all` (the other kinds; absent: user, as the platform)."""
+    params = request.query_params
+    allowed: tuple[str, ...] = ("user", "system", "all")
+    if kind.name == "personas":
+        name = "persona_type" if "persona_type" in params else "pal_type"
+        value, allowed, default = params.get(name), ("user", "system"), None
+    else:
+        name = "type"
+        value, default = params.get(name), "user"
+    value = default if value is None else value
+    if value is not None and value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}")
+    return None if value in (None, "all") else cast(Owner, value)
+
+
+def _descending(request: Request) -> bool:
+    sort = request.query_params.get("sort", "ascending")
+    if sort not in ("ascending", "asc", "descending", "desc"):
+        raise ValueError("sort must be ascending or descending")
+    return sort.startswith("desc")
+
+
+async def list_resources(request: Request, ctl: _Control) -> Response:
+    kind = _kind(request)
+    # Tavus defaults: 10 per page, page 1 (page 0 is the first page too: the CLI sends it)
+    limit = _int_param(request, "limit", 10, 1, MAX_LIMIT)
+    page = _int_param(request, "page", 1, 0, MAX_PAGE)
+    owner, descending = _owner(request, kind), _descending(request)
+    items, total = await run_in_threadpool(
+        partial(ctl.store.list_resources, kind, limit, page, owner, descending=descending)
+    )
+    return JSONResponse({"limit": limit, "page": max(page, 1), "data": items, "total_count": total})
+
+
+async def create_resource(request: Request, ctl: _Control) -> Response:
+    body = await _body(request)
+    resource = await run_in_threadpool(ctl.store.create, _kind(request), body)
+    return ctl.dropped_create() or JSONResponse(resource)
+
+
+# Persona creates have a handler of their own: tests wrap it to make the API misbehave.
 async def create_persona(request: Request, ctl: _Control) -> Response:
-    persona = await run_in_threadpool(ctl.store.create_persona, await _body(request))
-    return ctl.dropped_create() or JSONResponse(persona)
+    return await create_resource(request, ctl)
 
 
-async def get_persona(request: Request, ctl: _Control) -> Response:
-    persona = await run_in_threadpool(ctl.store.get_persona, request.path_params["persona_id"])
-    if persona is None:
-        raise NotFound("persona not found")
-    return JSONResponse({"data": [persona]} if ctl.faults.envelope_get else persona)
+async def get_resource(request: Request, ctl: _Control) -> Response:
+    kind = _kind(request)
+    resource = await run_in_threadpool(ctl.store.get, kind, _rid(request))
+    if resource is None:
+        raise NotFound(f"{_SINGULAR[kind.name]} not found")
+    return JSONResponse({"data": [resource]} if ctl.faults.envelope_get else resource)
 
 
-async def patch_persona(request: Request, ctl: _Control) -> Response:
-    persona_id = request.path_params["persona_id"]
-    changed = await run_in_threadpool(ctl.store.patch_persona, persona_id, await _body(request))
-    if not changed:
+async def patch_resource(request: Request, ctl: _Control) -> Response:
+    kind, rid = _kind(request), _rid(request)
+    force = request.query_params.get("force", "false").lower() == "true"
+    body = await _body(request)
+    try:
+        outcome = await run_in_threadpool(partial(ctl.store.patch, kind, rid, body, force=force))
+    except NotFound:
+        raise NotFound(f"{_SINGULAR[kind.name]} not found") from None
+    except Conflict as exc:
+        conflict = {"conflict": "maker_changes", "message": str(exc), kind.id_field: rid}
+        return JSONResponse(conflict, status_code=409)
+    if not outcome.changed and not outcome.discarded_draft:
         return Response(status_code=304)  # "No changes were made to the persona"
-    return JSONResponse(await run_in_threadpool(ctl.store.get_persona, persona_id))
+    resource = await run_in_threadpool(ctl.store.get, kind, rid)
+    if outcome.discarded_draft:
+        resource = {**(resource or {}), "discarded_maker_changes": True}
+    return JSONResponse(resource)
 
 
-async def delete_persona(request: Request, ctl: _Control) -> Response:
-    if not await run_in_threadpool(ctl.store.delete_persona, request.path_params["persona_id"]):
-        raise NotFound("persona not found")
-    return JSONResponse({"message": "persona deleted"})
+async def delete_resource(request: Request, ctl: _Control) -> Response:
+    kind = _kind(request)
+    if not await run_in_threadpool(ctl.store.delete, kind, _rid(request)):
+        raise NotFound(f"{_SINGULAR[kind.name]} not found")
+    return JSONResponse({"message": f"{_SINGULAR[kind.name]} deleted"})
+
+
+async def validate_objectives(request: Request, ctl: _Control) -> Response:  # noqa: ARG001
+    """POST /v2/objectives/validate: the create's checks, nothing stored."""
+    body = await _body(request)
+    if not isinstance(body, dict):
+        raise ValueError("the objective set must be a JSON object")
+    check_body(OBJECTIVES, body)
+    return JSONResponse({"valid": True})
+
+
+async def guardrail_tags(request: Request, ctl: _Control) -> Response:  # noqa: ARG001
+    store = ctl.store
+    items, _total = await run_in_threadpool(store.list_resources, GUARDRAILS, MAX_LIMIT, 1, "user")
+    tags = sorted({t for g in items for t in g.get("tags") or () if isinstance(t, str)})
+    return JSONResponse({"tags": tags, "total_count": len(tags)})
+
+
+async def list_faces(request: Request, ctl: _Control) -> Response:  # noqa: ARG001
+    """The stock face the seeded personas use (the CLI's `doctor` lists faces)."""
+    return JSONResponse({"data": [dict(STOCK_FACE)], "total_count": 1})
 
 
 async def create_conversation(request: Request, ctl: _Control) -> Response:
@@ -264,11 +373,60 @@ async def get_conversation(request: Request, ctl: _Control) -> Response:
     return JSONResponse(conversation)
 
 
-def _api_route(ctl: _Control, path: str, method: str, handler: Handler) -> Route:
-    """Wrap a handler with counting, auth, fault injection and error mapping."""
+async def pal_tools(request: Request, ctl: _Control) -> Response:
+    """GET (the PAL's tools) and POST `{tool_ids}` (attach) /v2/pals/{id}/tools/."""
+    kind, rid = _kind(request), _rid(request)
+    pal = await run_in_threadpool(ctl.store.get, kind, rid)
+    if pal is None:
+        raise NotFound("persona not found")
+    attached = [t for t in pal.get("tool_ids") or () if isinstance(t, str)]
+    if request.method == "GET":
+        tools = [await run_in_threadpool(ctl.store.get, TOOLS, t) for t in attached]
+        found = [t for t in tools if t is not None]
+        return JSONResponse({"data": found, "total_count": len(found)})
+    body = await _body(request)
+    ids = body.get("tool_ids") if isinstance(body, dict) else None
+    if not isinstance(ids, list) or not ids or not all(isinstance(t, str) and t for t in ids):
+        raise ValueError("tool_ids must be a non-empty array of tool ids")
+    for tool_id in ids:
+        if await run_in_threadpool(ctl.store.get, TOOLS, tool_id) is None:
+            raise ValueError(f"tool {tool_id} does not exist")
+    return await _set_tool_ids(request, ctl, [*attached, *(t for t in ids if t not in attached)])
+
+
+async def detach_pal_tool(request: Request, ctl: _Control) -> Response:
+    """DELETE /v2/pals/{id}/tools/{tool_id}."""
+    pal = await run_in_threadpool(ctl.store.get, _kind(request), _rid(request))
+    if pal is None:
+        raise NotFound("persona not found")
+    tool_id = request.path_params["tool_id"]
+    attached = [t for t in pal.get("tool_ids") or () if t != tool_id]
+    return await _set_tool_ids(request, ctl, attached)
+
+
+async def _set_tool_ids(request: Request, ctl: _Control, tool_ids: list[str]) -> Response:
+    kind, rid = _kind(request), _rid(request)
+    if len(tool_ids) > MAX_PAL_TOOLS:
+        raise ValueError(f"a PAL can carry at most {MAX_PAL_TOOLS} tool_ids")
+    ops = [{"op": "add", "path": "/tool_ids", "value": tool_ids}]
+    try:
+        await run_in_threadpool(ctl.store.patch, kind, rid, ops)
+    except Conflict as exc:
+        conflict = {"conflict": "maker_changes", "message": str(exc), kind.id_field: rid}
+        return JSONResponse(conflict, status_code=409)
+    return JSONResponse(await run_in_threadpool(ctl.store.get, kind, rid))
+
+
+def _api_route(
+    ctl: _Control, path: str, method: str, handler: Handler, kind: Kind | None = None
+) -> list[Route]:
+    """Wrap a handler with counting, auth, fault injection and error mapping.  A
+    collection path answers with and without a trailing slash (the official CLI
+    creates objectives at `/v2/objectives/`): two routes, counted as one."""
 
     async def endpoint(request: Request) -> Response:
         ctl.stats[f"{method} {path}"] += 1
+        request.state.kind = kind
         if ctl.api_key is not None:
             given = request.headers.get("x-api-key", "").encode()
             if not hmac.compare_digest(given, ctl.api_key.encode()):
@@ -287,7 +445,8 @@ def _api_route(ctl: _Control, path: str, method: str, handler: Handler) -> Route
         except _TooLarge as exc:
             return _error(413, str(exc))
 
-    return Route(path, endpoint, methods=[method])
+    slashed = path[:-1] if path.endswith("/") else path + "/"
+    return [Route(path, endpoint, methods=[method]), Route(slashed, endpoint, methods=[method])]
 
 
 def _control_routes(ctl: _Control) -> list[Route]:
@@ -297,12 +456,16 @@ def _control_routes(ctl: _Control) -> list[Route]:
                 changes = await _body(request)
                 if not isinstance(changes, dict):
                     raise ValueError("expected a JSON object of fault settings")
-                ctl.set_faults(Faults.from_dict({**ctl.faults.to_dict(), **changes}))
+                settings = Faults.from_dict({**ctl.faults.to_dict(), **changes})
+                unknown = [r for r in settings.drafts if ctl.store.get(PERSONAS, r) is None]
+                if unknown:
+                    raise ValueError(f"drafts: no persona {', '.join(unknown)}")
+                ctl.set_faults(settings)
             except ValueError as exc:
                 return _error(400, str(exc))
             except _TooLarge as exc:
                 return _error(413, str(exc))
-        return JSONResponse(ctl.faults.to_dict())
+        return JSONResponse({**ctl.faults.to_dict(), "drafts": ctl.store.drafts()})
 
     async def stats(request: Request) -> Response:
         if request.method == "DELETE":
@@ -315,22 +478,36 @@ def _control_routes(ctl: _Control) -> list[Route]:
     ]
 
 
+def _kind_routes(ctl: _Control, kind: Kind, create: Handler = create_resource) -> list[Route]:
+    base = kind.collection
+    one = f"{base}/{{{_ID_PARAMS[kind.name]}}}"
+    return [
+        *_api_route(ctl, base, "GET", list_resources, kind),
+        *_api_route(ctl, base, "POST", create, kind),
+        *_api_route(ctl, one, "GET", get_resource, kind),
+        *_api_route(ctl, one, "PATCH", patch_resource, kind),
+        *_api_route(ctl, one, "DELETE", delete_resource, kind),
+    ]
+
+
 def create_app(store: Store, api_key: str | None = None, faults: Faults | None = None) -> Starlette:
     ctl = _Control(store, api_key, faults or Faults())
-    routes: list[Route] = []
-    # Tavus now also calls personas "PALs"; both spellings reach the same handlers.
-    for base in ("/v2/personas", "/v2/pals"):
-        one = base + "/{persona_id}"
-        routes += [
-            _api_route(ctl, base, "GET", list_personas),
-            _api_route(ctl, base, "POST", create_persona),
-            _api_route(ctl, one, "GET", get_persona),
-            _api_route(ctl, one, "PATCH", patch_persona),
-            _api_route(ctl, one, "DELETE", delete_persona),
-        ]
-    routes += [
-        _api_route(ctl, "/v2/conversations", "POST", create_conversation),
-        _api_route(ctl, "/v2/conversations/{conversation_id}", "GET", get_conversation),
+    routes: list[Route] = [
+        # before the `{id}` routes they would otherwise match
+        *_api_route(ctl, "/v2/objectives/validate", "POST", validate_objectives),
+        *_api_route(ctl, "/v2/guardrails/tags", "GET", guardrail_tags),
+        *_api_route(ctl, "/v2/pals/{persona_id}/tools", "GET", pal_tools, PALS),
+        *_api_route(ctl, "/v2/pals/{persona_id}/tools", "POST", pal_tools, PALS),
+        *_api_route(ctl, "/v2/pals/{persona_id}/tools/{tool_id}", "DELETE", detach_pal_tool, PALS),
+        # one store of personas, seen as personas or as PALs (names and ids to match)
+        *_kind_routes(ctl, PERSONAS, create_persona),
+        *_kind_routes(ctl, PALS, create_persona),
+        *_kind_routes(ctl, OBJECTIVES),
+        *_kind_routes(ctl, GUARDRAILS),
+        *_kind_routes(ctl, TOOLS),
+        *_api_route(ctl, "/v2/faces", "GET", list_faces),
+        *_api_route(ctl, "/v2/conversations", "POST", create_conversation),
+        *_api_route(ctl, "/v2/conversations/{conversation_id}", "GET", get_conversation),
         *_control_routes(ctl),
     ]
     app = Starlette(routes=routes)

@@ -1,21 +1,50 @@
-"""A Tavus-like persona and conversation store over one SQLite file.
+"""A Tavus-like store of every resource kind, and conversations, over one SQLite file.
 
 Backs both `personactl serve` (the local Tavus-compatible API) and the embedded
 `local` backend, so the two behave identically: same ids, timestamps, pagination,
-JSON Patch semantics and secret masking.
+owner filters, PATCH semantics, drafts and secret masking.
+
+Kinds (personactl.kinds): personas and PALs are one table seen through two
+vocabularies; objective sets, guardrails and tools have their own.  Every method
+takes the `Kind` it is asked through: `PALS` reads answer `pal_id`, `pal_name`,
+`default_face_id` and `pal_type` for the very objects `PERSONAS` reads answer with
+`persona_id`, `persona_name`, `default_replica_id` and `persona_type`; a write
+takes either vocabulary (top-level keys and JSON Patch paths), never both names of
+one field.  Guardrails answer their id as `guardrail_id` and `uuid`; objective sets
+answer `objectives_name` beside `name`.
+
+Credentials.  The store cannot know which values came from `secret()`, so it seals
+every value the API treats as a credential, and every value that usually is one:
+
+- personas: `layers.*.api_key`, and `layers.*.headers.NAME` where NAME looks like
+  a credential (contains auth, token, key, secret, password, credential, cookie or
+  signature, in any case);
+- tools: the secret field of `delivery.api.auth` (`token`, `password`, `value`,
+  `secret`, `client_secret`), and `delivery.api.headers.NAME` as above;
+- conversations: `callback_url` and `properties.livekit_room_token`.
+
+A sealed value is kept only as a salted scrypt digest (personactl.digests), never
+in the clear, because this database may sit inside a persona repository; it reads
+back as MASK.  Re-sending the same value changes nothing (it verifies against the
+digest).  Tools follow the platform: a write whose auth secret equals MASK is
+refused (omit the field to keep the secret: it is carried over while the auth
+`type` stays).  Elsewhere, MASK written back keeps the sealed value it stands for.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
+import hmac
 import json
 import os
+import re
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -23,53 +52,214 @@ from typing import Any, Literal
 import jsonpatch
 import jsonpointer
 
+from personactl import digests
+from personactl.kinds import PALS, PERSONAS, Kind, KindName
+
 JSON = dict[str, Any]
+Owner = Literal["user", "system"]
 
-# Secrets are read back masked with this constant, mirroring the real API, which
-# does not hand secrets back verbatim.  Masking (rather than omitting) keeps the
-# key's presence visible, so a reader can tell "set" from "unset"; a caller must
-# never write a value equal to MASK back.
+# Secrets read back as this constant, as the real API does (its tool scrub placeholder).
+# Masking (rather than omitting) keeps the key's presence visible: "set" vs "unset".
 MASK = "********"
-# ...and stored only as a hash: this server never calls the LLM or TTS with them,
-# and its database may sit inside a persona repository, where no secret may land.
-_SEALED = "sealed-sha256:"
+# seals written before scrypt: an unsalted SHA-256 (still verified, never written)
+_LEGACY_SEAL = "sealed-sha256:"
 
-# Server-managed fields: ignored in a create body, and a patch may not change them.
-READ_ONLY = ("persona_id", "persona_type", "created_at", "updated_at")
+# A key name that usually holds a credential (headers).
+_CREDENTIAL_NAME = re.compile(
+    r".*(auth|token|key|secret|password|credential|cookie|signature).*", re.I | re.S
+)
+# The secret field of each `delivery.api.auth` type (bearer, basic, api_key, hmac, oauth2).
+_AUTH_SECRET = re.compile(r"token|password|value|secret|client_secret")
+
+# A path to sealed values: literal keys, "*" (any key) or a pattern the key must match.
+Segment = str | re.Pattern[str]
+_SEALED_PATHS: dict[str, tuple[tuple[Segment, ...], ...]] = {
+    "personas": (("layers", "*", "api_key"), ("layers", "*", "headers", _CREDENTIAL_NAME)),
+    "tools": (
+        ("delivery", "api", "auth", _AUTH_SECRET),
+        ("delivery", "api", "headers", _CREDENTIAL_NAME),
+    ),
+    "conversations": (("callback_url",), ("properties", "livekit_room_token")),
+}
+_TOOL_AUTH: tuple[Segment, ...] = _SEALED_PATHS["tools"][0]
+
+# The PAL vocabulary of the persona fields it renames (DESIGN §3).
+_PAL_NAMES = {
+    "persona_id": "pal_id",
+    "persona_name": "pal_name",
+    "default_replica_id": "default_face_id",
+    "persona_type": "pal_type",
+}
+_PERSONA_NAMES = {pal: persona for persona, pal in _PAL_NAMES.items()}
+
+
+@dataclass(frozen=True)
+class _Table:
+    """How one kind is stored: its id, its server-managed fields, what a write needs."""
+
+    id_field: str  # the canonical id field in stored bodies
+    id_prefix: str
+    singular: str  # for messages
+    # known top-level fields and their JSON type (personas: the schema checks them)
+    types: Mapping[str, type]
+    required: tuple[str, ...] = ()
+    derived: tuple[str, ...] = ()  # answered on read, never stored
+    owner_field: str | None = None  # stored in the body, e.g. persona_type
+
+    def server_fields(self) -> tuple[str, ...]:
+        """Ignored in a create body; a patch may not change them."""
+        owner = (self.owner_field,) if self.owner_field else ()
+        return (self.id_field, *owner, "created_at", "updated_at", *self.derived)
+
+
+_TABLES: dict[KindName, _Table] = {
+    "personas": _Table("persona_id", "p", "persona", {}, owner_field="persona_type"),
+    "objectives": _Table(
+        "objectives_id",
+        "o",
+        "objective set",
+        {"name": str, "data": list, "allow_loops": bool},
+        required=("data",),
+        derived=("objectives_name",),
+    ),
+    "guardrails": _Table(
+        "guardrail_id",
+        "g",
+        "guardrail",
+        {
+            "guardrail_name": str,
+            "guardrail_prompt": str,
+            "modality": str,
+            "callback_url": str,
+            "tool_call": dict,
+            "app_message": bool,
+            "tags": list,
+        },
+        required=("guardrail_name", "guardrail_prompt"),
+        derived=("uuid",),
+    ),
+    "tools": _Table(
+        "tool_id",
+        "t",
+        "tool",
+        {
+            "name": str,
+            "description": str,
+            "parameters": dict,
+            "delivery": dict,
+            "origin": str,
+            "on_call": str,
+            "on_resolve": str,
+            "static_filler": str,
+            "tags": list,
+        },
+        required=("name",),
+        derived=("is_system_tool",),
+    ),
+}
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS personas (
+CREATE TABLE IF NOT EXISTS resources (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- creation order: stable list order
-    persona_id TEXT NOT NULL UNIQUE,
-    persona_type TEXT NOT NULL,
-    body TEXT NOT NULL
+    kind TEXT NOT NULL,
+    rid TEXT NOT NULL,
+    owner TEXT NOT NULL,                    -- user | system
+    draft INTEGER NOT NULL DEFAULT 0,       -- personas: an unsaved PAL Maker draft
+    body TEXT NOT NULL,
+    UNIQUE (kind, rid)
 );
+CREATE INDEX IF NOT EXISTS resources_by_owner ON resources (kind, owner, seq);
 CREATE TABLE IF NOT EXISTS conversations (
     conversation_id TEXT PRIMARY KEY,
     body TEXT NOT NULL
 );
 """
+# databases written before the other kinds kept personas in a table of their own
+_MIGRATE = """
+INSERT OR IGNORE INTO resources (kind, rid, owner, body)
+    SELECT 'personas', persona_id, persona_type, body FROM personas ORDER BY seq;
+DROP TABLE personas;
+"""
 
-_SYSTEM_PERSONAS: tuple[JSON, ...] = (
-    {
-        "persona_id": "p5e1ec7ed0001",
-        "persona_name": "Tavus Researcher",
-        "system_prompt": "You are a helpful researcher.",
-        "pipeline_mode": "full",
-        "default_replica_id": "r79e1c033f",
-    },
-    {
-        "persona_id": "p5e1ec7ed0002",
-        "persona_name": "Tavus Support Agent",
-        "system_prompt": "You help customers with their questions.",
-        "pipeline_mode": "full",
-        "default_replica_id": "r79e1c033f",
-    },
-)
+_SYSTEM: dict[KindName, tuple[JSON, ...]] = {
+    "personas": (
+        {
+            "persona_id": "p5e1ec7ed0001",
+            "persona_name": "Tavus Researcher",
+            "system_prompt": "You are a helpful researcher.",
+            "pipeline_mode": "full",
+            "default_replica_id": "r79e1c033f",
+        },
+        {
+            "persona_id": "p5e1ec7ed0002",
+            "persona_name": "Tavus Support Agent",
+            "system_prompt": "You help customers with their questions.",
+            "pipeline_mode": "full",
+            "default_replica_id": "r79e1c033f",
+        },
+    ),
+    "objectives": (
+        {
+            "objectives_id": "o5e1ec7ed0001",
+            "name": "Collect contact details",
+            "data": [
+                {
+                    "objective_name": "collect_email",
+                    "objective_prompt": "Ask for the user's email address.",
+                    "confirmation_mode": "auto",
+                    "output_variables": ["email"],
+                    "modality": "verbal",
+                    "callback_url": "",
+                }
+            ],
+            "allow_loops": False,
+        },
+    ),
+    "guardrails": (
+        {
+            "guardrail_id": "g5e1ec7ed0001",
+            "guardrail_name": "no_medical_advice",
+            "guardrail_prompt": "Never give medical advice.",
+            "modality": "verbal",
+            "callback_url": "",
+            "app_message": True,
+            "tags": ["safety"],
+        },
+    ),
+    "tools": (
+        {
+            "tool_id": "t5e1ec7ed0001",
+            "name": "end_call",
+            "description": "End the conversation.",
+            "parameters": {},
+            "delivery": {"app_message": True},
+            "origin": "llm",
+            "on_resolve": "fire_and_forget",
+            "tags": [],
+        },
+    ),
+}
 
 
 class NotFound(LookupError):
-    """The persona does not exist."""
+    """The resource does not exist."""
+
+
+class Conflict(Exception):
+    """A PATCH of a persona with an unsaved PAL Maker draft, without force (409)."""
+
+    def __init__(self, rid: str) -> None:
+        self.rid = rid
+        super().__init__(
+            f"persona {rid} has unsaved changes in PAL Maker (maker_changes);"
+            " PATCH with ?force=true to discard them"
+        )
+
+
+@dataclass(frozen=True)
+class Patched:
+    changed: bool  # False: nothing changed (the API answers 304)
+    discarded_draft: bool = False  # force=True dropped an unsaved draft
 
 
 def now_iso() -> str:
@@ -78,29 +268,138 @@ def now_iso() -> str:
     return stamp.replace("+00:00", "Z")
 
 
-def masked(persona: JSON) -> JSON:
-    """A copy of `persona` with every `layers.<layer>.api_key` replaced by MASK."""
-    return _mask_in_place(copy.deepcopy(persona))
+# -- sealing and masking ---------------------------------------------------------------
 
 
-def _mask_in_place(persona: JSON) -> JSON:
-    """`masked` for a persona nothing else refers to (just decoded): no copy."""
-    layers = persona.get("layers")
-    if isinstance(layers, dict):
-        for layer in layers.values():
-            if isinstance(layer, dict) and layer.get("api_key") is not None:
-                layer["api_key"] = MASK
-    return persona
+def _slots(body: Any, path: tuple[Segment, ...]) -> Iterator[tuple[JSON, str, list[str]]]:
+    """(parent, key, key path) of every value `path` matches in `body`."""
+    stack: list[tuple[Any, tuple[Segment, ...], list[str]]] = [(body, path, [])]
+    while stack:
+        node, rest, keys = stack.pop()
+        if not rest or not isinstance(node, dict):
+            continue
+        head = rest[0]
+        for key in list(node):
+            if head == "*" or head == key or (isinstance(head, re.Pattern) and head.fullmatch(key)):
+                if len(rest) == 1:
+                    yield node, key, [*keys, key]
+                else:
+                    stack.append((node[key], rest[1:], [*keys, key]))
 
 
-def _seal_in_place(persona: JSON) -> JSON:
-    layers = persona.get("layers")
-    if isinstance(layers, dict):
-        for layer in layers.values():
-            key = layer.get("api_key") if isinstance(layer, dict) else None
-            if isinstance(key, str) and not key.startswith(_SEALED):
-                layer["api_key"] = _SEALED + hashlib.sha256(key.encode()).hexdigest()
-    return persona
+def _at(body: Any, keys: list[str]) -> Any:
+    for key in keys:
+        body = body.get(key) if isinstance(body, dict) else None
+    return body
+
+
+def _is_seal(value: Any) -> bool:
+    return digests.is_digest(value) or (isinstance(value, str) and value.startswith(_LEGACY_SEAL))
+
+
+def _verifies(value: str, seal: Any) -> bool:
+    if isinstance(seal, str) and seal.startswith(_LEGACY_SEAL):
+        legacy = _LEGACY_SEAL + hashlib.sha256(value.encode()).hexdigest()
+        return hmac.compare_digest(legacy, seal)
+    return digests.verify(value, seal)
+
+
+def _seal(name: str, new: JSON, old: JSON | None) -> JSON:
+    """Seal `new`'s sensitive values in place, keeping `old`'s seal of an unchanged one."""
+    for path in _SEALED_PATHS.get(name, ()):
+        for parent, key, keys in list(_slots(new, path)):
+            value = parent[key]
+            if not isinstance(value, str) or _is_seal(value):
+                continue
+            before = _at(old, keys)
+            if value == MASK:
+                if not _is_seal(before):
+                    raise ValueError(f"{'.'.join(keys)}: {MASK} stands for no stored secret")
+                parent[key] = before
+            elif _is_seal(before) and _verifies(value, before):
+                parent[key] = before
+            else:
+                parent[key] = digests.digest(value)
+    return new
+
+
+def _mask_in_place(name: str, body: JSON) -> JSON:
+    for path in _SEALED_PATHS.get(name, ()):
+        for parent, key, _keys in _slots(body, path):
+            if parent[key] is not None:
+                parent[key] = MASK
+    return body
+
+
+def _refuse_echoed_auth(body: JSON) -> None:
+    """The platform refuses a tool auth secret equal to its scrub placeholder."""
+    for parent, key, _keys in _slots(body, _TOOL_AUTH):
+        if parent[key] == MASK:
+            raise ValueError(
+                f"delivery.api.auth.{key} looks like the scrub placeholder echoed from a GET"
+                " response; omit it to keep the existing secret"
+            )
+
+
+def _carry_auth(new: JSON, old: JSON) -> None:
+    """A tool auth secret omitted on write keeps the stored one (same auth type)."""
+    before = _at(old, ["delivery", "api", "auth"])
+    after = _at(new, ["delivery", "api", "auth"])
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return
+    if before.get("type") != after.get("type"):
+        return
+    for key, value in before.items():
+        if key not in after and _AUTH_SECRET.fullmatch(key) and _is_seal(value):
+            after[key] = value
+
+
+# -- vocabularies and checks -------------------------------------------------------------
+
+
+def _canonical(kind: Kind, body: JSON) -> JSON:
+    """A write body in the stored vocabulary (personas: either one, never both names)."""
+    if kind.name != "personas":
+        return body
+    out: JSON = {}
+    for key, value in body.items():
+        name = _PERSONA_NAMES.get(key, key)
+        if name in out:
+            raise ValueError(f"both {name} and {_PAL_NAMES[name]} given: use one")
+        out[name] = value
+    return out
+
+
+def _canonical_ops(kind: Kind, ops: list[Any]) -> list[Any]:
+    """JSON Patch paths in the stored vocabulary: `/pal_name` is `/persona_name`."""
+    if kind.name != "personas":
+        return ops
+
+    def rename(pointer: Any) -> Any:
+        if not isinstance(pointer, str) or not pointer.startswith("/"):
+            return pointer
+        head, sep, rest = pointer[1:].partition("/")
+        return f"/{_PERSONA_NAMES.get(head, head)}{sep}{rest}"
+
+    out = []
+    for op in ops:
+        if isinstance(op, dict):
+            op = {**op, **{k: rename(op[k]) for k in ("path", "from") if k in op}}
+        out.append(op)
+    return out
+
+
+def _view(kind: Kind, body: JSON) -> JSON:
+    """A stored body (just decoded, owned by the caller) as `kind` answers it."""
+    name = kind.name
+    _mask_in_place(name, body)
+    if kind == PALS:
+        return {_PAL_NAMES.get(k, k): v for k, v in body.items()}
+    if name == "guardrails":
+        return {**body, "uuid": body.get("guardrail_id")}
+    if name == "objectives":
+        return {**body, "objectives_name": body.get("name")}
+    return body
 
 
 def check_types(body: JSON, kind: Literal["persona", "conversation"]) -> None:
@@ -112,6 +411,65 @@ def check_types(body: JSON, kind: Literal["persona", "conversation"]) -> None:
     for issue in check(body, allow_unknown=True):
         if not issue.warning and issue.message.startswith("invalid type"):
             raise ValueError(issue.message)
+
+
+_JSON_TYPE = {str: "a string", bool: "a boolean", list: "an array", dict: "an object"}
+
+
+def _check(name: KindName, body: JSON) -> None:
+    """The API's own checks of a body about to be stored (ValueError: 400)."""
+    if name == "personas":
+        check_types(body, "persona")
+        return
+    table = _TABLES[name]
+    for field in table.required:
+        if body.get(field) in (None, "", []):
+            raise ValueError(f"{field} is required")
+    for field, expected in table.types.items():
+        value = body.get(field)
+        wrong = type(value) is not bool if expected is bool else not isinstance(value, expected)
+        if value is not None and wrong:
+            raise ValueError(f"invalid type for {field}: expected {_JSON_TYPE[expected]}")
+    if name == "tools":
+        _refuse_echoed_auth(body)
+
+
+def check_body(kind: Kind, payload: JSON) -> JSON:
+    """The create body as stored before its id and seals, after the API's checks
+    (ValueError: 400); also the dry run of POST /v2/objectives/validate."""
+    table = _TABLES[kind.name]
+    body = _canonical(kind, payload)
+    body = {k: v for k, v in body.items() if k not in table.server_fields()}
+    _check(kind.name, body)
+    return body
+
+
+def _apply(ops: Any, current: JSON) -> Any:
+    if not isinstance(ops, list):
+        raise ValueError("a JSON Patch must be a JSON array of operations")
+    try:
+        return jsonpatch.JsonPatch(ops).apply(current)
+    except (
+        jsonpatch.JsonPatchException,
+        jsonpointer.JsonPointerException,
+        TypeError,
+        KeyError,
+    ) as exc:
+        raise ValueError(f"invalid JSON Patch: {exc}") from exc
+
+
+def _merge(update: JSON, current: JSON) -> JSON:
+    """A partial object (tools): each given field replaces the stored one; null removes."""
+    result = copy.deepcopy(current)
+    for key, value in update.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = value
+    return result
+
+
+# -- the store ---------------------------------------------------------------------------
 
 
 class Store:
@@ -137,6 +495,7 @@ class Store:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
         if seed_system:
             self._seed_system()
 
@@ -152,135 +511,210 @@ class Store:
                 raise
             self._db.execute("COMMIT")
 
+    def _migrate(self) -> None:
+        with self._tx() as db:
+            old = db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'personas'"
+            ).fetchone()
+            if old:
+                for statement in filter(str.strip, _MIGRATE.split(";")):
+                    db.execute(statement)
+
     def _seed_system(self) -> None:
         stamp = now_iso()
         with self._tx() as db:
-            for persona in _SYSTEM_PERSONAS:
-                body = {
-                    **persona,
-                    "persona_type": "system",
-                    "created_at": stamp,
-                    "updated_at": stamp,
-                }
-                db.execute(
-                    "INSERT OR IGNORE INTO personas (persona_id, persona_type, body)"
-                    " VALUES (?, 'system', ?)",
-                    (persona["persona_id"], json.dumps(body)),
-                )
+            for name, resources in _SYSTEM.items():
+                table = _TABLES[name]
+                for resource in resources:
+                    body = {**resource, "created_at": stamp, "updated_at": stamp}
+                    if table.owner_field:
+                        body[table.owner_field] = "system"
+                    if name == "tools":
+                        body["is_system_tool"] = True
+                    db.execute(
+                        "INSERT OR IGNORE INTO resources (kind, rid, owner, body)"
+                        " VALUES (?, ?, 'system', ?)",
+                        (name, resource[table.id_field], json.dumps(body)),
+                    )
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    # -- personas ---------------------------------------------------------------
+    # -- every kind ---------------------------------------------------------------------
 
-    def list_personas(
-        self, limit: int = 10, page: int = 1, persona_type: str | None = None
+    def list_resources(
+        self,
+        kind: Kind,
+        limit: int = 10,
+        page: int = 1,
+        owner: Owner | None = None,
+        *,
+        descending: bool = False,
     ) -> tuple[list[JSON], int]:
-        """One page (1-based, like Tavus) in creation order, and the total matching count."""
-        if limit < 1 or page < 1:
-            raise ValueError("limit and page must be positive integers")
-        where, args = ("WHERE persona_type = ?", [persona_type]) if persona_type else ("", [])
+        """One page (1-based like Tavus; page 0 is the first page too) in creation order,
+        and the total matching count.  `owner=None` lists user and system resources."""
+        if limit < 1 or page < 0:
+            raise ValueError("limit must be a positive integer and page not negative")
+        where, args = "WHERE kind = ?", list[str]([kind.name])
+        if owner:
+            where += " AND owner = ?"
+            args.append(owner)
+        order = "DESC" if descending else "ASC"
         with self._lock:
-            total = self._db.execute(f"SELECT count(*) FROM personas {where}", args).fetchone()[0]
+            total = self._db.execute(f"SELECT count(*) FROM resources {where}", args).fetchone()
             rows = self._db.execute(
-                f"SELECT body FROM personas {where} ORDER BY seq LIMIT ? OFFSET ?",
-                [*args, limit, (page - 1) * limit],
+                f"SELECT body FROM resources {where} ORDER BY seq {order} LIMIT ? OFFSET ?",
+                [*args, limit, (max(page, 1) - 1) * limit],
             ).fetchall()
-        return [_mask_in_place(json.loads(body)) for (body,) in rows], int(total)
+        return [_view(kind, json.loads(body)) for (body,) in rows], int(total[0])
 
-    def _get_raw(self, db: sqlite3.Connection, persona_id: str) -> JSON | None:
-        row = db.execute("SELECT body FROM personas WHERE persona_id = ?", (persona_id,)).fetchone()
+    def _get_raw(self, db: sqlite3.Connection, kind: Kind, rid: str) -> JSON | None:
+        row = db.execute(
+            "SELECT body FROM resources WHERE kind = ? AND rid = ?", (kind.name, rid)
+        ).fetchone()
         return None if row is None else dict(json.loads(row[0]))
 
-    def get_persona(self, persona_id: str) -> JSON | None:
+    def get(self, kind: Kind, rid: str) -> JSON | None:
         with self._lock:
-            raw = self._get_raw(self._db, persona_id)
-        return None if raw is None else _mask_in_place(raw)
+            raw = self._get_raw(self._db, kind, rid)
+        return None if raw is None else _view(kind, raw)
 
-    def create_persona(self, payload: JSON) -> JSON:
+    def create(self, kind: Kind, payload: JSON) -> JSON:
+        table = _TABLES[kind.name]
         if not isinstance(payload, dict):
-            raise ValueError("the persona must be a JSON object")
-        check_types(payload, "persona")
+            raise ValueError(f"the {table.singular} must be a JSON object")
+        body = copy.deepcopy(check_body(kind, payload))  # sealed in place: never the caller's
         stamp = now_iso()
-        persona_id = "p" + secrets.token_hex(6)
-        body = {k: v for k, v in payload.items() if k not in READ_ONLY}
+        rid = table.id_prefix + secrets.token_hex(6)
+        owner = {table.owner_field: "user"} if table.owner_field else {}
+        system = {"is_system_tool": False} if kind.name == "tools" else {}
         body = {
-            "persona_id": persona_id,
+            table.id_field: rid,
             **body,
-            "persona_type": "user",
+            **owner,
+            **system,
             "created_at": stamp,
             "updated_at": stamp,
         }
-        text = json.dumps(_seal_in_place(body), allow_nan=False)
+        text = json.dumps(_seal(kind.name, body, None), allow_nan=False)
         with self._tx() as db:
             db.execute(
-                "INSERT INTO personas (persona_id, persona_type, body) VALUES (?, 'user', ?)",
-                (persona_id, text),
+                "INSERT INTO resources (kind, rid, owner, body) VALUES (?, ?, 'user', ?)",
+                (kind.name, rid, text),
             )
-        return _mask_in_place(json.loads(text))  # a copy: decoding beats deepcopy
+        return _view(kind, json.loads(text))  # a copy: decoding beats deepcopy
 
-    def patch_persona(self, persona_id: str, ops: list[JSON]) -> bool:
-        """Apply an RFC 6902 patch. False when it changes nothing (the API answers 304).
+    def patch(self, kind: Kind, rid: str, update: Any, *, force: bool = False) -> Patched:
+        """Apply an RFC 6902 patch (tools: also a partial object of fields to replace).
 
-        Raises NotFound, or ValueError for a malformed or failing patch (400).
+        A persona with an unsaved draft raises Conflict unless `force`, which discards
+        the draft.  Raises NotFound, or ValueError for a malformed or failing patch (400).
         """
-        if not isinstance(ops, list):
-            raise ValueError("a JSON Patch must be a JSON array of operations")
+        table = _TABLES[kind.name]
         with self._tx() as db:
-            current = self._get_raw(db, persona_id)
+            current = self._get_raw(db, kind, rid)
             if current is None:
-                raise NotFound(persona_id)
-            try:
-                result = jsonpatch.JsonPatch(ops).apply(current)
-            except (
-                jsonpatch.JsonPatchException,
-                jsonpointer.JsonPointerException,
-                TypeError,
-                KeyError,
-            ) as exc:
-                raise ValueError(f"invalid JSON Patch: {exc}") from exc
-            if not isinstance(result, dict):
-                raise ValueError("the patched persona must remain a JSON object")
-            check_types(result, "persona")
-            _seal_in_place(result)
-            for field in READ_ONLY:
+                raise NotFound(rid)
+            draft = bool(
+                db.execute(
+                    "SELECT draft FROM resources WHERE kind = ? AND rid = ?", (kind.name, rid)
+                ).fetchone()[0]
+            )
+            if draft and not force:
+                raise Conflict(rid)
+            result = self._updated(kind, current, copy.deepcopy(update))  # sealed in place
+            for field in table.server_fields():
                 if result.get(field) != current.get(field):
                     raise ValueError(f"{field} is read-only")
-            if result == current:
-                return False
-            result["updated_at"] = now_iso()
-            db.execute(
-                "UPDATE personas SET body = ? WHERE persona_id = ?",
-                (json.dumps(result, allow_nan=False), persona_id),
+            changed = result != current
+            if changed:
+                result["updated_at"] = now_iso()
+            if changed or draft:
+                db.execute(
+                    "UPDATE resources SET body = ?, draft = 0 WHERE kind = ? AND rid = ?",
+                    (json.dumps(result, allow_nan=False), kind.name, rid),
+                )
+        return Patched(changed, discarded_draft=draft)
+
+    @staticmethod
+    def _updated(kind: Kind, current: JSON, update: Any) -> JSON:
+        if kind.name == "tools" and isinstance(update, dict):
+            result = _merge(update, current)
+        else:
+            result = _apply(_canonical_ops(kind, update), current)
+        if not isinstance(result, dict):
+            raise ValueError("the patched resource must remain a JSON object")
+        if kind.name == "tools":
+            _carry_auth(result, current)
+        _check(kind.name, result)
+        return _seal(kind.name, result, current)
+
+    def delete(self, kind: Kind, rid: str) -> bool:
+        """True when the resource existed."""
+        with self._tx() as db:
+            cur = db.execute("DELETE FROM resources WHERE kind = ? AND rid = ?", (kind.name, rid))
+        return cur.rowcount > 0
+
+    def set_draft(self, rid: str, draft: bool = True) -> bool:
+        """Give a persona an unsaved PAL Maker draft (or drop it); False if it is unknown."""
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE resources SET draft = ? WHERE kind = 'personas' AND rid = ?",
+                (int(draft), rid),
             )
-        return True
+        return cur.rowcount > 0
+
+    def drafts(self) -> list[str]:
+        """The personas with an unsaved draft, in creation order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT rid FROM resources WHERE kind = 'personas' AND draft = 1 ORDER BY seq"
+            ).fetchall()
+        return [rid for (rid,) in rows]
+
+    # -- personas (the /v2/personas vocabulary) ----------------------------------------
+
+    def list_personas(
+        self, limit: int = 10, page: int = 1, persona_type: Owner | None = None
+    ) -> tuple[list[JSON], int]:
+        return self.list_resources(PERSONAS, limit, page, persona_type)
+
+    def get_persona(self, persona_id: str) -> JSON | None:
+        return self.get(PERSONAS, persona_id)
+
+    def create_persona(self, payload: JSON) -> JSON:
+        return self.create(PERSONAS, payload)
+
+    def patch_persona(self, persona_id: str, ops: list[JSON]) -> bool:
+        """False when the patch changes nothing (the API answers 304)."""
+        return self.patch(PERSONAS, persona_id, ops).changed
 
     def delete_persona(self, persona_id: str) -> bool:
-        """True when the persona existed."""
-        with self._tx() as db:
-            cur = db.execute("DELETE FROM personas WHERE persona_id = ?", (persona_id,))
-        return cur.rowcount > 0
+        return self.delete(PERSONAS, persona_id)
 
     # -- conversations ----------------------------------------------------------
 
     def create_conversation(self, body: JSON, url_base: str | None = None) -> JSON:
-        """Record a conversation; the response echoes the request plus server fields.
+        """Record a conversation; the response echoes the request (sealed values
+        masked) plus server fields.
 
-        Raises ValueError (400) when persona_id is missing or unknown, or when no
-        replica is given and the persona has no default one (as Tavus does).
+        Raises ValueError (400) when persona_id (or pal_id) is missing or unknown, or
+        when no replica is given and the persona has no default one (as Tavus does).
         """
         if not isinstance(body, dict):
             raise ValueError("the conversation must be a JSON object")
         check_types(body, "conversation")
-        persona_id = body.get("persona_id")
+        persona_id = body.get("persona_id") or body.get("pal_id")
         if not isinstance(persona_id, str):
             raise ValueError("persona_id is required")
         with self._lock:
-            persona = self._get_raw(self._db, persona_id)
+            persona = self._get_raw(self._db, PERSONAS, persona_id)
         if persona is None:
             raise ValueError(f"persona {persona_id} does not exist")
-        replica_id = body.get("replica_id") or persona.get("default_replica_id")
+        replica_id = (
+            body.get("replica_id") or body.get("face_id") or persona.get("default_replica_id")
+        )
         if not replica_id:
             raise ValueError("replica_id is required: the persona has no default_replica_id")
         conversation_id = "c" + secrets.token_hex(6)
@@ -298,16 +732,17 @@ class Store:
             "created_at": stamp,
             "updated_at": stamp,
         }
+        text = json.dumps(_seal("conversations", copy.deepcopy(record), None), allow_nan=False)
         with self._tx() as db:
             db.execute(
                 "INSERT INTO conversations (conversation_id, body) VALUES (?, ?)",
-                (conversation_id, json.dumps(record, allow_nan=False)),
+                (conversation_id, text),
             )
-        return record
+        return _mask_in_place("conversations", json.loads(text))
 
     def get_conversation(self, conversation_id: str) -> JSON | None:
         with self._lock:
             row = self._db.execute(
                 "SELECT body FROM conversations WHERE conversation_id = ?", (conversation_id,)
             ).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+        return None if row is None else _mask_in_place("conversations", dict(json.loads(row[0])))

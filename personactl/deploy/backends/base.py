@@ -19,6 +19,11 @@ class CreateOutcomeUnknown(ApiError):
     """
 
 
+class DraftConflict(ApiError):
+    """A PATCH answered 409 `maker_changes`: the persona has an unsaved draft in PAL
+    Maker.  Sent again with `force=True`, the draft is discarded."""
+
+
 class Backend(Protocol):
     """A Tavus-compatible API, one collection per resource kind (see personactl.kinds).
 
@@ -40,8 +45,11 @@ class Backend(Protocol):
         """POST the collection; returns the created resource (with its id field)."""
         ...
 
-    def patch(self, kind: Kind, rid: str, ops: list[JSON]) -> None:
-        """PATCH one resource with an RFC 6902 patch; 304 (no change) is success."""
+    def patch(self, kind: Kind, rid: str, ops: list[JSON] | JSON, force: bool = False) -> bool:
+        """PATCH one resource: an RFC 6902 patch, or a partial object for a kind whose
+        `patch_style` is "partial"; 304 (no change) is success.  Raises DraftConflict for
+        a persona with an unsaved draft unless `force` (`?force=true`), which discards
+        it; returns whether a draft was discarded."""
         ...
 
     def delete(self, kind: Kind, rid: str) -> None:

@@ -7,10 +7,10 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from personactl.deploy.backends.base import JSON
+from personactl.deploy.backends.base import JSON, DraftConflict
 from personactl.errors import ApiError
-from personactl.kinds import PERSONAS, Kind
-from personactl.serve.store import NotFound, Store
+from personactl.kinds import Kind
+from personactl.serve.store import Conflict, NotFound, Store
 
 _PAGE = 100
 
@@ -37,49 +37,43 @@ class LocalBackend:
     def __repr__(self) -> str:
         return "LocalBackend()"
 
-    @staticmethod
-    def _supported(kind: Kind) -> None:
-        if kind is not PERSONAS:
-            raise ApiError(f"the local backend does not store {kind.name} yet", 400)
-
     def list_all(self, kind: Kind) -> Iterator[JSON]:
-        self._supported(kind)
+        """The account's own resources, as `kind.list_filter` asks of the API."""
         page = 1
         while True:
             with self._database():
-                items, total = self.store.list_personas(_PAGE, page, "user")
+                items, total = self.store.list_resources(kind, _PAGE, page, "user")
             yield from items
             if len(items) < _PAGE or page * _PAGE >= total:
                 return
             page += 1
 
     def get(self, kind: Kind, rid: str) -> JSON | None:
-        self._supported(kind)
         with self._database():
-            return self.store.get_persona(rid)
+            return self.store.get(kind, rid)
 
     def create(self, kind: Kind, payload: JSON) -> JSON:
-        self._supported(kind)
         with self._database():
             try:
-                return self.store.create_persona(payload)
+                return self.store.create(kind, payload)
             except ValueError as exc:
-                raise ApiError(f"create persona failed: {exc}", 400) from exc
+                raise ApiError(f"create {_singular(kind)} failed: {exc}", 400) from exc
 
-    def patch(self, kind: Kind, rid: str, ops: list[JSON]) -> None:
-        self._supported(kind)
+    def patch(self, kind: Kind, rid: str, ops: list[JSON] | JSON, force: bool = False) -> bool:
+        what = f"patch {_singular(kind)} {rid} failed"
         with self._database():
             try:
-                self.store.patch_persona(rid, ops)
+                return self.store.patch(kind, rid, ops, force=force).discarded_draft
             except NotFound as exc:
-                raise ApiError(f"patch persona {rid} failed: not found", 404) from exc
+                raise ApiError(f"{what}: not found", 404) from exc
+            except Conflict as exc:
+                raise DraftConflict(f"{what}: {exc}", 409) from exc
             except ValueError as exc:
-                raise ApiError(f"patch persona {rid} failed: {exc}", 400) from exc
+                raise ApiError(f"{what}: {exc}", 400) from exc
 
     def delete(self, kind: Kind, rid: str) -> None:
-        self._supported(kind)
         with self._database():
-            self.store.delete_persona(rid)
+            self.store.delete(kind, rid)
 
     def create_conversation(self, body: JSON) -> JSON:
         with self._database():
@@ -93,3 +87,7 @@ class LocalBackend:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _singular(kind: Kind) -> str:
+    return kind.name.removesuffix("s")

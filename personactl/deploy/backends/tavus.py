@@ -23,7 +23,7 @@ from urllib.parse import quote
 import httpx
 
 from personactl import __version__
-from personactl.deploy.backends.base import JSON, CreateOutcomeUnknown
+from personactl.deploy.backends.base import JSON, CreateOutcomeUnknown, DraftConflict
 from personactl.errors import ApiError
 from personactl.kinds import Kind
 
@@ -63,6 +63,14 @@ def _server_message(resp: httpx.Response) -> str:
             if isinstance(data.get(key), str):
                 return str(data[key])
     return str(data)[:200]
+
+
+def _conflict(resp: httpx.Response) -> Any:
+    try:
+        data = resp.json()
+    except ValueError:
+        return None
+    return data.get("conflict") if isinstance(data, dict) else None
 
 
 class TavusBackend:
@@ -290,8 +298,24 @@ class TavusBackend:
             )
         return data
 
-    def patch(self, kind: Kind, rid: str, ops: list[JSON]) -> None:
-        self._expect(self._send("PATCH", self._path(kind, rid), body=ops), 304)
+    def patch(self, kind: Kind, rid: str, ops: list[JSON] | JSON, force: bool = False) -> bool:
+        path = self._path(kind, rid)
+        params = {"force": "true"} if force else None
+        resp = self._send("PATCH", path, body=ops, params=params)
+        if resp.status_code == 409 and _conflict(resp) == "maker_changes":
+            raise DraftConflict(
+                self._redact(
+                    f"PATCH {path}: {rid} has unsaved changes in PAL Maker (a draft):"
+                    f" {_server_message(resp)}"
+                ),
+                409,
+                hint="save or discard the draft in PAL Maker, or apply with --discard-drafts",
+            )
+        self._expect(resp, 304)
+        if resp.status_code == 304 or not resp.content:
+            return False
+        data = self._json(resp)
+        return isinstance(data, dict) and data.get("discarded_maker_changes") is True
 
     def delete(self, kind: Kind, rid: str) -> None:
         self._expect(self._send("DELETE", self._path(kind, rid)), 404, 410)

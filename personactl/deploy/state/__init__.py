@@ -160,6 +160,11 @@ class Recorder:
     def remove(self, address: str) -> None:
         self._record({"op": "rm", "address": address})
 
+    def ids(self) -> dict[str, str]:
+        """address -> id of every resource recorded so far (for references)."""
+        with self._lock:
+            return {a: r.id for a, r in self.state.resources.items()}
+
     def claim(self, rid: str) -> bool:
         """Reserve an unmanaged resource for adoption; False if managed or already claimed."""
         with self._lock:
