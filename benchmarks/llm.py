@@ -95,7 +95,15 @@ def instant_server(chunks: int) -> Iterator[tuple[str, list[float]]]:
 def example_repo(tmp: Path) -> Path:
     dest = tmp / "repo"
     dest.mkdir()
-    for name in ("personactl.yaml", "personas", "templates", "conversations"):
+    for name in (
+        "personactl.yaml",
+        "personas",
+        "objectives",
+        "guardrails",
+        "tools",
+        "templates",
+        "conversations",
+    ):
         src = REPO / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
     return dest

@@ -108,6 +108,8 @@ TOOLS = Kind(
 
 # Resource kinds other than personas, in dependency order: personas may reference any.
 RESOURCE_KINDS: tuple[Kind, ...] = (OBJECTIVES, GUARDRAILS, TOOLS)
+# Every kind a repository holds, in the order `personactl list` shows them.
+KIND_NAMES: tuple[KindName, ...] = ("personas", *(k.name for k in RESOURCE_KINDS))
 _BY_NAME: dict[str, Kind] = {k.name: k for k in RESOURCE_KINDS}
 
 
@@ -124,6 +126,12 @@ def split_address(address: str) -> tuple[KindName, str]:
     if sep and prefix == "personas":
         return "personas", rest
     return "personas", address
+
+
+def canonical(address: str) -> str:
+    """The address as personactl keys it: `personas:storyteller` is `storyteller`."""
+    name, path = split_address(address)
+    return path if name == "personas" else address
 
 
 def kind_of(address: str, api: Api = "personas") -> Kind:

@@ -22,7 +22,7 @@ from personactl.compile.envelope import (
 )
 from personactl.compile.source import PMap, load_file
 from personactl.errors import ConfigErrors, Loc, Problem, UserError, did_you_mean
-from personactl.kinds import APIS, Api
+from personactl.kinds import APIS, PERSONAS, RESOURCE_KINDS, Api
 
 PROJECT_FILE = "personactl.yaml"
 WORKDIR = ".personactl"
@@ -76,6 +76,12 @@ class Project:
         return self.root / "conversations"
 
     @property
+    def source_dirs(self) -> tuple[Path, ...]:
+        """Every folder a compile reads (DESIGN §2)."""
+        kinds = (self.root / k.folder for k in (PERSONAS, *RESOURCE_KINDS))
+        return (*kinds, self.templates_dir, self.conversations_dir)
+
+    @property
     def workdir(self) -> Path:
         return self.root / WORKDIR
 
@@ -106,7 +112,7 @@ class Project:
         for env in self.environments.values():
             names.setdefault(env.api_key_env, f"the api_key_env of environment '{env.name}'")
             names.setdefault(env.state.dsn_env, f"the dsn_env of environment '{env.name}'")
-        for folder in (self.templates_dir, self.personas_dir, self.conversations_dir):
+        for folder in self.source_dirs:
             for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
                 try:
                     readable = path.is_file() and self.confined(path, folder)

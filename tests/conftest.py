@@ -23,7 +23,14 @@ REPO = Path(__file__).resolve().parent.parent
 SECRETS = {
     "CUSTOM_LLM_API_KEY": "sk-llm-DO-NOT-LEAK-4f9a1c",
     "TTS_API_KEY": "tts-DO-NOT-LEAK-77b2e0",
+    "INTAKE_TOOL_TOKEN": "tok-intake-DO-NOT-LEAK-3d81aa",
 }
+# what `validate` says of the example repository
+EXAMPLE_VALID = (
+    "5 personas, 1 objective sets, 1 guardrails, 1 tools and 1 conversation templates are valid.\n"
+)
+# the folders of the example repository (besides personactl.yaml)
+EXAMPLE_DIRS = ("personas", "objectives", "guardrails", "tools", "templates", "conversations")
 
 
 def build_tree(root: Path, files: Mapping[str, str]) -> Path:
@@ -158,7 +165,7 @@ def example_repo(tmp_path: Path) -> Path:
 
     dest = tmp_path / "repo"
     dest.mkdir()
-    for name in ("personactl.yaml", "personas", "templates", "conversations"):
+    for name in ("personactl.yaml", *EXAMPLE_DIRS):
         src = REPO / name
         if src.is_dir():
             shutil.copytree(src, dest / name)

@@ -10,7 +10,7 @@ import pytest
 
 from personactl import __version__
 from personactl.cli import cli
-from tests.conftest import REPO, build_tree, run_cli, run_main
+from tests.conftest import EXAMPLE_VALID, REPO, build_tree, run_cli, run_main
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -91,7 +91,7 @@ def test_project_found_by_walking_up(example_repo: Path) -> None:
     deep = example_repo / "personas" / "_bases"
     result = run_cli("validate", cwd=deep)
     assert result.code == 0, result.err
-    assert result.err == "4 personas and 1 conversation templates are valid.\n"
+    assert result.err == EXAMPLE_VALID
     assert result.out == ""
 
 
@@ -111,11 +111,16 @@ def test_project_option_from_another_cwd(cli_run, example_repo: Path, tmp_path: 
 def test_env_prod_applies_overrides(example_repo: Path, capsys) -> None:
     code, out, _ = run_main(capsys, "-C", str(example_repo), "--env", "prod", "render")
     assert code == 0
-    for body in json.loads(out).values():
-        assert body["layers"]["llm"]["base_url"] == "https://llm.acme.example/v1"
+    # overrides apply to personas, not to the other kinds
+    for address, body in json.loads(out).items():
+        if ":" not in address:
+            assert body["layers"]["llm"]["base_url"] == "https://llm.acme.example/v1"
     _, local, _ = run_main(capsys, "-C", str(example_repo), "render")
-    for body in json.loads(local).values():
-        assert body["layers"]["llm"]["base_url"] == "https://llm.example.com/v1"
+    for address, body in json.loads(local).items():
+        if ":" not in address:
+            assert body["layers"]["llm"]["base_url"] == "https://llm.example.com/v1"
+        else:
+            assert "layers" not in body
     # --env after the command name works too
     _, after, _ = run_main(capsys, "render", "-C", str(example_repo), "--env", "prod")
     assert after == out
@@ -157,7 +162,7 @@ def test_environment_vars_reach_templates(tmp_path: Path, capsys) -> None:
         (
             ["render", "nobody"],
             "no persona 'nobody' in this repository "
-            "(hint: run `personactl render` to list addresses)\n",
+            "(hint: run `personactl list` to see every address)\n",
         ),
         (
             ["preview", "weather-assistant", "--conversation", "nope"],
@@ -211,7 +216,7 @@ def test_invalid_project_file(cli_run, tmp_path: Path) -> None:
 def test_validate_success_message(cli_run, example_repo: Path) -> None:
     result = cli_run("validate", cwd=example_repo)
     assert (result.code, result.out) == (0, "")
-    assert result.err == "4 personas and 1 conversation templates are valid.\n"
+    assert result.err == EXAMPLE_VALID
 
 
 def test_no_color_flag_accepted(example_repo: Path, capsys) -> None:

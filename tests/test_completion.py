@@ -55,9 +55,13 @@ def test_bash_completes_commands_and_options(example_repo: Path) -> None:
 
 def test_bash_completes_addresses(example_repo: Path) -> None:
     assert _complete("personactl render ", example_repo) == [
+        "guardrails:no-diagnosis",
+        "intake-assistant",
+        "objectives:intake",
         "storyteller/children",
         "storyteller/crime",
         "storyteller/horror",
+        "tools:lookup_patient",
         "weather-assistant",
     ]
     assert _complete("personactl plan --target story", example_repo) == [

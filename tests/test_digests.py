@@ -74,7 +74,7 @@ def test_saved_plan_with_old_digests_still_applies(example_repo: Path) -> None:
     plan = example_repo / "plan.json"
     plan.write_text(downgrade(plan.read_text()))
     r = cli(example_repo, "apply", "plan.json")
-    assert "Apply complete: 4 created" in r.out
+    assert "Apply complete: 8 created" in r.out
 
 
 def test_an_update_rewrites_old_digests_as_scrypt(example_repo: Path) -> None:

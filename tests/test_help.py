@@ -101,7 +101,7 @@ def test_readme_python_example_runs_as_pasted(example_repo: Path) -> None:
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "Plan: 4 to create, 0 to update, 0 to delete." in proc.stdout
-    assert proc.stdout.endswith("4 changes applied\n")
+    assert "Plan: 8 to create, 0 to update, 0 to delete." in proc.stdout
+    assert proc.stdout.endswith("8 changes applied\n")
     for value in SECRETS.values():
         assert value not in proc.stdout + proc.stderr

@@ -10,9 +10,31 @@ import jsonschema
 import yaml
 
 from personactl.scaffold import files as scaffold_files
-from tests.conftest import REPO, SECRETS, assert_no_secrets, run_cli, run_main
+from tests.conftest import (
+    EXAMPLE_DIRS,
+    EXAMPLE_VALID,
+    REPO,
+    SECRETS,
+    assert_no_secrets,
+    run_cli,
+    run_main,
+)
 
-SCHEMAS = ("persona-file.json", "conversation-file.json", "personactl.json")
+SCHEMAS = (
+    "persona-file.json",
+    "conversation-file.json",
+    "personactl.json",
+    "objectives-file.json",
+    "guardrail-file.json",
+    "tool-file.json",
+)
+# folder -> the schema of its files
+FOLDER_SCHEMAS = {
+    "personas": "persona-file.json",
+    "objectives": "objectives-file.json",
+    "guardrails": "guardrail-file.json",
+    "tools": "tool-file.json",
+}
 MODELINE = re.compile(r"\A# yaml-language-server: \$schema=(\S+)\n")
 SCAFFOLD = REPO / "personactl" / "scaffold"
 
@@ -21,7 +43,8 @@ def schema_for(path: Path) -> str:
     """The schema file a YAML file of the repository should be checked against."""
     if path.name == "personactl.yaml":
         return "personactl.json"
-    return "persona-file.json" if "personas" in path.parts else "conversation-file.json"
+    folder = next((f for f in FOLDER_SCHEMAS if f in path.parts), None)
+    return FOLDER_SCHEMAS[folder] if folder else "conversation-file.json"
 
 
 def yaml_files(root: Path) -> list[Path]:
@@ -34,14 +57,12 @@ def test_repo_example_is_the_scaffold() -> None:
     """The example repository at the project root is byte-identical to the packaged one."""
     example = sorted(
         p.relative_to(REPO).as_posix()
-        for name in ("personactl.yaml", "personas", "templates", "conversations")
+        for name in ("personactl.yaml", *EXAMPLE_DIRS)
         for p in ([REPO / name] if (REPO / name).is_file() else (REPO / name).rglob("*"))
         if p.is_file()
     )
     packaged = sorted(
-        rel
-        for rel in scaffold_files()
-        if rel.split("/")[0] in ("personactl.yaml", "personas", "templates", "conversations")
+        rel for rel in scaffold_files() if rel.split("/")[0] in ("personactl.yaml", *EXAMPLE_DIRS)
     )
     assert example == packaged
     for rel in example:
@@ -57,27 +78,38 @@ def test_init_then_validate_and_render(cli_run, tmp_path: Path) -> None:
         ".github/workflows/personas.yml",
         ".gitignore",
         ".personactl/schema/conversation-file.json",
+        ".personactl/schema/guardrail-file.json",
+        ".personactl/schema/objectives-file.json",
         ".personactl/schema/persona-file.json",
         ".personactl/schema/personactl.json",
+        ".personactl/schema/tool-file.json",
         "conversations/_bases/defaults.yaml",
         "conversations/maya.yaml",
+        "guardrails/no-diagnosis.yaml",
+        "objectives/intake.yaml",
         "personactl.yaml",
         "personas/_bases/custom-llm.yaml",
+        "personas/intake-assistant.yaml",
         "personas/storyteller.yaml",
         "personas/weather-assistant.yaml",
         "templates/partials/brief-replies.md.j2",
         "templates/prompts/storyteller.md.j2",
+        "tools/lookup_patient.yaml",
     ]
     assert (target / ".gitignore").read_text() == ".personactl/\n"
     validate = run_cli("validate", cwd=target)
     assert validate.code == 0, validate.err
-    assert validate.err == "4 personas and 1 conversation templates are valid.\n"
+    assert validate.err == EXAMPLE_VALID
     render = cli_run("render", cwd=target, env=SECRETS)
     assert render.code == 0, render.err
     assert sorted(json.loads(render.out)) == [
+        "guardrails:no-diagnosis",
+        "intake-assistant",
+        "objectives:intake",
         "storyteller/children",
         "storyteller/crime",
         "storyteller/horror",
+        "tools:lookup_patient",
         "weather-assistant",
     ]
     assert_no_secrets(render.out, render.err, root=target)
@@ -88,7 +120,7 @@ def test_init_in_cwd(tmp_path: Path, monkeypatch, capsys) -> None:
     code, out, err = run_main(capsys, "init")
     assert code == 0
     assert out == ""
-    assert "Created 13 files" in err
+    assert "Created 20 files" in err
     assert (tmp_path / "personactl.yaml").is_file()
 
 
@@ -112,7 +144,7 @@ def test_init_refuses_an_existing_project(tmp_path: Path, capsys) -> None:
 def test_scaffolded_files_carry_modelines_that_resolve(tmp_path: Path, capsys) -> None:
     assert run_main(capsys, "init", str(tmp_path))[0] == 0
     files = yaml_files(tmp_path)
-    assert len(files) == 6
+    assert len(files) == 10
     for path in files:
         match = MODELINE.match(path.read_text())
         assert match, f"{path} has no yaml-language-server modeline"
@@ -153,15 +185,14 @@ def test_example_repo_validates_against_schemas(tmp_path: Path, capsys) -> None:
         for name in SCHEMAS
     }
     checked = 0
-    for path in (
-        yaml_files(REPO / "personas")
-        + yaml_files(REPO / "conversations")
-        + [REPO / "personactl.yaml"]
-    ):
+    for path in [
+        *(p for folder in EXAMPLE_DIRS for p in yaml_files(REPO / folder)),
+        REPO / "personactl.yaml",
+    ]:
         errors = list(validators[schema_for(path)].iter_errors(yaml.safe_load(path.read_text())))
         assert errors == [], (path, [e.message for e in errors])
         checked += 1
-    assert checked == 6
+    assert checked == 10
 
 
 def test_schemas_catch_mistakes(tmp_path: Path, capsys) -> None:

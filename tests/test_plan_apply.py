@@ -16,7 +16,17 @@ from tests.conftest import SECRETS, Result, assert_no_secrets, run_cli
 from tests.serverfix import API_KEY, server  # noqa: F401
 
 ENV = dict(SECRETS)
-ADDRESSES = ["storyteller/children", "storyteller/crime", "storyteller/horror", "weather-assistant"]
+ADDRESSES = [
+    "intake-assistant",
+    "storyteller/children",
+    "storyteller/crime",
+    "storyteller/horror",
+    "weather-assistant",
+]
+# every address of the example, in the plan's order (by address)
+ALL_ADDRESSES = sorted(
+    [*ADDRESSES, "objectives:intake", "guardrails:no-diagnosis", "tools:lookup_patient"]
+)
 PERSONA_ID = re.compile(r"\bp[0-9a-f]{12}\b")
 
 
@@ -43,8 +53,9 @@ def deploy(repo: Path, *targets: str, env_name: str | None = None) -> None:
 
 
 def state_ids(repo: Path, env: str = "local") -> dict[str, str]:
+    """address -> persona_id of the personas in state (the example's other kinds left out)."""
     data = json.loads((repo / ".personactl" / "state" / f"{env}.json").read_text())
-    return {a: r["persona_id"] for a, r in data["resources"].items()}
+    return {a: r["persona_id"] for a, r in data["resources"].items() if ":" not in a}
 
 
 def local_store(repo: Path) -> Store:
@@ -89,13 +100,13 @@ def plan_json(repo: Path, *args: str, env: dict[str, str] | None = None) -> dict
 def test_create_then_second_plan_is_empty(example_repo):
     repo = example_repo
     r = cli(repo, "plan", "--detailed-exitcode", code=2)
-    for address in ADDRESSES:
+    for address in ALL_ADDRESSES:
         assert f"+ create {address}" in r.out
-    assert "Plan: 4 to create, 0 to update, 0 to delete." in r.out
+    assert "Plan: 8 to create, 0 to update, 0 to delete." in r.out
     assert "(sensitive)" in r.out
 
     r = apply_all(repo)
-    assert "4 created, 0 updated, 0 deleted, 0 failed" in r.out
+    assert "8 created, 0 updated, 0 deleted, 0 failed" in r.out
     ids = state_ids(repo)
     assert sorted(ids) == ADDRESSES
     live = deployed(repo)
@@ -118,28 +129,29 @@ def test_plan_json_shape_and_out_file(example_repo):
     data = plan_json(repo)
     assert data["format_version"] == 1
     assert data["environment"] == "local"
-    assert data["summary"] == {"create": 4, "update": 0, "delete": 0}
-    assert [c["address"] for c in data["changes"]] == ADDRESSES
+    assert data["summary"] == {"create": 8, "update": 0, "delete": 0}
+    assert [c["address"] for c in data["changes"]] == ALL_ADDRESSES
     for change in data["changes"]:
         assert change["action"] == "create"
-        assert change["persona_id"] is None
+        assert change.get("persona_id", change.get("id")) is None
         assert "fingerprint" in change
         assert all(op["op"] == "add" for op in change["patch"])
-    patch = {op["path"]: op["value"] for op in data["changes"][0]["patch"]}
+    by_address = {c["address"]: c for c in data["changes"]}
+    patch = {op["path"]: op["value"] for op in by_address["storyteller/children"]["patch"]}
     assert patch["/layers"]["llm"]["api_key"] == "(sensitive)"
     assert patch["/persona_name"] == "Mert the Children's Storyteller"
 
     r = cli(repo, "plan", "--out", "plan.json")
-    assert "Plan: 4 to create" in r.out  # text on stdout
+    assert "Plan: 8 to create" in r.out  # text on stdout
     saved = json.loads((repo / "plan.json").read_text())
-    assert saved["format_version"] == 1 and saved["summary"]["create"] == 4
+    assert saved["format_version"] == 1 and saved["summary"]["create"] == 8
 
     # a JSON plan of updates carries persona_id, the fingerprint and a masked RFC 6902 patch
     deploy(repo)
     ids = state_ids(repo)
     edit(repo / "personas" / "weather-assistant.yaml", "Weather Assistant", "Weather Helper")
     data = plan_json(repo, env={"TTS_API_KEY": "tts-rotated-DO-NOT-LEAK"})
-    assert data["summary"] == {"create": 0, "update": 4, "delete": 0}
+    assert data["summary"] == {"create": 0, "update": 5, "delete": 0}
     weather = next(c for c in data["changes"] if c["address"] == "weather-assistant")
     assert weather["persona_id"] == ids["weather-assistant"]
     assert weather["fingerprint"].startswith("sha256:")
@@ -246,8 +258,8 @@ def test_secret_change_is_a_sensitive_update(example_repo):
     deploy(repo)
     rotated = {"CUSTOM_LLM_API_KEY": "sk-llm-rotated-DO-NOT-LEAK"}
     r = cli(repo, "plan", "--detailed-exitcode", env=rotated, code=2)
-    assert r.out.count('~ /layers/llm/api_key: "(sensitive)" -> "(sensitive)"') == 4
-    assert "Plan: 0 to create, 4 to update, 0 to delete." in r.out
+    assert r.out.count('~ /layers/llm/api_key: "(sensitive)" -> "(sensitive)"') == 5
+    assert "Plan: 0 to create, 5 to update, 0 to delete." in r.out
     assert "sk-llm-rotated-DO-NOT-LEAK" not in r.both
     apply_all(repo, env=rotated)
     cli(repo, "plan", "--detailed-exitcode", env=rotated, code=0)
@@ -260,11 +272,15 @@ def test_secret_change_is_a_sensitive_update(example_repo):
 
 
 def test_missing_secret_is_an_error_at_plan_time(example_repo):
-    r = run_cli("plan", cwd=example_repo, env={"TTS_API_KEY": SECRETS["TTS_API_KEY"]})
+    r = run_cli(
+        "plan",
+        cwd=example_repo,
+        env={k: SECRETS[k] for k in ("TTS_API_KEY", "INTAKE_TOOL_TOKEN")},
+    )
     assert r.code == 1
     assert r.err.splitlines() == [
-        "secret CUSTOM_LLM_API_KEY is not set (used by storyteller/children, storyteller/crime, "
-        "storyteller/horror and 1 more) (hint: export CUSTOM_LLM_API_KEY=... "
+        "secret CUSTOM_LLM_API_KEY is not set (used by intake-assistant, storyteller/children, "
+        "storyteller/crime and 2 more) (hint: export CUSTOM_LLM_API_KEY=... "
         "(plan and apply need secret values))"
     ]
     assert_no_secrets(r.out, r.err, root=example_repo)
@@ -342,28 +358,28 @@ def test_destroy_threshold(example_repo):
             f"persona:\n  persona_name: Extra {i}\n  system_prompt: Hi.\n"
         )
     deploy(repo)
-    assert len(state_ids(repo)) == 7
+    assert len(state_ids(repo)) == 8
     for i in range(3):
         (repo / "personas" / f"extra{i}.yaml").unlink()
     # 3 deletes: not more than 3, allowed
     (repo / "personas" / "_keep").mkdir()
     r = cli(repo, "plan", "--prune")
     assert "Plan: 0 to create, 0 to update, 3 to delete." in r.out
-    # 4 of 7 (> 3 and > 20%) is refused without --allow-destroy, nothing changed
+    # 4 of 11 (> 3 and > 20%) is refused without --allow-destroy, nothing changed
     (repo / "personas" / "weather-assistant.yaml").rename(
         repo / "personas" / "_keep" / "weather-assistant.yaml"
     )
     before = deployed(repo)
     r = cli(repo, "apply", "--auto-approve", "--prune", code=1)
-    assert "--allow-destroy" in r.err and "4 of 7" in r.err
-    assert deployed(repo) == before and len(state_ids(repo)) == 7
+    assert "--allow-destroy" in r.err and "4 of 11" in r.err
+    assert deployed(repo) == before and len(state_ids(repo)) == 8
     cli(repo, "plan", "--prune", "--out", "four.json")
     r = cli(repo, "apply", "four.json", code=1)
     assert "--allow-destroy" in r.err
     assert deployed(repo) == before
     r = cli(repo, "apply", "four.json", "--allow-destroy")
     assert "4 deleted" in r.out
-    assert len(deployed(repo)) == 3 and len(state_ids(repo)) == 3
+    assert len(deployed(repo)) == 4 and len(state_ids(repo)) == 4
 
 
 @pytest.mark.parametrize(
@@ -398,7 +414,7 @@ def test_destroy_threshold_rule(deletes, managed, refused):
 def test_destroy_threshold_counts_share(example_repo):
     """4 deletes of 25 managed (16%) is under the 20% share: allowed."""
     repo = example_repo
-    for i in range(21):
+    for i in range(20):
         (repo / "personas" / f"extra{i:02}.yaml").write_text(
             f"persona:\n  persona_name: Extra {i}\n  system_prompt: Hi.\n"
         )
@@ -574,11 +590,11 @@ def test_tavus_backend_full_loop(example_repo, server):  # noqa: F811
     repo = example_repo
     key = use_server(repo, server.url)
     r = cli(repo, "--env", "test", "plan", "--detailed-exitcode", env=key, code=2)
-    assert "Plan: 4 to create, 0 to update, 0 to delete." in r.out
+    assert "Plan: 8 to create, 0 to update, 0 to delete." in r.out
     assert API_KEY not in r.both
 
     r = cli(repo, "--env", "test", "apply", "--auto-approve", env=key)
-    assert "4 created" in r.out and "warning" not in r.err
+    assert "8 created" in r.out and "warning" not in r.err
     ids = state_ids(repo, "test")
     assert sorted(ids) == ADDRESSES
     remote = {p["persona_id"]: p for p in server.store.list_personas(100, 1, "user")[0]}
@@ -589,8 +605,10 @@ def test_tavus_backend_full_loop(example_repo, server):  # noqa: F811
 
     server.reset_stats()
     cli(repo, "--env", "test", "plan", "--detailed-exitcode", env=key, code=0)
-    # one paginated list, no GET per persona
-    assert server.stats()["requests"] == {"GET /v2/personas": 1}
+    # one paginated list per kind, no GET per resource
+    assert server.stats()["requests"] == {
+        f"GET /v2/{kind}": 1 for kind in ("personas", "objectives", "guardrails", "tools")
+    }
 
     # update through a JSON Patch, saved plan applied over HTTP
     edit(repo / "personas" / "weather-assistant.yaml", "Weather Assistant", "Weather Helper")

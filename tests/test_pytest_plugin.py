@@ -34,12 +34,16 @@ def test_snapshots_of_every_persona(example_repo: Path) -> None:
 
     first = _pytest(example_repo, "--snapshot-update")
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "4 snapshots generated." in first.stdout
+    assert "8 snapshots generated." in first.stdout
     ambr = (example_repo / "tests/__snapshots__/test_personas.ambr").read_text()
     assert [line for line in ambr.splitlines() if line.startswith("# name:")] == [
+        "# name: test_personas[guardrails:no-diagnosis]",
+        "# name: test_personas[intake-assistant]",
+        "# name: test_personas[objectives:intake]",
         "# name: test_personas[storyteller/children]",
         "# name: test_personas[storyteller/crime]",
         "# name: test_personas[storyteller/horror]",
+        "# name: test_personas[tools:lookup_patient]",
         "# name: test_personas[weather-assistant]",
     ]
     assert "'api_key': '(sensitive)'," in ambr
@@ -47,7 +51,7 @@ def test_snapshots_of_every_persona(example_repo: Path) -> None:
 
     again = _pytest(example_repo)
     assert again.returncode == 0, again.stdout
-    assert "4 snapshots passed." in again.stdout
+    assert "8 snapshots passed." in again.stdout
 
     prompt = example_repo / "templates/prompts/storyteller.md.j2"
     prompt.write_text(prompt.read_text().replace("telling stories", "telling tales"))
@@ -86,4 +90,4 @@ def test_project_option(example_repo: Path, tmp_path: Path) -> None:
     (suite / "test_personas.py").write_text(TEST_FILE)
     proc = _pytest(suite, "--snapshot-update", "--personactl-project", str(example_repo))
     assert proc.returncode == 0, proc.stdout
-    assert "4 snapshots generated." in proc.stdout
+    assert "8 snapshots generated." in proc.stdout

@@ -15,12 +15,17 @@ from personactl.compile.compilation import compile_project
 from personactl.output import to_json
 from tests.conftest import REPO, SECRETS, assert_no_secrets, build_tree, run_cli
 
-EXAMPLE_ADDRESSES = [
+EXAMPLE_PERSONAS = [
+    "intake-assistant",
     "storyteller/children",
     "storyteller/crime",
     "storyteller/horror",
     "weather-assistant",
 ]
+# every kind, sorted as render keys them
+EXAMPLE_ADDRESSES = sorted(
+    [*EXAMPLE_PERSONAS, "objectives:intake", "guardrails:no-diagnosis", "tools:lookup_patient"]
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +36,11 @@ def example_compiled():
 
 
 def test_example_addresses(example_compiled) -> None:
-    assert sorted(example_compiled.personas) == EXAMPLE_ADDRESSES
+    assert sorted(example_compiled.personas) == EXAMPLE_PERSONAS
+    assert sorted(example_compiled.resources) == EXAMPLE_ADDRESSES
 
 
-@pytest.mark.parametrize("address", EXAMPLE_ADDRESSES)
+@pytest.mark.parametrize("address", EXAMPLE_PERSONAS)
 def test_example_persona_snapshot(example_compiled, address: str, snapshot) -> None:
     assert to_json(example_compiled.personas[address].masked()) == snapshot
 
@@ -81,7 +87,7 @@ def test_render_yaml(cli_run, example_repo: Path) -> None:
     as_yaml = cli_run("render", "--format", "yaml", cwd=example_repo)
     assert as_yaml.code == 0
     assert yaml.safe_load(as_yaml.out) == json.loads(as_json.out)
-    assert as_yaml.out.startswith("storyteller/children:\n")
+    assert as_yaml.out.startswith("guardrails:no-diagnosis:\n")
     one = cli_run("render", "--format", "yaml", "weather-assistant", cwd=example_repo)
     assert one.out.startswith("context: Help users get the weather for a given location.\n")
     assert "api_key: (sensitive)\n" in one.out

@@ -11,9 +11,10 @@ import pytest
 from personactl.deploy.state import Resource, State
 from personactl.deploy.state.file import FileStore
 from personactl.errors import LockHeld
+from personactl.kinds import kind_of
 from tests.conftest import SECRETS
 from tests.test_plan_apply import (
-    ADDRESSES,
+    ALL_ADDRESSES,
     apply_all,
     cli,
     deploy,
@@ -51,7 +52,9 @@ def test_list_show_and_file_contents(example_repo):
     ids = state_ids(repo)
     r = cli(repo, "state", "list")
     lines = r.out.splitlines()
-    assert [line.split() for line in lines] == [[a, ids[a]] for a in ADDRESSES]
+    entries = json.loads(state_file(repo).read_text())["resources"]
+    every = {a: e[kind_of(a).id_field] for a, e in entries.items()}
+    assert [line.split() for line in lines] == [[a, every[a]] for a in ALL_ADDRESSES]
 
     r = cli(repo, "state", "show", "weather-assistant")
     shown = json.loads(r.out)
@@ -66,7 +69,7 @@ def test_list_show_and_file_contents(example_repo):
 
     data = json.loads(state_file(repo).read_text())
     assert data["environment"] == "local"
-    assert set(data["resources"]) == set(ADDRESSES)
+    assert set(data["resources"]) == set(ALL_ADDRESSES)
     text = state_file(repo).read_text()
     for value in SECRETS.values():
         assert value not in text

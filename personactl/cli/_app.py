@@ -108,6 +108,35 @@ def compiled(extra_vars: dict[str, str] | None = None) -> Any:
     return result
 
 
+def deployed_ids(result: Any) -> dict[str, str]:
+    """address -> deployed id, from the environment's state: what ref() stands for.  A
+    state that cannot be read is a warning (render needs no state)."""
+    from personactl.deploy.engine import open_state
+
+    try:
+        state = open_state(result.project, result.env).load()
+    except UserError as exc:
+        for problem in exc.problems:
+            click.echo(
+                Problem(
+                    problem.loc,
+                    f"{problem.message}; references are shown as (known after apply)",
+                    problem.hint,
+                    warning=True,
+                ).format(),
+                err=True,
+            )
+        return {}
+    return {address: resource.id for address, resource in state.resources.items()}
+
+
+def with_ids(result: Any, value: Any) -> Any:
+    """`value` with every ref() shown as its deployed id or (known after apply)."""
+    from personactl import refs
+
+    return refs.resolve(value, deployed_ids(result)) if refs.targets(value) else value
+
+
 def parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
     out: dict[str, str] = {}
     for pair in pairs:

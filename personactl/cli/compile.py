@@ -14,10 +14,12 @@ from personactl.cli._app import (
     global_options,
     opts,
     parse_vars,
+    with_ids,
 )
 from personactl.cli._complete import complete_address, complete_conversation
 from personactl.compile.rendered import RenderFormat
 from personactl.errors import UserError
+from personactl.kinds import KIND_NAMES
 
 
 @cli.command(
@@ -59,10 +61,7 @@ def validate(fmt: str) -> None:
         )
         if report.errors:
             raise click.exceptions.Exit(1)
-    click.echo(
-        f"{report.personas} personas and {report.conversations} conversation templates are valid.",
-        err=True,
-    )
+    click.echo(f"{report.counts()} are valid.", err=True)
 
 
 @cli.command(
@@ -78,7 +77,7 @@ def validate(fmt: str) -> None:
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Write one file per persona: DIR/<address>.json.",
+    help="Write one file per resource: DIR/<address>.json.",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["json", "yaml"]), default="json", show_default=True
@@ -89,17 +88,20 @@ def validate(fmt: str) -> None:
     help="With --out: write nothing; exit 1 when DIR differs from what --out would write.",
 )
 def render(addresses: tuple[str, ...], out: Path | None, fmt: RenderFormat, check: bool) -> None:
-    """Print compiled persona JSON (secrets shown as (sensitive)).
+    """Print compiled resources as JSON (secrets shown as (sensitive)).
 
-    With --out DIR, one file per persona: DIR/<address>.json. With --check too,
-    nothing is written: each missing, changed or orphaned file under DIR is one
-    line, and the exit code is 1 (the personactl-render-check pre-commit hook)."""
+    Every kind: personas, objectives:, guardrails: and tools: addresses.  A ref() shows
+    the deployed id from the environment's state, or (known after apply).  With --out
+    DIR, one file per resource: DIR/<address>.json. With --check too, nothing is
+    written: each missing, changed or orphaned file under DIR is one line, and the exit
+    code is 1 (the personactl-render-check pre-commit hook)."""
     from personactl.compile.rendered import rendered_files, stale
     from personactl.output import to_json, to_yaml, write_atomic
 
     if check and out is None:
         raise UserError("--check compares a directory: give it with --out DIR")
-    masked = compiled().masked(list(addresses))
+    result = compiled()
+    masked = with_ids(result, result.masked(list(addresses)))
     if out is None:
         dump = to_yaml if fmt == "yaml" else to_json
         click.echo(dump(next(iter(masked.values())) if len(addresses) == 1 else masked), nl=False)
@@ -118,6 +120,21 @@ def render(addresses: tuple[str, ...], out: Path | None, fmt: RenderFormat, chec
     for target, (_shown, text) in files.items():
         write_atomic(target, text)
         click.echo(str(target), err=True)
+
+
+@cli.command(name="list", epilog=examples("personactl list", "personactl list --kind tools"))
+@global_options
+@click.option("--kind", type=click.Choice(KIND_NAMES), help="Only the addresses of this kind.")
+def list_addresses(kind: str | None) -> None:
+    """Every address of the repository: ADDRESS<TAB>KIND<TAB>FILE, one per line."""
+    result = compiled()
+    rows = sorted(
+        (r.kind, r.address, r.source)
+        for r in result.resources.values()
+        if kind is None or r.kind == kind
+    )
+    for name, address, source in rows:
+        click.echo(f"{address}\t{name}\t{source}")
 
 
 @cli.command(
@@ -181,7 +198,7 @@ def init(directory: Path | None, force: bool) -> None:
     help="Directory (default: .personactl/schema under the project, or ./ outside one).",
 )
 def schema(out: Path | None) -> None:
-    """Write JSON Schemas for persona files, conversation files and personactl.yaml."""
+    """Write JSON Schemas of every file format (personactl.yaml and each kind's files)."""
     from personactl.schema.export import write_schemas
 
     for path in write_schemas(out, opts().project_dir):

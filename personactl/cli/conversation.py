@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from personactl.cli._app import cli, compiled, examples, global_options, parse_vars
+from personactl.cli._app import cli, compiled, deployed_ids, examples, global_options, parse_vars
 from personactl.cli._complete import complete_conversation
 
 
@@ -30,13 +30,17 @@ var_option = click.option(
 )
 
 
-def _payload(name: str, variables: tuple[str, ...]) -> tuple[Any, dict[str, Any]]:
-    """The compiled repository and the conversation body, persona_id from state."""
+def _payload(name: str, variables: tuple[str, ...]) -> tuple[Any, dict[str, Any], list[str]]:
+    """The compiled repository, the conversation body (persona_id from state, ref()s as
+    deployed ids) and the addresses it references that are not deployed."""
+    from personactl import refs
     from personactl.deploy.engine import conversation_payload, open_state
 
     result = compiled()
     state = open_state(result.project, result.env).load()
-    return result, conversation_payload(result, name, parse_vars(variables), state)
+    body = conversation_payload(result, name, parse_vars(variables), state)
+    ids = deployed_ids(result)
+    return result, refs.resolve(body, ids), sorted(refs.targets(body) - ids.keys())
 
 
 @conversation.command(
@@ -54,7 +58,7 @@ def conversation_render(name: str, variables: tuple[str, ...]) -> None:
     from personactl import sensitive
     from personactl.output import to_json
 
-    _, body = _payload(name, variables)
+    _, body, _missing = _payload(name, variables)
     click.echo(to_json(sensitive.mask(body)), nl=False)
 
 
@@ -69,8 +73,15 @@ def conversation_create(name: str, variables: tuple[str, ...]) -> None:
     """Start a conversation; print its conversation_id and conversation_url."""
     from personactl import sensitive
     from personactl.deploy.engine import open_backend
+    from personactl.errors import UserError
 
-    result, body = _payload(name, variables)
+    result, body, missing = _payload(name, variables)
+    if missing:
+        raise UserError(
+            f"conversation {name} references {', '.join(missing)}, not deployed in "
+            f"environment '{result.env.name}'",
+            hint="run `personactl apply` first",
+        )
     backend = open_backend(result.project, result.env)
     try:
         created = backend.create_conversation(sensitive.resolve(body))

@@ -1,14 +1,15 @@
 """A cache of `validate` results under .personactl/cache (as dbt's partial parsing).
 
 The key covers everything a result depends on: the bytes of every file under
-personas/, templates/ and conversations/ plus personactl.yaml, the environment's
+personas/, objectives/, guardrails/, tools/, templates/ and conversations/ plus
+personactl.yaml, the environment's
 name, personactl's own code, and the values of environment variables templates
 read with env().  Secret values never matter to validation and are not part of
 it.  A hit skips loading the compiler (pydantic, jsonschema, Jinja) entirely.
 
 Two files per environment: `validate-<env>.json` (problems and counts, all
 `validate` needs) and, for an error-free compile, `personas-<env>.json` (the
-compiled persona payloads, for plan/apply/import).  Payloads hold secret
+compiled payloads of every kind, for plan/apply/import).  Payloads hold secret
 *placeholders* (names), never values.
 """
 
@@ -19,15 +20,16 @@ import hashlib
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from personactl.errors import Loc, Problem
+from personactl.kinds import KIND_NAMES
 from personactl.output import write_atomic
 from personactl.project import PROJECT_FILE, Environment, Project
 
-_CODE = Path(__file__).parent
+_CODE = Path(__file__).parent.parent  # the whole package: schema/, kinds.py, refs.py count too
 DISABLE_ENV = "PERSONACTL_NO_CACHE"
 
 
@@ -38,6 +40,7 @@ class Summary:
     problems: list[Problem]
     personas: int
     conversations: int
+    resources: dict[str, int] = field(default_factory=dict)  # kind -> count, other kinds
 
 
 def _key(project: Project, env: Environment) -> str:
@@ -46,7 +49,7 @@ def _key(project: Project, env: Environment) -> str:
         stat = code.stat()
         h.update(f"{code.relative_to(_CODE)}\0{stat.st_mtime_ns}\0{stat.st_size}\0".encode())
     files = [project.root / PROJECT_FILE]
-    for folder in (project.personas_dir, project.templates_dir, project.conversations_dir):
+    for folder in project.source_dirs:
         if folder.is_dir():
             # files compiling refuses (links out of the folder, devices) are not read
             files.extend(
@@ -81,11 +84,12 @@ def _entry_ok(entry: Any) -> bool:
         isinstance(entry, dict)
         and isinstance(entry.get("source"), str)
         and isinstance(entry.get("payload"), dict)
+        and entry.get("kind", "personas") in KIND_NAMES
     )
 
 
 def load_personas(project: Project, env: Environment, key: str) -> dict[str, Any] | None:
-    """address -> {"source", "payload"} from an error-free compile with this key."""
+    """address -> {"source", "payload", "kind"} from an error-free compile with this key."""
     raw = _read(_path(project, env, "personas"), key) if key else None
     personas = raw.get("personas") if raw else None
     if not isinstance(personas, dict) or not all(map(_entry_ok, personas.values())):
@@ -124,11 +128,12 @@ def load(project: Project, env: Environment) -> tuple[str, Summary | None]:
                 return key, None
         problems = [_problem(p) for p in raw.get("problems", [])]
         counts = raw.get("personas", 0), raw.get("conversations", 0)
-        if not all(isinstance(n, int) for n in counts):
+        resources = dict(raw.get("resources", {}))
+        if not all(isinstance(n, int) for n in (*counts, *resources.values())):
             raise TypeError(counts)
     except (TypeError, KeyError, ValueError, AttributeError):
         return key, None
-    return key, Summary(problems, *counts)
+    return key, Summary(problems, *counts, resources)
 
 
 def store(
@@ -139,7 +144,8 @@ def store(
     env_reads: dict[str, str | None],
     personas: dict[str, Any] | None = None,
 ) -> None:
-    """Record a compile; `personas` (address -> {"source", "payload"}) only if error-free."""
+    """Record a compile; `personas` (address -> {"source", "payload", "kind"}, every kind)
+    only if error-free."""
     if not key:
         return
     data: dict[str, Any] = {
@@ -147,6 +153,7 @@ def store(
         "env_reads": {n: _value_hash(v) for n, v in sorted(env_reads.items())},
         "personas": summary.personas,
         "conversations": summary.conversations,
+        "resources": summary.resources,
         "problems": [
             {
                 "loc": [p.loc.path, p.loc.line, p.loc.col] if p.loc else None,

@@ -1,33 +1,50 @@
-"""The compile half as one call: project + environment -> personas, conversations, problems."""
+"""The compile half as one call: project + environment -> resources of every kind
+(personas, objectives, guardrails, tools), conversations, problems."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from personactl import refs
 from personactl.compile import parallel as fanout
+from personactl.compile import references
 from personactl.compile.conversations import (
     ConversationTemplate,
     bind_inputs,
     load_conversations,
     render_body,
 )
-from personactl.compile.personas import CompiledPersona
+from personactl.compile.personas import CompiledPersona, CompiledResource
 from personactl.compile.templating import Renderer
 from personactl.errors import ConfigErrors, Problem, UserError, did_you_mean
+from personactl.kinds import KIND_NAMES, KindName, canonical, split_address
 from personactl.project import Environment, Project, load_project
+
+# how messages name one resource of a kind
+KIND_WORDS: dict[KindName, str] = {
+    "personas": "persona",
+    "objectives": "objective set",
+    "guardrails": "guardrail",
+    "tools": "tool",
+}
 
 
 @dataclass
 class Compilation:
     project: Project
     env: Environment
-    renderer: Renderer | None  # None when personas came from the cache (personas only)
-    personas: dict[str, CompiledPersona]
+    renderer: Renderer | None  # None when resources came from the cache (no conversations)
+    resources: dict[str, CompiledResource]  # every kind, by address
     conversations: dict[str, ConversationTemplate]
     problems: list[Problem]
+
+    @cached_property
+    def personas(self) -> dict[str, CompiledPersona]:
+        return {a: r for a, r in self.resources.items() if r.kind == "personas"}
 
     @property
     def errors(self) -> list[Problem]:
@@ -42,20 +59,44 @@ class Compilation:
         if self.errors:
             raise ConfigErrors(self.errors)
 
-    def persona(self, address: str) -> CompiledPersona:
-        found = self.personas.get(address)
+    def resource(self, address: str) -> CompiledResource:
+        """The compiled resource at `address` (any kind; `personas:` is optional)."""
+        found = self.resources.get(canonical(address))
         if found is None:
             raise UserError(
-                f"no persona '{address}' in this repository",
-                hint=did_you_mean(address, self.personas)
-                or "run `personactl render` to list addresses",
+                f"no {KIND_WORDS[split_address(address)[0]]} '{address}' in this repository",
+                hint=did_you_mean(address, self.resources) or references.LIST_HINT,
             )
         return found
 
+    def persona(self, address: str) -> CompiledPersona:
+        found = self.resource(address)
+        if found.kind != "personas":
+            raise UserError(f"{address} is not a persona", hint=references.LIST_HINT)
+        return found
+
     def masked(self, addresses: list[str]) -> dict[str, dict[str, Any]]:
-        """The compiled personas at `addresses` (all when empty), secrets as (sensitive)."""
-        chosen = addresses or sorted(self.personas)
-        return {a: self.persona(a).masked() for a in chosen}
+        """The compiled resources at `addresses` (all when empty), secrets as (sensitive);
+        references stay placeholders (`personactl.refs.resolve` shows them)."""
+        chosen = addresses or sorted(self.resources)
+        return {a: self.resource(a).masked() for a in chosen}
+
+    def summary(self) -> Any:
+        """What `validate` reports (a personactl.compile.cache.Summary)."""
+        from personactl.compile import cache
+
+        counts: dict[str, int] = {}
+        for kind in KIND_NAMES[1:]:
+            n = sum(1 for r in self.resources.values() if r.kind == kind)
+            if n:
+                counts[kind] = n
+        return cache.Summary(
+            [*self.warnings, *self.errors], len(self.personas), len(self.conversations), counts
+        )
+
+    def references(self, address: str) -> set[str]:
+        """The addresses the resource at `address` references with ref()."""
+        return refs.targets(self.resource(address).payload)
 
     def conversation_body(self, name: str, raw: Mapping[str, str]) -> dict[str, Any]:
         """The rendered conversation body (without persona_id), errors raised."""
@@ -87,14 +128,16 @@ def compile_project(
     root: Path | None = None,
     extra_vars: Mapping[str, Any] | None = None,
 ) -> Compilation:
-    """Compile every persona and check every conversation template; never raises for config.
+    """Compile every resource and check every conversation template and every ref();
+    never raises for config.
 
-    `extra_vars` (preview's --var) override every persona's variables."""
+    `extra_vars` (preview's --var) override every resource's variables."""
     project = project or load_project(root)
     env = project.environment(env_name)
     problems: list[Problem] = []
     renderer = Renderer(project.root, project.templates_dir, project.secret_env_names)
-    personas = fanout.compile_all(project, env, renderer, problems, extra_vars)
+    resources = fanout.compile_all(project, env, renderer, problems, extra_vars)
+    personas = {a: r for a, r in resources.items() if r.kind == "personas"}
     conversations = load_conversations(project, env, problems)
     for template in conversations.values():
         if template.persona and template.persona not in personas:
@@ -111,13 +154,14 @@ def compile_project(
             problems.extend(exc.problems)
             continue
         render_body(template, values, renderer, problems)
-    return Compilation(project, env, renderer, personas, conversations, problems)
+    references.check(resources, renderer.ref_calls, problems)
+    return Compilation(project, env, renderer, resources, conversations, problems)
 
 
 def compile_cached(project: Project, env_name: str | None = None) -> Compilation:
-    """Like compile_project, but an unchanged repository's personas come from
+    """Like compile_project, but an unchanged repository's resources come from
     .personactl/cache (see personactl.compile.cache): for plan/apply/import, which need
-    only the compiled personas.  Such a result has no conversations."""
+    only the compiled resources.  Such a result has no conversations."""
     from personactl.compile import cache
 
     env = project.environment(env_name)
@@ -125,11 +169,13 @@ def compile_cached(project: Project, env_name: str | None = None) -> Compilation
     if summary is not None and not any(not p.warning for p in summary.problems):
         cached = cache.load_personas(project, env, key)
         if cached is not None:
-            personas = {
-                address: CompiledPersona(address, entry["source"], entry["payload"])
+            resources = {
+                address: CompiledResource(
+                    address, entry["source"], entry["payload"], entry.get("kind", "personas")
+                )
                 for address, entry in cached.items()
             }
-            return Compilation(project, env, None, personas, {}, list(summary.problems))
+            return Compilation(project, env, None, resources, {}, list(summary.problems))
     result = compile_project(project, env.name)
     remember(result, key)
     return result
@@ -139,13 +185,12 @@ def remember(result: Compilation, key: str) -> None:
     """Store a full compile in the cache under `key` (from personactl.compile.cache.load)."""
     from personactl.compile import cache
 
-    summary = cache.Summary(
-        [*result.warnings, *result.errors], len(result.personas), len(result.conversations)
-    )
+    summary = result.summary()
     personas = None
     if not result.errors:
         personas = {
-            a: {"source": p.source, "payload": p.payload} for a, p in result.personas.items()
+            a: {"source": r.source, "payload": r.payload, "kind": r.kind}
+            for a, r in result.resources.items()
         }
     reads = result.renderer.env_reads if result.renderer else {}
     cache.store(result.project, result.env, key, summary, reads, personas)

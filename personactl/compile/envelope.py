@@ -1,6 +1,6 @@
-"""The file envelopes (personactl.yaml, persona, conversation and base files): their keys
-declared once, checked by the loaders here and exported as editor JSON Schemas by
-`personactl.schema.files`, so the two cannot disagree."""
+"""The file envelopes (personactl.yaml, persona, objectives, guardrail, tool, conversation
+and base files): their keys declared once, checked by the loaders here and exported as
+editor JSON Schemas by `personactl.schema.files`, so the two cannot disagree."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ STATE_BACKENDS: tuple[StateBackendName, ...] = ("file", "postgres")
 InputType = Literal["string", "integer", "number", "boolean"]
 INPUT_TYPES: tuple[InputType, ...] = ("string", "integer", "number", "boolean")
 FORMAT_VERSION = 1
+# the Tavus bodies a file embeds: a persona, a conversation request, and the other kinds'
+BodyName = Literal["persona", "conversation", "objectives", "guardrail", "tool"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class Key:
     choices: tuple[Any, ...] = ()
     entries: Envelope | None = None  # a mapping of NAME -> this envelope
     fields: Envelope | None = None  # the mapping form of a string_or_mapping: these keys
-    body: Literal["persona", "conversation"] | None = None  # the Tavus body, embedded
+    body: BodyName | None = None  # the Tavus body, embedded
 
 
 @dataclass(frozen=True)
@@ -95,25 +97,50 @@ PROJECT = Envelope(
     ),
 )
 _BODY_NOTE = "Jinja-rendered, layered, then validated as the Tavus body."
-VARIANT = Envelope(
-    "a variant",
-    (_VARS, Key("persona", "mapping", _BODY_NOTE, body="persona")),
-)
 _ALLOW_UNKNOWN = Key(
     "allow_unknown_keys", "boolean", "Pass unknown body keys through (warnings, not errors)."
 )
 _EXTENDS = Key("extends", "strings", "Base files, applied in order.")
-PERSONA_FILE = Envelope(
-    "a persona file",
-    (
-        Key("name", "string", "Default: the file path under personas/ without .yaml."),
-        _EXTENDS,
-        _VARS,
-        Key("persona", "mapping", _BODY_NOTE, body="persona"),
-        Key("variants", "mapping", "One deployed persona per variant.", entries=VARIANT),
-        _ALLOW_UNKNOWN,
-    ),
+
+
+def _variant(body: BodyName) -> Envelope:
+    return Envelope("a variant", (_VARS, Key(body, "mapping", _BODY_NOTE, body=body)))
+
+
+def _resource_file(title: str, folder: str, body: BodyName, each: str) -> Envelope:
+    """The envelope every resource file shares (DESIGN §2, §6): name, extends, vars, the
+    body under its kind's key, variants."""
+    return Envelope(
+        title,
+        (
+            Key("name", "string", f"Default: the file path under {folder}/ without .yaml."),
+            _EXTENDS,
+            _VARS,
+            Key(body, "mapping", _BODY_NOTE, body=body),
+            Key("variants", "mapping", each, entries=_variant(body)),
+            _ALLOW_UNKNOWN,
+        ),
+    )
+
+
+VARIANT = _variant("persona")
+PERSONA_FILE = _resource_file(
+    "a persona file", "personas", "persona", "One deployed persona per variant."
 )
+OBJECTIVES_FILE = _resource_file(
+    "an objectives file", "objectives", "objectives", "One deployed objective set per variant."
+)
+GUARDRAIL_FILE = _resource_file(
+    "a guardrail file", "guardrails", "guardrail", "One deployed guardrail per variant."
+)
+TOOL_FILE = _resource_file("a tool file", "tools", "tool", "One deployed tool per variant.")
+# by the body key of a kind (personactl.kinds.Kind.body_key)
+RESOURCE_FILES: dict[str, Envelope] = {
+    "persona": PERSONA_FILE,
+    "objectives": OBJECTIVES_FILE,
+    "guardrail": GUARDRAIL_FILE,
+    "tool": TOOL_FILE,
+}
 INPUT = Envelope(
     "an input",
     (

@@ -23,13 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from personactl.compile.personas import (
-    CompiledPersona,
-    compile_personas,
+    CompiledResource,
+    compile_resources,
     duplicate_address,
+    folder_of,
     source_files,
 )
 from personactl.compile.templating import Renderer
 from personactl.errors import Loc, Problem
+from personactl.kinds import PERSONAS, RESOURCE_KINDS
 from personactl.project import Environment, Project
 
 # Below this many persona files the fork costs more than it saves.
@@ -76,10 +78,28 @@ def compile_all(
     renderer: Renderer,
     problems: list[Problem],
     extra_vars: Mapping[str, Any] | None = None,
-) -> dict[str, CompiledPersona]:
-    files = source_files(project.personas_dir)
+) -> dict[str, CompiledResource]:
+    """Every resource of every kind: personas (in two processes when worth it), then the
+    other kinds (a handful of files each) here."""
+    compiled = _personas(project, env, renderer, problems, extra_vars)
+    for kind in RESOURCE_KINDS:
+        compiled.update(compile_resources(project, env, kind, renderer, problems, extra_vars))
+    return compiled
+
+
+def _personas(
+    project: Project,
+    env: Environment,
+    renderer: Renderer,
+    problems: list[Problem],
+    extra_vars: Mapping[str, Any] | None,
+) -> dict[str, CompiledResource]:
+    def compile_personas(found: list[Problem], files: list[Path]) -> dict[str, CompiledResource]:
+        return compile_resources(project, env, PERSONAS, renderer, found, extra_vars, files)
+
+    files = source_files(folder_of(project, PERSONAS))
     if not _worth_it(files):
-        return compile_personas(project, env, renderer, problems, extra_vars, files)
+        return compile_personas(problems, files)
     half = len(files) // 2
     mine, theirs = files[:half], files[half:]
     read_fd, write_fd = os.pipe()
@@ -89,10 +109,10 @@ def compile_all(
         code = 0
         try:
             child_problems: list[Problem] = []
-            personas = compile_personas(project, env, renderer, child_problems, extra_vars, theirs)
+            personas = compile_personas(child_problems, theirs)
             # payloads as one C-speed JSON encode: plain data, positions dropped
             payloads = json.dumps([[p.address, p.source, p.payload] for p in personas.values()])
-            result = (payloads, child_problems, renderer.env_reads)
+            result = (payloads, child_problems, renderer.env_reads, renderer.ref_calls)
             encoded = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(write_fd, "wb") as pipe:
                 pipe.write(encoded)
@@ -100,24 +120,25 @@ def compile_all(
             code = 1
         os._exit(code)
     os.close(write_fd)
-    compiled = compile_personas(project, env, renderer, problems, extra_vars, mine)
+    compiled = compile_personas(problems, mine)
     data = _read_child(read_fd, pid)
     try:
         if data is None:
             raise ValueError("the child failed")
-        payloads, child_problems, env_reads = pickle.loads(data)
+        payloads, child_problems, env_reads, ref_calls = pickle.loads(data)
         entries = json.loads(payloads)
     except (ValueError, pickle.UnpicklingError, EOFError):
-        more = compile_personas(project, env, renderer, problems, extra_vars, theirs)
+        more = compile_personas(problems, theirs)
         return _merge(compiled, more.values(), problems)
     problems.extend(child_problems)
     renderer.env_reads.update(env_reads)
-    return _merge(compiled, (CompiledPersona(*entry) for entry in entries), problems)
+    renderer.ref_calls.update(ref_calls)
+    return _merge(compiled, (CompiledResource(*entry) for entry in entries), problems)
 
 
 def _merge(
-    compiled: dict[str, CompiledPersona], more: Any, problems: list[Problem]
-) -> dict[str, CompiledPersona]:
+    compiled: dict[str, CompiledResource], more: Any, problems: list[Problem]
+) -> dict[str, CompiledResource]:
     for persona in more:
         if persona.address in compiled:
             duplicate_address(persona.address, Loc(persona.source, 1, 1), compiled, problems)

@@ -1,4 +1,8 @@
-"""Persona files -> compiled personas: resolve extends/variants/overrides, render, validate."""
+"""Resource files -> compiled resources: resolve extends/variants/overrides, render, validate.
+
+One compile for every kind (DESIGN §6): persona files under personas/, objective sets,
+guardrails and tools under their folders share the envelope, the layering and the
+rendering; what differs is the kind's folder, body key, schema and address prefix."""
 
 from __future__ import annotations
 
@@ -9,8 +13,7 @@ from typing import Any
 
 from personactl import sensitive
 from personactl.compile.envelope import (
-    PERSONA_FILE,
-    VARIANT,
+    RESOURCE_FILES,
     check_envelope,
     check_keys,
     expect_bool,
@@ -21,25 +24,30 @@ from personactl.compile.source import PList, PMap, load_file, locate
 from personactl.compile.templating import Renderer
 from personactl.compile.vocabulary import canonical, check_bodies, check_file, localize
 from personactl.errors import Loc, Problem
+from personactl.kinds import Kind, KindName, split_address
 from personactl.output import to_plain
 from personactl.project import Environment, Project
 
 
 @dataclass(frozen=True)
-class CompiledPersona:
+class CompiledResource:
     address: str
     source: str
-    # the Tavus persona body (a PMap with positions when freshly compiled); secrets are
-    # placeholders (see personactl.sensitive)
+    # the Tavus body (a PMap with positions when freshly compiled); secrets and ref()s are
+    # placeholders (see personactl.sensitive, personactl.refs)
     payload: dict[str, Any]
+    kind: KindName = "personas"
 
     def masked(self) -> dict[str, Any]:
         return dict(sensitive.mask(self.payload))
 
 
+CompiledPersona = CompiledResource  # one of kind personas (preview, plan and apply use them)
+
+
 @dataclass
 class Layered:
-    """A file's contribution after its own extends: variables and persona body."""
+    """A file's contribution after its own extends: variables and body (`persona`)."""
 
     vars: list[PMap] = field(default_factory=list)
     persona: PMap = field(default_factory=PMap)
@@ -207,38 +215,52 @@ def default_name(folder: Path, path: Path) -> str:
     return path.relative_to(folder).with_suffix("").as_posix()
 
 
-def compile_personas(
+def folder_of(project: Project, kind: Kind) -> Path:
+    return project.root / kind.folder
+
+
+def compile_resources(
     project: Project,
     env: Environment,
+    kind: Kind,
     renderer: Renderer,
     problems: list[Problem],
     extra_vars: Mapping[str, Any] | None = None,
     files: list[Path] | None = None,
-) -> dict[str, CompiledPersona]:
-    """Every persona of the repository (or of `files`); `extra_vars` (--var) beat every
-    layer's vars."""
-    from personactl.schema import check_persona  # heavy (pydantic); only when compiling
+) -> dict[str, CompiledResource]:
+    """Every resource of `kind` in the repository (or in `files`); `extra_vars` (--var)
+    beat every layer's vars."""
+    from personactl.schema import check_body  # heavy (pydantic); only when compiling
 
-    tree = SourceTree(project, project.personas_dir, problems, vocabulary=True)
-    check_bodies([env.overrides], problems)
-    overrides = canonical(env.overrides)
-    compiled: dict[str, CompiledPersona] = {}
-    for path in source_files(project.personas_dir) if files is None else files:
+    folder = folder_of(project, kind)
+    envelope = RESOURCE_FILES[kind.body_key]
+    variant_envelope = envelope.key("variants").entries
+    assert variant_envelope is not None
+    persona = kind.name == "personas"
+    # persona bodies layer in one vocabulary (compile/vocabulary.py), shown in the env's
+    tree = SourceTree(project, folder, problems, body_key=kind.body_key, vocabulary=persona)
+    # the environment's overrides are persona fields (DESIGN §2)
+    if persona:
+        check_bodies([env.overrides], problems)
+    overrides = canonical(env.overrides) if persona else PMap()
+    compiled: dict[str, CompiledResource] = {}
+    for path in source_files(folder) if files is None else files:
         node = tree.load(path)
         if node is None:
             continue
-        check_envelope(node, PERSONA_FILE, problems)
-        name = node.get("name", default_name(project.personas_dir, path))
+        check_envelope(node, envelope, problems)
+        name = node.get("name", default_name(folder, path))
         if not isinstance(name, str) or not name:
             problems.append(Problem(node.val_locs.get("name"), "name must be a non-empty string"))
             continue
-        if bad := address_problem(name):
+        if bad := address_problem(name) or _prefix_problem(name):
             problems.append(Problem(node.val_locs.get("name", node.loc), f"name {name!r} {bad}"))
             continue
         layered = tree.layered(path, node)
         variants = expect_map(
             node.get("variants"), node.val_locs.get("variants"), "variants", problems
         )
+        name = kind.prefix() + name
         targets: list[tuple[str, PMap]] = (
             [
                 (
@@ -251,7 +273,7 @@ def compile_personas(
             else [(name, PMap())]
         )
         for address, variant in targets:
-            check_envelope(variant, VARIANT, problems)
+            check_envelope(variant, variant_envelope, problems)
             if bad := address_problem(address):
                 problems.append(Problem(variant.loc, f"address {address!r} {bad}"))
                 continue
@@ -263,35 +285,54 @@ def compile_personas(
             )
             variables.update(extra_vars or {})
             variables["personactl"] = {"address": address, "environment": env.name}
-            own = canonical(variant.get("persona") or PMap())
+            own = variant.get(kind.body_key) or PMap()
+            own = canonical(own) if persona else own
             body = merge(merge(layered.persona, own), overrides)
-            rendered = localize(renderer.render_tree(body, variables, problems, body.loc), env.api)
-            _check_literal_secrets(rendered, problems)
-            for issue in check_persona(rendered, allow_unknown=layered.allow_unknown):
+            rendered = renderer.render_tree(body, variables, problems, body.loc)
+            rendered = localize(rendered, env.api) if persona else rendered
+            _check_literal_secrets(rendered, problems, kind.name)
+            for issue in check_body(kind.name, rendered, allow_unknown=layered.allow_unknown):
                 loc = locate(rendered, issue.path, key=issue.key) or node.loc
                 problems.append(
                     Problem(loc, f"{address}: {issue.message}", issue.hint, warning=issue.warning)
                 )
-            compiled[address] = CompiledPersona(address, project.shown(path), rendered)
+            compiled[address] = CompiledResource(address, project.shown(path), rendered, kind.name)
     return compiled
 
 
+def _prefix_problem(name: str) -> str:
+    """A name that would read as another kind's address (`tools:x` in personas/)."""
+    kind, _path = split_address(name)
+    if kind != "personas" or name.startswith("personas:"):
+        return "starts with a kind's prefix; name it without ':'"
+    return ""
+
+
 def duplicate_address(
-    address: str, loc: Loc | None, compiled: Mapping[str, CompiledPersona], problems: list[Problem]
+    address: str,
+    loc: Loc | None,
+    compiled: Mapping[str, CompiledResource],
+    problems: list[Problem],
 ) -> None:
+    what = "persona address" if split_address(address)[0] == "personas" else "address"
     problems.append(
         Problem(
             loc,
-            f"duplicate persona address '{address}'",
+            f"duplicate {what} '{address}'",
             f"also defined in {compiled[address].source}",
         )
     )
 
 
-def _check_literal_secrets(tree: Any, problems: list[Problem]) -> None:
-    from personactl.schema import SENSITIVE_KEYS  # once per persona, not once per node
+def _check_literal_secrets(tree: Any, problems: list[Problem], kind: KindName) -> None:
+    """Credentials (per kind: schema.SECRET_FIELDS) that are not a secret() are errors."""
+    from personactl.schema import SECRET_FIELDS  # once per resource, not once per node
 
-    _literal_secrets(tree, problems, SENSITIVE_KEYS)
+    for where, keys in SECRET_FIELDS[kind]:
+        node = tree
+        for part in where:
+            node = node.get(part) if isinstance(node, PMap) and isinstance(part, str) else None
+        _literal_secrets(node, problems, keys)
 
 
 def _literal_secrets(tree: Any, problems: list[Problem], keys: frozenset[str]) -> None:

@@ -3,6 +3,9 @@
 `secret('NAME')` renders to an opaque placeholder, never the value: compiled
 payloads, plans and state can then never hold a secret.  `personactl.sensitive`
 swaps placeholders for real values only at the moment a request is sent.
+`ref('ADDRESS')` renders to a reference placeholder (`personactl.refs`) and is
+recorded with the template position that called it, so a compile can check the
+address and the reference graph once every resource is known.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import string
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -26,8 +30,10 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import generate_lorem_ipsum
 from jinja2.visitor import NodeTransformer
 
+from personactl import refs
 from personactl.compile.source import PList, PMap
 from personactl.errors import Loc, Problem
+from personactl.kinds import canonical
 from personactl.project import confined
 from personactl.sensitive import placeholder
 
@@ -436,6 +442,16 @@ class TemplateFailure(Exception):
         self.problem = problem
 
 
+@dataclass(frozen=True)
+class RefCall:
+    """One `ref()` a template made: from the resource being rendered (None outside one,
+    in a conversation), to an address, at the template position of the call."""
+
+    owner: str | None
+    target: str
+    loc: Loc | None
+
+
 class Renderer:
     """One Jinja environment per project: compiled templates are cached and shared."""
 
@@ -463,8 +479,12 @@ class Renderer:
         )
         self.env.globals["secret"] = self._secret
         self.env.globals["env"] = self._env
+        self.env.globals["ref"] = self._ref
         # env() values read while rendering: a cached result is only valid while they hold
         self.env_reads: dict[str, str | None] = {}
+        # every ref() made, in order (a dict as an ordered set)
+        self.ref_calls: dict[RefCall, None] = {}
+        self._value_loc: Loc | None = None  # of the YAML value being rendered
         self._compiled: dict[str, jinja2.Template] = {}
 
     def _env(self, name: str, default: Any = None) -> Any:
@@ -495,6 +515,30 @@ class Renderer:
         self._secret_calls.add(name)  # a computed name too: later env() calls are refused
         return placeholder(name)
 
+    @jinja2.pass_context
+    def _ref(self, context: Context, address: Any) -> str:
+        if not isinstance(address, str) or not address:
+            raise _TemplateFunctionError(
+                "ref() takes the address of a resource of this repository",
+                "e.g. ref('tools:get_weather'); `personactl list` shows every address",
+            )
+        meta = context.get("personactl")
+        owner = meta.get("address") if isinstance(meta, dict) else None
+        target = canonical(address)
+        self.ref_calls[RefCall(owner, target, self._call_loc())] = None
+        return refs.placeholder(target)
+
+    def _call_loc(self) -> Loc | None:
+        """The template position of the running call (the innermost template frame)."""
+        frame = sys._getframe(1)
+        while frame is not None:
+            template = frame.f_globals.get("__jinja_template__")
+            if isinstance(template, jinja2.Template):
+                line = template.get_corresponding_lineno(frame.f_lineno)
+                return self._template_loc(template.filename, line, self._value_loc)
+            frame = frame.f_back  # type: ignore[assignment]
+        return self._value_loc
+
     def render_string(self, source: str, variables: dict[str, Any], loc: Loc | None) -> str:
         """One string, with a budget of its own."""
         self.env.budget = _Budget()
@@ -509,6 +553,7 @@ class Renderer:
             if template is None:
                 template = self.env.from_string(source)
                 self._compiled[source] = template
+            self._value_loc = loc
             return template.render(variables)
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateFailure(self._syntax_problem(exc, loc)) from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from personactl.compile import cache
@@ -22,11 +22,21 @@ Format = Literal["text", "github", "json"]
 FORMATS: tuple[Format, ...] = ("text", "github", "json")
 
 
+_PLURALS = {"objectives": "objective sets"}
+
+
 @dataclass(frozen=True)
 class Report:
     problems: list[Problem]  # each once, in the order found; env-specific ones say so
     personas: int
     conversations: int
+    resources: dict[str, int] = field(default_factory=dict)  # kind -> count, other kinds
+
+    def counts(self) -> str:
+        """`3 personas, 1 tools and 1 conversation templates` (kinds the repository has)."""
+        parts = [f"{self.personas} personas"]
+        parts += [f"{n} {_PLURALS.get(kind, kind)}" for kind, n in self.resources.items()]
+        return f"{', '.join(parts)} and {self.conversations} conversation templates"
 
     @property
     def errors(self) -> list[Problem]:
@@ -45,9 +55,7 @@ def summary_of(project: Project, env: Environment) -> cache.Summary:
 
         result = compile_project(project, env.name)
         remember(result, key)
-        summary = cache.Summary(
-            [*result.warnings, *result.errors], len(result.personas), len(result.conversations)
-        )
+        summary = result.summary()
     return summary
 
 
@@ -60,7 +68,7 @@ def validate(project: Project, env_name: str | None = None) -> Report:
     )
     summaries = {env.name: summary_of(project, env) for env in envs}
     first = summaries[envs[0].name]
-    return Report(merge(summaries), first.personas, first.conversations)
+    return Report(merge(summaries), first.personas, first.conversations, first.resources)
 
 
 def merge(summaries: Mapping[str, cache.Summary]) -> list[Problem]:

@@ -118,17 +118,17 @@ def make_plan(
 ) -> Plan:
     environ = os.environ if environ is None else environ
     targets = list(targets)
-    known = (*comp.personas, *state.resources)
+    known = (*comp.resources, *state.resources)
     for target in targets:
         if not any(matches_target(a, [target]) for a in known):
             raise UserError(
-                f"--target {target}: no such address", hint=did_you_mean(target, comp.personas)
+                f"--target {target}: no such address", hint=did_you_mean(target, comp.resources)
             )
-    _require_secrets({a: p.payload for a, p in comp.personas.items()}, environ)
+    _require_secrets({a: p.payload for a, p in comp.resources.items()}, environ)
     plan = build_plan(
         environment=comp.env.name,
         backend=comp.env.backend,
-        desired=comp.personas,
+        desired=comp.resources,
         state=state,
         live=live_by_id(backend, kinds_in(known, comp.env.api)),
         environ=environ,

@@ -363,6 +363,7 @@ def read_back(outcome: Outcome, backend: Backend, state: State) -> None:
     except ApiError as exc:
         outcome.warnings.append(f"could not read back applied resources: {exc.problem.message}")
         return
+    ids = {a: r.id for a, r in state.resources.items()}
     for change in written:
         resource = state.resources.get(change.address)
         deployed = live.get(resource.id) if resource else None
@@ -370,6 +371,7 @@ def read_back(outcome: Outcome, backend: Backend, state: State) -> None:
             continue
         resource.fingerprint = fingerprint(deployed)
         sent = (change.body or {}) if change.action == "create" else _sent_values(change)
+        sent = refs.resolve(sent, ids)  # as sent: with the ids of the references
         for path in kept_as_sent(sent, deployed):
             outcome.warnings.append(f"{change.address}: the API did not keep {path} as sent")
 

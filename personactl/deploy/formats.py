@@ -6,7 +6,7 @@ import difflib
 import json
 from typing import Any, Literal
 
-from personactl import sensitive
+from personactl import refs, sensitive
 from personactl.deploy.diff import pointer
 from personactl.deploy.plan import Change, Plan
 from personactl.kinds import personas_kind
@@ -24,8 +24,14 @@ def summary_line(plan: Plan) -> str:
     return f"Plan: {s['create']} to create, {s['update']} to update, {s['delete']} to delete."
 
 
+def _shown(value: Any) -> Any:
+    """A value as people see it: secrets `(sensitive)`, ids of resources the same apply
+    creates `(known after apply)`."""
+    return refs.shown(sensitive.mask(value))
+
+
 def _value(value: Any) -> str:
-    return json.dumps(sensitive.mask(value), ensure_ascii=False, sort_keys=True)
+    return json.dumps(_shown(value), ensure_ascii=False, sort_keys=True)
 
 
 def _multiline(value: Any) -> bool:
@@ -40,7 +46,7 @@ def _structured(value: Any) -> bool:
 def _lines_of(value: Any) -> str:
     if isinstance(value, str):
         return value
-    return json.dumps(sensitive.mask(value), ensure_ascii=False, sort_keys=True, indent=2)
+    return json.dumps(_shown(value), ensure_ascii=False, sort_keys=True, indent=2)
 
 
 def _line_diff(before: str, after: str) -> list[str]:
@@ -63,7 +69,7 @@ def field_lines(path: str, before: Any, after: Any, note: str = "") -> list[str]
     """One field that differs, as plans and environment diffs show it: `+` added (`before`
     is ABSENT), `-` removed (`after` is ABSENT), `~` changed, with a line diff for prompts
     and long structures instead of two walls of text.  Values are masked here."""
-    before, after = sensitive.mask(before), sensitive.mask(after)
+    before, after = _shown(before), _shown(after)
     if after is ABSENT:
         return [f"- {path}: {_value(before)}{note}"]
     if before is ABSENT:

@@ -1,13 +1,15 @@
 """Schema of Tavus personas and conversation requests, and personactl's files.
 
-Public API: `SchemaIssue`, `check_persona`, `check_conversation`,
-`persona_json_schema`, `conversation_json_schema`, `project_json_schema`,
-`persona_file_json_schema`, `conversation_file_json_schema`, `SENSITIVE_KEYS`.
+Public API: `SchemaIssue`, `check_persona`, `check_conversation`, `check_body` (any
+kind), `persona_json_schema`, `conversation_json_schema`, `project_json_schema`,
+`persona_file_json_schema`, `conversation_file_json_schema`, `file_json_schemas`,
+`SENSITIVE_KEYS`, `SECRET_FIELDS`.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -17,6 +19,8 @@ from personactl.errors import did_you_mean
 
 from ._issues import Path, SchemaIssue, convert
 from .conversation import Conversation, ConversationProperties
+from .guardrail import Guardrail
+from .objectives import ObjectiveSet, check_objectives_semantics
 from .persona import LAYER_MODELS, Layers, Persona
 from .semantic import (
     KNOWN_LLM_MODELS,
@@ -27,6 +31,7 @@ from .semantic import (
     check_conversation_semantics,
     check_persona_semantics,
 )
+from .tool import AUTH_SECRETS, RegistryTool, check_tool_semantics
 
 __all__ = [
     "KNOWN_LLM_MODELS",
@@ -34,16 +39,19 @@ __all__ = [
     "KNOWN_STT_ENGINES",
     "KNOWN_TTS_ENGINES",
     "KNOWN_TURN_DETECTION_MODELS",
+    "SECRET_FIELDS",
     "SENSITIVE_KEYS",
     "Conversation",
     "ConversationProperties",
     "Layers",
     "Persona",
     "SchemaIssue",
+    "check_body",
     "check_conversation",
     "check_persona",
     "conversation_file_json_schema",
     "conversation_json_schema",
+    "file_json_schemas",
     "persona_file_json_schema",
     "persona_json_schema",
     "project_json_schema",
@@ -60,6 +68,14 @@ SENSITIVE_KEYS: frozenset[str] = frozenset(
     }
 )
 """Key names whose values are secrets."""
+
+SECRET_FIELDS: dict[str, tuple[tuple[Path, frozenset[str]], ...]] = {
+    "personas": (((), SENSITIVE_KEYS),),
+    "objectives": (((), SENSITIVE_KEYS),),
+    "guardrails": (((), SENSITIVE_KEYS),),
+    "tools": (((), SENSITIVE_KEYS), (("delivery", "api", "auth"), AUTH_SECRETS)),
+}
+"""Per kind: (where in the body, key names) of values that must come from secret()."""
 
 _LAYER_FIELDS: dict[str, list[str]] = {}
 for _layer, _model in LAYER_MODELS.items():
@@ -109,6 +125,26 @@ def check_persona(payload: dict[str, Any], *, allow_unknown: bool = False) -> li
     return issues
 
 
+def check_body(
+    kind: str, payload: dict[str, Any], *, allow_unknown: bool = False
+) -> list[SchemaIssue]:
+    """All problems of the body of a resource of `kind` (personactl.kinds.KindName)."""
+    if kind == "personas":
+        return check_persona(payload, allow_unknown=allow_unknown)
+    model, semantics = _RESOURCE_CHECKS[kind]
+    issues = _check(model, payload, allow_unknown, None)
+    if isinstance(payload, dict) and semantics is not None:
+        issues.extend(semantics(payload))
+    return issues
+
+
+_RESOURCE_CHECKS: dict[str, tuple[type[BaseModel], Callable[[Any], list[SchemaIssue]] | None]] = {
+    "objectives": (ObjectiveSet, check_objectives_semantics),
+    "guardrails": (Guardrail, None),
+    "tools": (RegistryTool, check_tool_semantics),
+}
+
+
 def check_conversation(body: dict[str, Any], *, allow_unknown: bool = False) -> list[SchemaIssue]:
     """All problems of a POST /v2/conversations body."""
     issues = _check(Conversation, body, allow_unknown, _conversation_elsewhere)
@@ -124,10 +160,17 @@ def _schemas() -> dict[str, dict[str, Any]]:
 
     persona_body = Persona.model_json_schema()
     conversation_body = Conversation.model_json_schema()
+    bodies = {
+        "persona": persona_body,
+        "conversation": conversation_body,
+        "objectives": ObjectiveSet.model_json_schema(),
+        "guardrail": Guardrail.model_json_schema(),
+        "tool": RegistryTool.model_json_schema(),
+    }
     return {
         "persona": with_draft(persona_body, "Tavus persona"),
         "conversation": with_draft(conversation_body, "Tavus conversation request"),
-        **file_schemas(persona_body, conversation_body),
+        **file_schemas(bodies),
     }
 
 
@@ -154,3 +197,16 @@ def persona_file_json_schema() -> dict[str, Any]:
 def conversation_file_json_schema() -> dict[str, Any]:
     """JSON Schema of a conversation template (conversations/*.yaml)."""
     return copy.deepcopy(_schemas()["conversation_file"])
+
+
+def file_json_schemas() -> dict[str, dict[str, Any]]:
+    """File name -> JSON Schema, for every file format (what `personactl schema` writes)."""
+    names = {
+        "persona-file.json": "persona_file",
+        "conversation-file.json": "conversation_file",
+        "personactl.json": "project",
+        "objectives-file.json": "objectives_file",
+        "guardrail-file.json": "guardrail_file",
+        "tool-file.json": "tool_file",
+    }
+    return {name: copy.deepcopy(_schemas()[key]) for name, key in names.items()}

@@ -14,13 +14,8 @@ def write_schemas(out: Path | None, project_dir: Path | None) -> list[Path]:
     if out is None:
         root = project_dir if project_dir is not None else root_or_none()
         out = (root / WORKDIR / "schema") if root is not None else Path.cwd()
-    documents = {
-        "persona-file.json": schema.persona_file_json_schema(),
-        "conversation-file.json": schema.conversation_file_json_schema(),
-        "personactl.json": schema.project_json_schema(),
-    }
     written = []
-    for name, document in documents.items():
+    for name, document in schema.file_json_schemas().items():
         path = out / name
         write_atomic(path, to_json(document))
         written.append(path)

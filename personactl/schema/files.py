@@ -12,8 +12,11 @@ from typing import Any
 
 from personactl.compile.envelope import (
     CONVERSATION_FILE,
+    GUARDRAIL_FILE,
+    OBJECTIVES_FILE,
     PERSONA_FILE,
     PROJECT,
+    TOOL_FILE,
     Envelope,
     Key,
 )
@@ -81,12 +84,15 @@ def envelope_schema(
     return document
 
 
-def file_schemas(persona: dict[str, Any], conversation: dict[str, Any]) -> dict[str, Any]:
-    """name -> JSON Schema of personactl.yaml, persona files and conversation files."""
-    bodies = {"persona": persona, "conversation": conversation}
+def file_schemas(bodies: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """name -> JSON Schema of personactl.yaml and every kind of file; `bodies`: the JSON
+    Schema of each body (envelope.BodyName -> schema)."""
     return {
         "project": envelope_schema(PROJECT, "personactl.yaml", bodies),
         "persona_file": envelope_schema(PERSONA_FILE, "personactl persona file", bodies),
+        "objectives_file": envelope_schema(OBJECTIVES_FILE, "personactl objectives file", bodies),
+        "guardrail_file": envelope_schema(GUARDRAIL_FILE, "personactl guardrail file", bodies),
+        "tool_file": envelope_schema(TOOL_FILE, "personactl tool file", bodies),
         "conversation_file": envelope_schema(
             CONVERSATION_FILE, "personactl conversation file", bodies
         ),
