@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from personactl.sensitive import map_strings
+
 KNOWN_AFTER_APPLY = "(known after apply)"
 _PREFIX = "\x00personactl-ref:"
 _PLACEHOLDER = re.compile("\x00personactl-ref:([^\x00]*)\x00")
@@ -48,14 +50,4 @@ def resolve(value: Any, ids: Mapping[str, str], missing: str | None = KNOWN_AFTE
     def sub(text: str) -> str:
         return _PLACEHOLDER.sub(one, text)
 
-    return _map_strings(value, sub)
-
-
-def _map_strings(value: Any, fn: Any) -> Any:
-    if isinstance(value, str):
-        return fn(value) if _PREFIX in value else value
-    if isinstance(value, dict):
-        return {k: _map_strings(v, fn) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_map_strings(v, fn) for v in value]
-    return value
+    return map_strings(value, sub, _PREFIX)

@@ -13,7 +13,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -265,16 +265,18 @@ def resolve(value: Any, environ: Mapping[str, str] | None = None) -> Any:
     def sub(text: str) -> str:
         return _PLACEHOLDER.sub(value_of, text)
 
-    return _map_strings(value, sub)
+    return map_strings(value, sub, _PREFIX)
 
 
-def _map_strings(value: Any, fn: Any) -> Any:
+def map_strings(value: Any, fn: Callable[[str], str], marker: str) -> Any:
+    """A copy of JSON-like `value` with `fn` applied to each string holding `marker` (the
+    placeholders' prefix: here for secrets, in refs.py for references)."""
     if isinstance(value, str):
-        return fn(value) if _PREFIX in value else value
+        return fn(value) if marker in value else value
     if isinstance(value, dict):
-        return {k: _map_strings(v, fn) for k, v in value.items()}
+        return {k: map_strings(v, fn, marker) for k, v in value.items()}
     if isinstance(value, list):
-        return [_map_strings(v, fn) for v in value]
+        return [map_strings(v, fn, marker) for v in value]
     return value
 
 
