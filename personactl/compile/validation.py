@@ -16,6 +16,7 @@ from typing import Literal
 
 from personactl.compile import cache
 from personactl.errors import Loc, Problem
+from personactl.kinds import KIND_NAMES
 from personactl.project import Environment, Project
 
 Format = Literal["text", "github", "json"]
@@ -35,7 +36,12 @@ class Report:
     def counts(self) -> str:
         """`3 personas, 1 tools and 1 conversation templates` (kinds the repository has)."""
         parts = [f"{self.personas} personas"]
-        parts += [f"{n} {_PLURALS.get(kind, kind)}" for kind, n in self.resources.items()]
+        # in the kinds' own order: the cache stores the counts with sorted keys
+        parts += [
+            f"{self.resources[kind]} {_PLURALS.get(kind, kind)}"
+            for kind in KIND_NAMES
+            if kind in self.resources
+        ]
         return f"{', '.join(parts)} and {self.conversations} conversation templates"
 
     @property
