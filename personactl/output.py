@@ -7,7 +7,13 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+# The closed sets of output formats (here, light, so the CLI can declare its options
+# without importing the code that writes them).
+PlanFormat = Literal["text", "json", "markdown"]
+PLAN_FORMATS: tuple[PlanFormat, ...] = ("text", "json", "markdown")
+RenderFormat = Literal["json", "yaml"]
 
 
 def to_json(data: Any) -> str:

@@ -17,9 +17,9 @@ from personactl.cli._app import (
     with_ids,
 )
 from personactl.cli._complete import complete_address, complete_conversation
-from personactl.compile.rendered import RenderFormat
 from personactl.errors import UserError
 from personactl.kinds import KIND_NAMES
+from personactl.output import RenderFormat
 
 
 @cli.command(

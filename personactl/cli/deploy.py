@@ -10,8 +10,8 @@ import click
 
 from personactl.cli._app import cli, echo_problems, examples, global_options, opts
 from personactl.cli._complete import complete_address
-from personactl.deploy.formats import PLAN_FORMATS, PlanFormat
 from personactl.errors import UserError
+from personactl.output import PLAN_FORMATS, PlanFormat
 
 if TYPE_CHECKING:
     from personactl.compile.compilation import Compilation

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from personactl.errors import Loc, Problem, UserError
-from personactl.output import to_json, to_yaml
-
-RenderFormat = Literal["json", "yaml"]
+from personactl.output import RenderFormat, to_json, to_yaml
 
 
 def rendered_files(

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import difflib
 import json
-from typing import Any, Literal
+from typing import Any
 
 from personactl import refs, sensitive
 from personactl.deploy.diff import pointer
 from personactl.deploy.plan import Change, Plan
 from personactl.kinds import personas_kind
-from personactl.output import to_json
-
-PlanFormat = Literal["text", "json", "markdown"]
-PLAN_FORMATS: tuple[PlanFormat, ...] = ("text", "json", "markdown")
+from personactl.output import PlanFormat, to_json
 
 _SIGNS = {"create": "+", "update": "~", "delete": "-"}
 _COLORS = {"create": "green", "update": "yellow", "delete": "red"}
