@@ -18,6 +18,7 @@ from personactl.compile.envelope import (
     BackendName,
     StateBackendName,
     check_envelope,
+    expect_choice,
     expect_map,
 )
 from personactl.compile.source import PMap, load_file
@@ -218,24 +219,28 @@ def _environment(name: str, node: Any, loc: Loc | None, problems: list[Problem])
     env = expect_map(node, loc, f"environment '{name}'", problems)
     check_envelope(env, ENVIRONMENT, problems, f"environment '{name}'")
     backend = env.get("backend", "local")
-    if backend not in BACKENDS:
-        problems.append(
-            Problem(
-                env.val_locs.get("backend", loc),
-                f"unknown backend {backend!r}",
-                "backend is local or tavus",
-            )
-        )
+    expect_choice(
+        env,
+        "backend",
+        BACKENDS,
+        problems,
+        default="local",
+        near=loc,
+        message="unknown backend",
+        hint="backend is local or tavus",
+    )
 
     api = env.get("api", "personas")
-    if api not in APIS:
-        problems.append(
-            Problem(
-                env.val_locs.get("api", loc),
-                f"unknown api {api!r}",
-                did_you_mean(str(api), APIS) or "api is personas or pals",
-            )
-        )
+    expect_choice(
+        env,
+        "api",
+        APIS,
+        problems,
+        default="personas",
+        near=loc,
+        message="unknown api",
+        hint=did_you_mean(str(api), APIS) or "api is personas or pals",
+    )
 
     def text(key: str, default: str | None) -> str | None:
         value = env.get(key, default)
@@ -289,14 +294,16 @@ def _state(env: PMap, name: str, problems: list[Problem]) -> StateConfig:
     what = f"the state of environment '{name}'"
     check_envelope(node, STATE, problems, what)
     backend = node.get("backend", "file")
-    if backend not in STATE_BACKENDS:
-        problems.append(
-            Problem(
-                node.val_locs.get("backend", loc),
-                f"unknown state backend {backend!r}",
-                "backend is file or postgres",
-            )
-        )
+    if not expect_choice(
+        node,
+        "backend",
+        STATE_BACKENDS,
+        problems,
+        default="file",
+        near=loc,
+        message="unknown state backend",
+        hint="backend is file or postgres",
+    ):
         return StateConfig()
     values: dict[str, str] = {}
     for key in ("path", "dsn_env"):

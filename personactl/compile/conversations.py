@@ -12,6 +12,7 @@ from personactl.compile.envelope import (
     INPUT_TYPES,
     check_envelope,
     expect_bool,
+    expect_choice,
     expect_map,
 )
 from personactl.compile.layers import merge_all
@@ -118,14 +119,16 @@ def load_conversations(
             spec_node = expect_map(raw, loc, f"input '{key}'", problems)
             check_envelope(spec_node, INPUT, problems, f"input '{key}'")
             kind = spec_node.get("type", "string")
-            if kind not in INPUT_TYPES:
-                problems.append(
-                    Problem(
-                        spec_node.val_locs.get("type", loc),
-                        f"input '{key}' has unknown type {kind!r}",
-                        f"types: {', '.join(INPUT_TYPES)}",
-                    )
-                )
+            if not expect_choice(
+                spec_node,
+                "type",
+                INPUT_TYPES,
+                problems,
+                default="string",
+                near=loc,
+                message=f"input '{key}' has unknown type",
+                hint=f"types: {', '.join(INPUT_TYPES)}",
+            ):
                 kind = "string"
             spec = Input(
                 key,

@@ -184,6 +184,26 @@ def check_envelope(
     check_keys(node, envelope.names, what or envelope.title, problems)
 
 
+def expect_choice(
+    node: PMap,
+    key: str,
+    choices: Iterable[Any],
+    problems: list[Problem],
+    *,
+    default: Any,
+    near: Loc | None,
+    message: str,
+    hint: str,
+) -> bool:
+    """Whether `node[key]` (or `default`) is one of `choices`; otherwise a problem at the
+    value (or `near`): `message` followed by the value."""
+    value = node.get(key, default)
+    if value in tuple(choices):
+        return True
+    problems.append(Problem(node.val_locs.get(key, near), f"{message} {value!r}", hint))
+    return False
+
+
 def expect_map(value: Any, loc: Loc | None, what: str, problems: list[Problem]) -> PMap:
     """`value` if it is a mapping (or absent); otherwise a problem and an empty mapping."""
     if isinstance(value, PMap):
