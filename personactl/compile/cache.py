@@ -2,7 +2,7 @@
 
 The key covers everything a result depends on: the bytes of every file under
 personas/, objectives/, guardrails/, tools/, templates/ and conversations/ plus
-personactl.yaml, the environment's
+personactl.yaml and the data files of `variants_from`, the environment's
 name, personactl's own code, and the values of environment variables templates
 read with env().  Secret values never matter to validation and are not part of
 it.  A hit skips loading the compiler (pydantic, jsonschema, Jinja) entirely.
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from personactl.compile import variants
 from personactl.errors import Loc, Problem
 from personactl.kinds import KIND_NAMES
 from personactl.output import write_atomic
@@ -55,7 +56,9 @@ def _key(project: Project, env: Environment) -> str:
             files.extend(
                 p for p in folder.rglob("*") if p.is_file() and project.confined(p, folder)
             )
-    for path in sorted(files):
+    # the data files variants_from names may live anywhere in the project (data/)
+    files.extend(variants.data_files(project, files))
+    for path in sorted(set(files)):
         h.update(f"{path.relative_to(project.root)}\0".encode())
         h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()

@@ -118,6 +118,18 @@ def _resource_file(title: str, folder: str, body: BodyName, each: str) -> Envelo
             _VARS,
             Key(body, "mapping", _BODY_NOTE, body=body),
             Key("variants", "mapping", each, entries=_variant(body)),
+            Key(
+                "variants_from",
+                "string",
+                "A data file (.csv, .yaml, .yml, .json) relative to the project: one variant "
+                "per row, its columns as variables.",
+            ),
+            Key("variants_key", "string", "The column of variants_from holding each row's key."),
+            Key(
+                "matrix",
+                "mapping",
+                "NAME: [values]: one variant per combination (with variants_from: per row).",
+            ),
             _ALLOW_UNKNOWN,
         ),
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from personactl import sensitive
+from personactl.compile import variants
 from personactl.compile.envelope import (
     RESOURCE_FILES,
     check_envelope,
@@ -257,22 +258,10 @@ def compile_resources(
             problems.append(Problem(node.val_locs.get("name", node.loc), f"name {name!r} {bad}"))
             continue
         layered = tree.layered(path, node)
-        variants = expect_map(
-            node.get("variants"), node.val_locs.get("variants"), "variants", problems
-        )
         name = kind.prefix() + name
-        targets: list[tuple[str, PMap]] = (
-            [
-                (
-                    f"{name}/{v}",
-                    expect_map(variants[v], variants.val_locs.get(v), "a variant", problems),
-                )
-                for v in variants
-            ]
-            if variants
-            else [(name, PMap())]
-        )
-        for address, variant in targets:
+        # input: data file (variants.data_path(project, node) names it)
+        for target in variants.targets(project, node, name, problems):
+            address, variant = target.address, target.variant
             check_envelope(variant, variant_envelope, problems)
             if bad := address_problem(address):
                 problems.append(Problem(variant.loc, f"address {address!r} {bad}"))
@@ -280,9 +269,7 @@ def compile_resources(
             if address in compiled:
                 duplicate_address(address, node.loc, compiled, problems)
                 continue
-            variables = to_plain(
-                merge_all([project.vars, env.vars, *layered.vars, variant.get("vars")])
-            )
+            variables = to_plain(merge_all([project.vars, env.vars, *layered.vars, *target.vars]))
             variables.update(extra_vars or {})
             variables["personactl"] = {"address": address, "environment": env.name}
             own = variant.get(kind.body_key) or PMap()
@@ -292,7 +279,11 @@ def compile_resources(
             rendered = localize(rendered, env.api) if persona else rendered
             _check_literal_secrets(rendered, problems, kind.name)
             for issue in check_body(kind.name, rendered, allow_unknown=layered.allow_unknown):
-                loc = locate(rendered, issue.path, key=issue.key) or node.loc
+                loc = (
+                    variants.blame(target, body, issue.path)
+                    or locate(rendered, issue.path, key=issue.key)
+                    or node.loc
+                )
                 problems.append(
                     Problem(loc, f"{address}: {issue.message}", issue.hint, warning=issue.warning)
                 )
