@@ -50,6 +50,14 @@ PERSONA_CASES = {
     "unknown file key": (PERSONA_OK + "varz: {}\n", False),
     "allow_unknown_keys true": (PERSONA_OK + "allow_unknown_keys: true\n", True),
     "allow_unknown_keys 'yes'": (PERSONA_OK + "allow_unknown_keys: 'yes'\n", False),
+    "variants_from": (PERSONA_OK + "variants_from: data/t.csv\nvariants_key: id\n", True),
+    "variants_from not a path": (PERSONA_OK + "variants_from: [data/t.csv]\n", False),
+    "variants_key not a string": (
+        PERSONA_OK + "variants_from: data/t.csv\nvariants_key: [id]\n",
+        False,
+    ),
+    "matrix": (PERSONA_OK + "matrix: {language: [en, es]}\n", True),
+    "matrix not a mapping": (PERSONA_OK + "matrix: [en, es]\n", False),
 }
 
 CONVERSATION_CASES = {
@@ -96,7 +104,12 @@ def test_persona_file(tmp_path: Path, case: str) -> None:
     text, valid = PERSONA_CASES[case]
     build_tree(
         tmp_path,
-        {"personactl.yaml": PROJECT_OK, "personas/p.yaml": text, "personas/_b.yaml": "vars: {}\n"},
+        {
+            "personactl.yaml": PROJECT_OK,
+            "personas/p.yaml": text,
+            "personas/_b.yaml": "vars: {}\n",
+            "data/t.csv": "id\na\n",
+        },
     )
     assert _loader_accepts(tmp_path) is valid
     assert _schema_accepts(schema.persona_file_json_schema(), text) is valid

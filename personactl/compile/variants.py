@@ -380,7 +380,11 @@ def _typed(text: str) -> Any:
 def _document_rows(path: Path, shown: str, key: str | None) -> list[Row]:
     data, problems = load_text(_read_text(path, shown), shown)  # JSON is YAML 1.2 too
     if problems:
-        raise _Bad(problems[0])
+        first = problems[0]
+        if path.suffix.lower() == ".json":
+            message = first.message.replace("invalid YAML:", "invalid JSON:", 1)
+            first = Problem(first.loc, message, first.hint)
+        raise _Bad(first)
     if isinstance(data, PList):
         return _list_rows(data, shown, key)
     if isinstance(data, PMap):
