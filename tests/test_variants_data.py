@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -396,3 +397,22 @@ def test_matrix_errors(tmp_path: Path) -> None:
         "personas/support.yaml:3:22: matrix value 'a/b' contains '/' (hint: a variant key is "
         "one address segment: no '/', not empty, '.' or '..')",
     ]
+
+
+def test_a_data_file_that_is_not_utf8(tmp_path: Path) -> None:
+    root = _repo(tmp_path, {})
+    (root / "data").mkdir()
+    (root / "data" / "tenants.csv").write_bytes(b"tenant_id,brand\nacme,\xff\n")
+    _out, err = _cli(root, "validate", code=1)
+    assert err.splitlines()[0] == "data/tenants.csv:1:1: file is not valid UTF-8"
+
+
+def test_readme_example_renders_as_documented(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Variants from data\n", 1)[1].split("\n### ", 1)[0]
+    persona, data, rendered = re.findall(r"^```(?:yaml|csv)\n(.*?)^```", section, re.S | re.M)[:3]
+    root = build_tree(
+        tmp_path,
+        {"personactl.yaml": PROJECT, "personas/support.yaml": persona, "data/tenants.csv": data},
+    )
+    assert _cli(root, "render", "support/globex", "--format", "yaml")[0] == rendered
