@@ -416,3 +416,16 @@ def test_readme_example_renders_as_documented(tmp_path: Path) -> None:
         {"personactl.yaml": PROJECT, "personas/support.yaml": persona, "data/tenants.csv": data},
     )
     assert _cli(root, "render", "support/globex", "--format", "yaml")[0] == rendered
+
+
+def test_an_empty_matrix_and_a_broken_data_file_report_once(tmp_path: Path) -> None:
+    text = "matrix: {}\npersona: {persona_name: x}\n"
+    root = build_tree(tmp_path, {"personactl.yaml": PROJECT, "personas/support.yaml": text})
+    _out, err = _cli(root, "validate", code=1)
+    assert err.splitlines() == [
+        "personas/support.yaml:1:9: matrix names no list (hint: e.g. language: [en, es])"
+    ]
+    # an explicit variant of a file whose data cannot be read is not reported as well
+    root = _repo(tmp_path / "b", {}, extra="variants:\n  acme: {vars: {x: 1}}\n")
+    _out, err = _cli(root, "validate", code=1)
+    assert len(err.splitlines()) == 1 and "not found" in err

@@ -31,6 +31,8 @@ _KEY_HINT = "a variant key is one address segment: no '/', not empty, '.' or '..
 # one CSV cell (RFC 4180): quoted ("" is a quote inside) or plain up to , or a line end
 _CELL = re.compile(r'"((?:[^"]|"")*)"|([^,"\r\n]*)')
 _LINE_END = re.compile(r"\r\n|\n|\r")
+# `matrix:` as [(variable, [(address segment, value, position)...])...]
+_Matrix = list[tuple[str, list[tuple[str, Any, Loc | None]]]]
 
 
 @dataclass(frozen=True)
@@ -118,8 +120,8 @@ def targets(project: Project, node: PMap, name: str, problems: list[Problem]) ->
         if not explicit:
             return [Target(name, PMap(), ())]
         return [Target(f"{name}/{k}", v, (v.get("vars"),)) for k, v in explicit.items()]
-    keys = {t.address for t in generated}
-    for key in explicit:
+    keys = {t.address for t in generated}  # empty after a problem: that one is reported
+    for key in explicit if generated else ():
         if key not in keys:
             source = node.get("variants_from") or "matrix"
             problems.append(
@@ -178,9 +180,7 @@ def _generated(project: Project, node: PMap, problems: list[Problem]) -> list[Ta
     return list(_product(rows, matrix))
 
 
-def _product(
-    rows: list[Row | None], matrix: list[tuple[str, list[tuple[str, Any, Loc | None]]]]
-) -> Iterator[Target]:
+def _product(rows: list[Row | None], matrix: _Matrix) -> Iterator[Target]:
     for row in rows:
         for combo in itertools.product(*(values for _name, values in matrix)):
             values = PMap()
@@ -464,14 +464,15 @@ def _keyed(
     return Row(text, row, loc)
 
 
-def _matrix(
-    node: PMap, problems: list[Problem]
-) -> list[tuple[str, list[tuple[str, Any, Loc | None]]]] | None:
-    """`matrix:` as [(variable, [(segment, value, position)...])...] (None after a problem)."""
+def _matrix(node: PMap, problems: list[Problem]) -> _Matrix | None:
+    """`matrix:` (none: []), or None after a problem."""
     raw = expect_map(node.get("matrix"), node.val_locs.get("matrix"), "matrix", problems)
     if "matrix" in node and not isinstance(node.get("matrix"), PMap):
         return None
-    out = []
+    if "matrix" in node and not raw:
+        problems.append(Problem(raw.loc, "matrix names no list", "e.g. language: [en, es]"))
+        return None
+    out: _Matrix = []
     ok = True
     for name, values in raw.items():
         where = raw.val_locs.get(name)
