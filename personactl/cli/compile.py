@@ -143,7 +143,7 @@ def list_addresses(kind: str | None) -> None:
         "personactl explain storyteller/children",
         "personactl explain storyteller/children /layers/llm/model",
         "personactl --env prod explain storyteller/children layers.llm.base_url",
-        "personactl explain tools:get_weather --format json",
+        "personactl explain tools:lookup_patient --format json",
     )
 )
 @global_options
@@ -154,13 +154,13 @@ def list_addresses(kind: str | None) -> None:
     "variables",
     multiple=True,
     metavar="KEY=VALUE",
-    help="A variable for the resource's templates (repeatable), as preview takes it.",
+    help="A variable for the resource's templates (repeatable).",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 def explain(address: str, pointer: str | None, variables: tuple[str, ...], fmt: str) -> None:
-    """Where each field's value came from: the layer that set it and the ones it overrode.
+    """Where each field's value came from, and the layers it overrode.
 
     For every field of the compiled resource (or the field or subtree at POINTER, a
     JSON Pointer into what `render ADDRESS` prints, or its dotted form layers.llm.model):
