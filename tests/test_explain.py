@@ -4,11 +4,12 @@ it overrode (DESIGN §2 order), and for a templated string its templates and var
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SECRETS, assert_no_secrets, build_tree, run_cli
+from tests.conftest import REPO, SECRETS, assert_no_secrets, build_tree, run_cli
 
 PROJECT = """
     version: 1
@@ -292,3 +293,15 @@ def test_a_repository_with_errors_still_explains_what_compiled(repo: Path) -> No
     assert lines[-1] == (
         "no persona 'broken' in this repository (hint: run `personactl list` to see every address)"
     )
+
+
+def test_the_readme_example_is_real_output(example_repo: Path) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### `personactl explain ADDRESS [POINTER]`", 1)[1]
+    console = section.split("```console\n", 1)[1].split("```", 1)[0]
+    for run in console.split("$ ")[1:]:
+        command, _, expected = run.partition("\n")
+        args = shlex.split(command)[1:]
+        result = run_cli("-C", str(example_repo), *args)
+        assert (result.code, result.err) == (0, "")
+        assert result.out == expected, command

@@ -24,6 +24,7 @@ import jinja2
 from jinja2 import meta
 
 from personactl import refs, sensitive
+from personactl.compile.compilation import Compilation
 from personactl.compile.layers import merge
 from personactl.compile.personas import SourceTree, default_name, folder_of
 from personactl.compile.source import PList, PMap
@@ -130,14 +131,14 @@ Settings = Callable[[Path_, Any, "Loc | None"], list[Setting]]
 
 
 def explain(
-    compilation: Any,
+    compilation: Compilation,
     address: str,
     *,
     extra_vars: Mapping[str, Any] | None = None,
     ids: Mapping[str, str] | None = None,
 ) -> Explanation:
-    """Every leaf field of the resource at `address` of `compilation` (a
-    personactl.compile.compilation.Compilation), with where it came from.  `extra_vars`:
+    """Every leaf field of the resource at `address` of `compilation`, with where it
+    came from.  `extra_vars`:
     the --var the compile had; `ids`: deployed ids for ref() (else (known after apply))."""
     resource = compilation.resource(address)
     project, env = compilation.project, compilation.env
@@ -167,22 +168,24 @@ def explain(
         _record(history, merged, body, (), None, _plain(who))
         merged = merge(merged, body)
 
-    var_layers: list[tuple[Any, Setting]] = [
-        (project.vars, Setting("project", None, None)),
-        (env.vars, Setting("environment", None, None, env.name)),
-        *((n.get("vars"), Setting(role, None, None)) for role, n in chain),
-        (variant.get("vars"), Setting("variant", None, None, variant_name)),
-        (dict(extra_vars or {}), Setting("var", None, None)),
-        (
-            {"personactl": {"address": resource.address, "environment": env.name}},
-            Setting("builtin", None, None),
-        ),
-    ]
-    variables = _variables(var_layers)
+    # the variables' layers, lowest first, as compile_resources stacks them
+    variables = _variables(
+        [
+            (project.vars, Setting("project", None, None)),
+            (env.vars, Setting("environment", None, None, env.name)),
+            *((n.get("vars"), Setting(role, None, None)) for role, n in chain),
+            (variant.get("vars"), Setting("variant", None, None, variant_name)),
+            (dict(extra_vars or {}), Setting("var", None, None)),
+            (
+                {"personactl": {"address": resource.address, "environment": env.name}},
+                Setting("builtin", None, None),
+            ),
+        ]
+    )
     renderer = compilation.renderer or Renderer(project.root, project.templates_dir)
-    shown = refs.resolve(sensitive.mask(resource.payload), ids or {})
+    payload = refs.resolve(sensitive.mask(resource.payload), ids or {})
     fields = []
-    for at, value in _leaves(shown, ()):
+    for at, value in _leaves(payload, ()):
         origin = _origin(history, _canonical_path(at) if persona else at)
         raw = _get(merged, origin) if origin is not None else None
         template = None
