@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, SECRETS, assert_no_secrets, build_tree, run_cli
+from tests.test_completion import _complete
 
 PROJECT = """
     version: 1
@@ -305,3 +306,23 @@ def test_the_readme_example_is_real_output(example_repo: Path) -> None:
         result = run_cli("-C", str(example_repo), *args)
         assert (result.code, result.err) == (0, "")
         assert result.out == expected, command
+
+
+def test_an_explicit_null_forgets_what_it_removed(repo: Path) -> None:
+    helper = (repo / "personas" / "helper.yaml").read_text(encoding="utf-8")
+    helper = helper.replace("      model: file-model\n", "      model: null\n")
+    (repo / "personas" / "helper.yaml").write_text(helper, encoding="utf-8")
+    code, out, _ = _explain(repo, "helper/kids", "/layers/llm/model")
+    assert code == 0
+    assert out.splitlines() == [
+        '/layers/llm/model = "variant-model"',
+        "  set by   personas/helper.yaml:15:29 (variant kids)",
+    ]
+
+
+def test_bash_completes_the_command_and_its_address(example_repo: Path) -> None:
+    assert _complete("personactl expl", example_repo) == ["explain"]
+    assert _complete("personactl explain storyteller/c", example_repo) == [
+        "storyteller/children",
+        "storyteller/crime",
+    ]
