@@ -1,4 +1,4 @@
-"""Compile commands: validate, render, preview, init, schema."""
+"""Compile commands: validate, render, list, explain, preview, init, schema."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import click
 from personactl.cli._app import (
     cli,
     compiled,
+    deployed_ids,
     echo_problems,
     examples,
     global_options,
@@ -135,6 +136,56 @@ def list_addresses(kind: str | None) -> None:
     )
     for name, address, source in rows:
         click.echo(f"{address}\t{name}\t{source}")
+
+
+@cli.command(
+    epilog=examples(
+        "personactl explain storyteller/children",
+        "personactl explain storyteller/children /layers/llm/model",
+        "personactl --env prod explain storyteller/children layers.llm.base_url",
+        "personactl explain tools:lookup_patient --format json",
+    )
+)
+@global_options
+@click.argument("address", shell_complete=complete_address)
+@click.argument("pointer", required=False)
+@click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A variable for the resource's templates (repeatable).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def explain(address: str, pointer: str | None, variables: tuple[str, ...], fmt: str) -> None:
+    """Where each field's value came from, and the layers it overrode.
+
+    For every field of the compiled resource (or the field or subtree at POINTER, a
+    JSON Pointer into what `render ADDRESS` prints, or its dotted form layers.llm.model):
+    the value, the file:line:col and role of the layer that set it (base, file,
+    variant, the environment's overrides, --var), then the layers it overrode, lowest
+    first.  A templated string also lists the templates it includes and each variable
+    it reads with where that came from.  A repository with errors is explained as long
+    as the resource compiled (the errors are printed on stderr)."""
+    from personactl import refs
+    from personactl.compile.compilation import compile_project
+    from personactl.compile.explain import as_json, as_text
+    from personactl.compile.explain import explain as explain_resource
+    from personactl.kinds import canonical
+    from personactl.output import to_json
+
+    extra = parse_vars(variables)
+    result = compile_project(env_name=opts().env, root=opts().project_dir, extra_vars=extra)
+    echo_problems(result.warnings)
+    echo_problems(result.errors)
+    found = result.resource(address)  # unknown: one line with a did-you-mean
+    ids = deployed_ids(result) if refs.targets(found.payload) else {}
+    explanation = explain_resource(result, canonical(address), extra_vars=extra, ids=ids)
+    if pointer is not None:
+        explanation = explanation.at(pointer)
+    click.echo(to_json(as_json(explanation)) if fmt == "json" else as_text(explanation), nl=False)
 
 
 @cli.command(

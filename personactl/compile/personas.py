@@ -155,6 +155,11 @@ class SourceTree:
                 others.put(key, value, node.key_locs.get(key), None)
         check_keys(others, allowed, "a base file", self.problems)
 
+    def bases(self, path: Path, node: PMap, stack: tuple[Path, ...] = ()) -> list[Path]:
+        """The base files `node` (at `path`) extends, in order: what `layered` merges
+        first (personactl.compile.explain walks the same chain)."""
+        return self._bases(path, node, stack)
+
     def _bases(self, path: Path, node: PMap, stack: tuple[Path, ...]) -> list[Path]:
         raw = node.get("extends")
         if raw is None:

@@ -670,6 +670,11 @@ class Renderer:
         return self._template_loc(found[0], found[1], loc)
 
 
+def is_template(text: str) -> bool:
+    """Whether a string holds Jinja (and is rendered), as render_tree decides."""
+    return not _is_static(text)
+
+
 def _is_static(value: Any) -> bool:
     if isinstance(value, str):
         return "{" not in value or not any(m in value for m in _MARKERS)
