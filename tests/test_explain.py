@@ -326,3 +326,41 @@ def test_bash_completes_the_command_and_its_address(example_repo: Path) -> None:
         "storyteller/children",
         "storyteller/crime",
     ]
+
+
+def test_a_variant_made_from_a_data_row_names_the_row_and_the_matrix(tmp_path: Path) -> None:
+    repo = build_tree(
+        tmp_path / "repo",
+        {
+            "personactl.yaml": PROJECT,
+            "data/tenants.csv": "tenant_id,company\nacme,Acme Inc\nglobex,Globex\n",
+            "personas/support.yaml": """
+                variants_from: data/tenants.csv
+                variants_key: tenant_id
+                matrix: {lang: [en, es]}
+                persona:
+                  pipeline_mode: full
+                  persona_name: "{{ company }} ({{ lang }})"
+                  system_prompt: Help.
+                variants:
+                  acme/es:
+                    vars: {company: Acme España}
+            """,
+        },
+    )
+    code, out, err = _explain(repo, "support/globex/en", "/persona_name")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        '/persona_name = "Globex (en)"',
+        "  set by   personas/support.yaml:6:17 (file)",
+        '  var      company = "Globex" from data/tenants.csv:3:8 (row of data/tenants.csv)',
+        '    overrode personactl.yaml:4:12 (project vars) "Acme"',
+        '  var      lang = "en" from personas/support.yaml:3:17 (matrix)',
+    ]
+    code, out, err = _explain(repo, "support/acme/es", "/persona_name")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[2:5] == [
+        '  var      company = "Acme España" from personas/support.yaml:10:21 (variant acme/es)',
+        '    overrode personactl.yaml:4:12 (project vars) "Acme"',
+        '    overrode data/tenants.csv:2:6 (row of data/tenants.csv) "Acme Inc"',
+    ]

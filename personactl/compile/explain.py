@@ -24,6 +24,7 @@ import jinja2
 from jinja2 import meta
 
 from personactl import refs, sensitive
+from personactl.compile import variants
 from personactl.compile.compilation import Compilation
 from personactl.compile.layers import merge
 from personactl.compile.personas import SourceTree, default_name, folder_of
@@ -34,8 +35,20 @@ from personactl.compile.vocabulary import pointer as api_pointer
 from personactl.errors import Loc, UserError, did_you_mean
 from personactl.kinds import kind_of
 from personactl.output import to_plain
+from personactl.project import Project
 
-Role = Literal["project", "environment", "base", "file", "variant", "overrides", "var", "builtin"]
+Role = Literal[
+    "project",
+    "environment",
+    "base",
+    "file",
+    "data",
+    "matrix",
+    "variant",
+    "overrides",
+    "var",
+    "builtin",
+]
 Path_ = tuple[str | int, ...]
 _LONG = 60  # characters of a string value shown in text; the rest is counted
 
@@ -56,6 +69,8 @@ class Setting:
             "environment": f"vars of environment {self.name}",
             "base": "base",
             "file": "file",
+            "data": f"row of {self.name}",
+            "matrix": "matrix",
             "variant": f"variant {self.name}",
             "overrides": f"overrides of environment {self.name}",
             "var": "--var",
@@ -147,9 +162,10 @@ def explain(
     tree = SourceTree(project, folder_of(project, kind), [], kind.body_key, vocabulary=persona)
     path = project.root / resource.source
     node = tree.load(path) or PMap()
-    variant_name, variant = _variant(
-        node, resource.address, kind.prefix(), default_name(tree.folder, path)
-    )
+    name = kind.prefix() + str(node.get("name", default_name(tree.folder, path)))
+    target = _target(project, node, name, resource.address)
+    variant = target.variant
+    variant_name = target.address.removeprefix(name).removeprefix("/")
 
     def body_of(layer: Any) -> PMap:
         found = layer.get(kind.body_key) if isinstance(layer, PMap) else None
@@ -174,7 +190,8 @@ def explain(
             (project.vars, Setting("project", None, None)),
             (env.vars, Setting("environment", None, None, env.name)),
             *((n.get("vars"), Setting(role, None, None)) for role, n in chain),
-            (variant.get("vars"), Setting("variant", None, None, variant_name)),
+            # a generated variant's row and matrix values, then its explicit vars
+            *_variant_level(target, variant_name, node),
             (dict(extra_vars or {}), Setting("var", None, None)),
             (
                 {"personactl": {"address": resource.address, "environment": env.name}},
@@ -196,15 +213,25 @@ def explain(
     return Explanation(resource.address, resource.source, tuple(fields))
 
 
-def _variant(node: PMap, address: str, prefix: str, default: str) -> tuple[str, PMap]:
-    """The variant `address` names in the file `node` ("" and an empty one if none)."""
-    variants = node.get("variants")
-    name = node.get("name", default)
-    if isinstance(variants, PMap):
-        for key, value in variants.items():
-            if f"{prefix}{name}/{key}" == address and isinstance(value, PMap):
-                return key, value
-    return "", PMap()
+def _target(project: Project, node: PMap, name: str, address: str) -> variants.Target:
+    """What the file `node` (resource `name`) compiles to at `address`."""
+    for target in variants.targets(project, node, name, []):
+        if target.address == address:
+            return target
+    return variants.Target(address, PMap(), ())
+
+
+def _variant_level(target: variants.Target, name: str, node: PMap) -> list[tuple[Any, Setting]]:
+    """The variables of a variant's level with who set them: a data row, the matrix's
+    values, then the explicit variant's vars (variants.targets stacks them so)."""
+    source = node.get("variants_from")
+    roles: list[Setting] = []
+    if target.row is not None:
+        roles.append(Setting("data", None, None, str(source)))
+    if len(target.vars) > len(roles) + 1:
+        roles.append(Setting("matrix", None, None))
+    roles.append(Setting("variant", None, None, name))
+    return list(zip(target.vars, roles[-len(target.vars) :], strict=True)) if target.vars else []
 
 
 def _layered(
