@@ -142,3 +142,19 @@ def test_names_are_cached_by_file_stamp(tmp_path: Path) -> None:
     (repo / "personas/a.yaml").unlink()
     assert addresses(repo) == []
     assert '"personas/a.yaml"' not in (repo / ".personactl/cache/names.json").read_text()
+
+
+def test_variants_made_from_data_complete_and_follow_the_data_file(tmp_path: Path) -> None:
+    repo = build_tree(
+        tmp_path / "repo",
+        {
+            "personactl.yaml": "version: 1\n",
+            "data/t.csv": "id\nacme\n",
+            "personas/s.yaml": "variants_from: data/t.csv\nvariants_key: id\n"
+            "matrix: {lang: [en, es]}\n",
+            ".personactl/.keep": "",
+        },
+    )
+    assert _complete("personactl render s", repo) == ["s/acme/en", "s/acme/es"]
+    (repo / "data/t.csv").write_text("id\nacme\nglobex\n")  # the persona file is unchanged
+    assert _complete("personactl render s/g", repo) == ["s/globex/en", "s/globex/es"]

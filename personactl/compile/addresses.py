@@ -16,25 +16,33 @@ from pathlib import Path
 from typing import Any
 
 from personactl.compile.personas import default_name, source_files
-from personactl.compile.source import load_file
+from personactl.compile.source import PMap, load_file
+from personactl.errors import UserError
 from personactl.kinds import PERSONAS, RESOURCE_KINDS
 from personactl.output import write_atomic
-from personactl.project import PROJECT_FILE, WORKDIR
+from personactl.project import PROJECT_FILE, WORKDIR, load_project
 
 _CACHE = f"{WORKDIR}/cache/names.json"
 _CACHE_VERSION = 1
 
 
-def _names_in(path: Path, folder: Path) -> list[str]:
-    """[name, *variants] of one defining file."""
+def _names_in(path: Path, folder: Path, root: Path) -> tuple[list[str], bool]:
+    """[name, *variants] of one defining file, and whether they depend on a data file
+    (`variants_from`, `matrix`: not cached under the file's own stamp)."""
     data, _problems = load_file(path, path.name)
-    node = data if isinstance(data, dict) else {}
-    name = node.get("name")
-    variants = node.get("variants")
-    return [
-        name if isinstance(name, str) and name else default_name(folder, path),
-        *(variants if isinstance(variants, dict) else ()),
-    ]
+    node = data if isinstance(data, PMap) else PMap()
+    raw = node.get("name")
+    name = raw if isinstance(raw, str) and raw else default_name(folder, path)
+    if any(key in node for key in ("variants_from", "matrix")):
+        from personactl.compile import variants  # imports the compiler: only for such files
+
+        with contextlib.suppress(UserError):  # no readable personactl.yaml: no variants
+            project = load_project(root)
+            made = variants.targets(project, node, name, [])
+            return [name, *(t.address.removeprefix(f"{name}/") for t in made)], True
+        return [name], True
+    found = node.get("variants")
+    return [name, *(found if isinstance(found, dict) else ())], False
 
 
 class _Names:
@@ -57,7 +65,8 @@ class _Names:
             key, stamp = path.relative_to(self.root).as_posix(), [stat.st_size, stat.st_mtime_ns]
             entry = self.cache.get(key)
             if not (isinstance(entry, list) and entry[:1] == [stamp] and len(entry) == 2):
-                entry = [stamp, _names_in(path, folder)]
+                names, from_data = _names_in(path, folder, self.root)
+                entry = [None if from_data else stamp, names]
             self.fresh[key] = entry
             out.append(entry[1])
         return out
@@ -76,9 +85,9 @@ def addresses(root: Path) -> list[str]:
     names = _Names(root)
     found: list[str] = []
     for kind in (PERSONAS, *RESOURCE_KINDS):
-        for name, *variants in names.of(root / kind.folder):
-            if variants:
-                found.extend(f"{kind.prefix()}{name}/{v}" for v in variants)
+        for name, *keys in names.of(root / kind.folder):
+            if keys:
+                found.extend(f"{kind.prefix()}{name}/{v}" for v in keys)
             else:
                 found.append(f"{kind.prefix()}{name}")
     names.save()
@@ -88,7 +97,7 @@ def addresses(root: Path) -> list[str]:
 def conversation_names(root: Path) -> list[str]:
     """Every conversation template's name, sorted."""
     folder = root / "conversations"
-    return sorted(_names_in(path, folder)[0] for path in source_files(folder))
+    return sorted(_names_in(path, folder, root)[0][0] for path in source_files(folder))
 
 
 def environment_names(root: Path) -> list[str]:
