@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from personactl.errors import did_you_mean
+from personactl.output import json_key
 
 from ._issues import Path, SchemaIssue, show
 from ._types import is_secret
@@ -367,27 +368,10 @@ _PARAMS_CACHE_MAX = 4096
 _ROOT = "\x00parameters"  # a path element no real schema key can equal
 
 
-def _freeze(value: Any) -> Any:
-    """A hashable, exact key for a JSON-like value (TypeError when there is none).
-
-    Types are part of the key (True vs 1, 1 vs 1.0 must not share results); list
-    subclasses count as lists and dict subclasses as dicts, as jsonschema sees them.
-    """
-    if isinstance(value, dict):
-        return (dict, tuple((k.__class__, k, _freeze(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return (list, tuple(_freeze(v) for v in value))
-    if isinstance(value, float):  # by repr: -0.0 and 0.0 print differently in messages
-        return (value.__class__, repr(value))
-    if isinstance(value, (str, int)) or value is None:  # bool is an int subclass
-        return (value.__class__, value)
-    raise TypeError(f"no cache key for {type(value).__name__}")
-
-
 def check_parameters(params: Mapping[str, Any], base: Path) -> list[SchemaIssue]:
     """A tool's `parameters`: a valid JSON Schema whose `required` names are defined."""
     try:
-        key = _freeze(params)
+        key = json_key(params)
     except TypeError:
         return _check_parameters(params, base)
     found = _PARAMS_CACHE.get(key)
