@@ -76,12 +76,13 @@ def _core_kind(text: str) -> ScalarKind | None:
 class PMap(dict[str, Any]):
     """A mapping that remembers where each key and value was written."""
 
-    __slots__ = ("loc", "key_locs", "val_locs", "static")
+    __slots__ = ("loc", "key_locs", "val_locs", "static", "layered")
 
     def __init__(self, loc: Loc | None = None) -> None:
         super().__init__()
         self.loc = loc
         self.static: bool | None = None  # no template inside (see templating); set once
+        self.layered: bool | None = None  # layering leaves it as is (see layers); set once
         self.key_locs: dict[str, Loc] = {}
         self.val_locs: dict[str, Loc] = {}
 
