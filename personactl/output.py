@@ -66,6 +66,8 @@ def json_key(value: Any) -> Any:
     Types are part of the key (True vs 1, 1 vs 1.0 must not share results); list
     subclasses count as lists and dict subclasses as dicts.
     """
+    if value.__class__ is str:  # the common case: a str is never equal to the tuples below
+        return value
     if isinstance(value, dict):
         return (dict, tuple((k.__class__, k, json_key(v)) for k, v in value.items()))
     if isinstance(value, list):

@@ -13,6 +13,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from personactl.compile.source import PMap
 from personactl.errors import did_you_mean
 from personactl.output import json_key
 
@@ -365,13 +366,27 @@ def _plainly_valid(schema: Any, depth: int = 0) -> bool:
 # depends only on the content (never on the path, which is re-prefixed per call).
 _PARAMS_CACHE: dict[Any, tuple[SchemaIssue, ...]] = {}
 _PARAMS_CACHE_MAX = 4096
+# and by identity for a compiled PMap (never changed once built; layering shares a base's
+# tools among its personas): id -> (the map, kept so its id is not reused, its key)
+_PARAMS_KEYS: dict[int, tuple[PMap, Any]] = {}
 _ROOT = "\x00parameters"  # a path element no real schema key can equal
+
+
+def _params_key(params: Mapping[str, Any]) -> Any:
+    if not isinstance(params, PMap):
+        return json_key(params)
+    known = _PARAMS_KEYS.get(id(params))
+    if known is None:
+        known = (params, json_key(params))
+        if len(_PARAMS_KEYS) < _PARAMS_CACHE_MAX:
+            _PARAMS_KEYS[id(params)] = known
+    return known[1]
 
 
 def check_parameters(params: Mapping[str, Any], base: Path) -> list[SchemaIssue]:
     """A tool's `parameters`: a valid JSON Schema whose `required` names are defined."""
     try:
-        key = json_key(params)
+        key = _params_key(params)
     except TypeError:
         return _check_parameters(params, base)
     found = _PARAMS_CACHE.get(key)
