@@ -1,7 +1,7 @@
 """Compile a large repository in two processes on a multi-core machine.
 
 A cold `validate` spends about a third of its time importing pydantic and
-jsonschema and the rest compiling, all of it CPU-bound Python.  Forking before
+building its models and the rest compiling, all of it CPU-bound Python.  Forking before
 those imports lets a child import and compile the second half of the persona
 files while this process does the first half; the child sends back its
 payloads as JSON (positions are only needed while compiling) and its problems.  Small
