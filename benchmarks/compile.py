@@ -3,6 +3,7 @@
     python benchmarks/compile.py                  # 300 files x 3 variants = 900 personas
     python benchmarks/compile.py --files 30 --runs 3
     python benchmarks/compile.py --profile        # also print a cProfile of the in-process compile
+    python benchmarks/compile.py --cpus 0         # validate and floor pinned to CPU 0
 
 Reports, in one run:
 
@@ -51,6 +52,11 @@ def console_script() -> str:
     if not found:
         sys.exit("personactl is not installed in this environment (pip install -e .)")
     return found
+
+
+def pinned(cmd: list[str], cpus: str | None) -> list[str]:
+    """`cmd` under `taskset -c CPUS` (a one-core figure on a multi-core machine)."""
+    return ["taskset", "-c", cpus, *cmd] if cpus else cmd
 
 
 def run_timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int, str]:
@@ -161,6 +167,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the generated repo")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of the compile")
     ap.add_argument("--profile-top", type=int, default=30)
+    ap.add_argument("--cpus", help="run validate and the floor under `taskset -c CPUS`")
     args = ap.parse_args()
 
     tmp = None
@@ -174,7 +181,7 @@ def main() -> None:
     n_files = sum(1 for _ in repo.rglob("*.yaml"))
     exe = console_script()
     # one environment, as the floor compiles one (a bare `validate` checks each of them)
-    validate_cmd = [exe, "-C", str(repo), "--env", "local", "validate"]
+    validate_cmd = pinned([exe, "-C", str(repo), "--env", "local", "validate"], args.cpus)
     print(f"repo: {repo} ({personas} personas, {n_files} YAML files)", file=sys.stderr)
 
     # cold: no cache read or written (what a fresh CI checkout pays)
@@ -187,7 +194,7 @@ def main() -> None:
     warm = series(validate_cmd, args.runs)
     if f"{personas} personas" not in warm["output"]:
         sys.exit(f"unexpected cached validate output:\n{warm['output'][-2000:]}")
-    floor_cmd = [sys.executable, str(HERE / "_floor.py"), str(repo)]
+    floor_cmd = pinned([sys.executable, str(HERE / "_floor.py"), str(repo)], args.cpus)
     floor = series(floor_cmd, args.runs)
     rss = {
         "validate": peak_rss_kb(["env", "PERSONACTL_NO_CACHE=1", *validate_cmd]),
@@ -225,6 +232,7 @@ def main() -> None:
         "startup_ratio": version["median_s"] / python["median_s"],
         "runs": args.runs,
         "startup_runs": args.startup_runs,
+        "cpus": args.cpus or "",
     }
     res["goal_ratio_met"] = res["ratio_subprocess"] <= GOAL_RATIO
     res["goal_startup_met"] = res["startup_ratio"] < GOAL_STARTUP
@@ -284,7 +292,7 @@ def main() -> None:
     ]
     print(
         f"\ncompile benchmark: {personas} personas ({args.files} files x {args.variants} "
-        f"variants), {args.runs} runs, cpus={os.cpu_count()}"
+        f"variants), {args.runs} runs, cpus={args.cpus or os.cpu_count()}"
     )
     width = max(len(r[0]) for r in rows)
     for name, value, note in rows:

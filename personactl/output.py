@@ -60,6 +60,25 @@ def to_plain(value: Any) -> Any:
     return value
 
 
+def json_key(value: Any) -> Any:
+    """A hashable, exact key for a JSON-like value (TypeError when there is none).
+
+    Types are part of the key (True vs 1, 1 vs 1.0 must not share results); list
+    subclasses count as lists and dict subclasses as dicts.
+    """
+    if value.__class__ is str:  # the common case: a str is never equal to the tuples below
+        return value
+    if isinstance(value, dict):
+        return (dict, tuple((k.__class__, k, json_key(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return (list, tuple(json_key(v) for v in value))
+    if isinstance(value, float):  # by repr: -0.0 and 0.0 print differently in messages
+        return (value.__class__, repr(value))
+    if isinstance(value, (str, int)) or value is None:  # bool is an int subclass
+        return (value.__class__, value)
+    raise TypeError(f"no cache key for {type(value).__name__}")
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write via a temp file, fsync and rename: readers see the old or the new file, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)

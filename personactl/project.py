@@ -125,6 +125,9 @@ class Project:
         return names
 
     def shown(self, path: Path) -> str:
+        text, prefix = str(path), f"{self.root}/"
+        if text.startswith(prefix):  # what relative_to answers, without its parsing
+            return text[len(prefix) :]
         try:
             return path.relative_to(self.root).as_posix()
         except ValueError:

@@ -16,7 +16,7 @@ def _both(root: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(fanout, "MIN_FILES", 10**9)
     sequential = compile_project(root=root)
     monkeypatch.setattr(fanout, "MIN_FILES", 2)
-    monkeypatch.setattr(fanout.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(fanout, "usable_cpus", lambda: 2)
     forked = compile_project(root=root)
     return sequential, forked
 

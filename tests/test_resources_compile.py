@@ -412,7 +412,7 @@ def test_forked_compile_keeps_refs_and_kinds(tmp_path: Path, monkeypatch) -> Non
         )
     build_tree(tmp_path, files)
     monkeypatch.setattr(fanout, "MIN_FILES", 2)
-    monkeypatch.setattr(fanout.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(fanout, "usable_cpus", lambda: 2)
     forked = compile_project(root=tmp_path)
     assert sorted(forked.resources) == [*(f"p{i}" for i in range(6)), "tools:t"]
     assert forked.references("p5") == {"tools:t"}

@@ -2,7 +2,8 @@
 
 Mappings merge deeply; scalars and lists replace; an explicit null removes the
 key; a list tagged `!append` extends the inherited list.  Inputs are never
-mutated: bases are shared by many personas.
+mutated: bases are shared by many personas, and a subtree that layering would copy
+unchanged (no null, no `!append` inside) is shared rather than copied.
 """
 
 from __future__ import annotations
@@ -61,6 +62,20 @@ def strip(value: Any) -> Any:
     """A value as it ends up in the result: `!append` resolved, nulls in maps dropped."""
     if isinstance(value, PList) and value.append_tag:
         return _append(None, value)
+    if isinstance(value, PMap) and _as_is(value):
+        return value
     if isinstance(value, dict):
         return _merge_maps({}, value)
     return value
+
+
+def _as_is(value: PMap) -> bool:
+    """Whether strip() would return an equal copy of `value` (positions included)."""
+    if value.layered is None:
+        value.layered = all(
+            item is not None
+            and not (isinstance(item, PList) and item.append_tag)
+            and (not isinstance(item, dict) or (isinstance(item, PMap) and _as_is(item)))
+            for item in value.values()
+        )
+    return value.layered

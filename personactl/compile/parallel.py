@@ -1,12 +1,13 @@
 """Compile a large repository in two processes on a multi-core machine.
 
 A cold `validate` spends about a third of its time importing pydantic and
-jsonschema and the rest compiling, all of it CPU-bound Python.  Forking before
+building its models and the rest compiling, all of it CPU-bound Python.  Forking before
 those imports lets a child import and compile the second half of the persona
 files while this process does the first half; the child sends back its
 payloads as JSON (positions are only needed while compiling) and its problems.  Small
-repositories, one-core machines and platforms without fork() stay sequential,
-and any failure of the child falls back to compiling its half here.
+repositories, a process with one usable core (a one-core machine, `taskset -c 0`) and
+platforms without fork() stay sequential, and any failure of the child falls back
+to compiling its half here.
 """
 
 from __future__ import annotations
@@ -43,10 +44,18 @@ MIN_FILES = 128
 CHILD_TIMEOUT_S = 120.0
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on: `taskset -c 0` or a container's cpuset leave
+    os.cpu_count() at the machine's count, and a fork there only competes for the core."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _worth_it(files: list[Path]) -> bool:
     return (
         len(files) >= MIN_FILES
-        and (os.cpu_count() or 1) > 1
+        and usable_cpus() > 1
         and hasattr(os, "fork")
         # forking a multi-threaded process (a library caller's server) is not safe
         and threading.active_count() == 1

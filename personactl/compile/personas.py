@@ -76,6 +76,7 @@ class SourceTree:
         self.problems = problems
         self._files: dict[Path, PMap | None] = {}
         self._layered: dict[Path, Layered] = {}
+        self._resolved_names: dict[str, Path] = {}
 
     def load(self, path: Path) -> PMap | None:
         if path not in self._files and not self._readable(path):
@@ -160,6 +161,13 @@ class SourceTree:
         first (personactl.compile.explain walks the same chain)."""
         return self._bases(path, node, stack)
 
+    def _resolved(self, name: str) -> Path:
+        """`name` under the folder, symlinks resolved (once per run: many files share bases)."""
+        found = self._resolved_names.get(name)
+        if found is None:
+            found = self._resolved_names[name] = (self.folder / name).resolve()
+        return found
+
     def _bases(self, path: Path, node: PMap, stack: tuple[Path, ...]) -> list[Path]:
         raw = node.get("extends")
         if raw is None:
@@ -169,13 +177,13 @@ class SourceTree:
             items = list(zip(raw, raw.item_locs, strict=True))
         else:
             items = [(raw, node.val_locs.get("extends"))]
-        root = self.folder.resolve()
+        root = self._resolved("")
         out = []
         for name, loc in items:
             if not isinstance(name, str):
                 self.problems.append(Problem(loc, "extends takes file paths"))
                 continue
-            base = (self.folder / name).resolve()
+            base = self._resolved(name)
             rel = self.project.shown(self.folder)
             if not base.is_relative_to(root):
                 self.problems.append(

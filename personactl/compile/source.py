@@ -69,19 +69,29 @@ def core_scalar(kind: ScalarKind, text: str) -> Any:
     return value
 
 
+# the four patterns in one, tried in _CORE's order (the first that matches in full wins)
+_ANY_CORE = re.compile("|".join(f"(?P<{kind}>{p.pattern})" for kind, p in _CORE.items()))
+# plain scalar text -> its tag: keys and short values repeat across files
+_PLAIN_TAGS: dict[str, str] = {}
+_PLAIN_TAGS_MAX = 65_536
+_PLAIN_TAGS_TEXT = 64  # longer texts are resolved each time
+
+
 def _core_kind(text: str) -> ScalarKind | None:
-    return next((kind for kind, pattern in _CORE.items() if pattern.fullmatch(text)), None)
+    found = _ANY_CORE.fullmatch(text)
+    return found.lastgroup if found else None  # type: ignore[return-value]
 
 
 class PMap(dict[str, Any]):
     """A mapping that remembers where each key and value was written."""
 
-    __slots__ = ("loc", "key_locs", "val_locs", "static")
+    __slots__ = ("loc", "key_locs", "val_locs", "static", "layered")
 
     def __init__(self, loc: Loc | None = None) -> None:
         super().__init__()
         self.loc = loc
         self.static: bool | None = None  # no template inside (see templating); set once
+        self.layered: bool | None = None  # layering leaves it as is (see layers); set once
         self.key_locs: dict[str, Loc] = {}
         self.val_locs: dict[str, Loc] = {}
 
@@ -147,10 +157,19 @@ class _Loader(_BaseLoader):
 
     def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
         if kind is yaml.ScalarNode and implicit[0] and value != "<<":  # << stays a merge key
-            core = _core_kind(value)
-            return _TAG + (core or "str")
-        tag: str = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
-        return tag
+            tag = _PLAIN_TAGS.get(value)
+            if tag is None:
+                tag = _TAG + (_core_kind(value) or "str")
+                if len(value) <= _PLAIN_TAGS_TEXT and len(_PLAIN_TAGS) < _PLAIN_TAGS_MAX:
+                    _PLAIN_TAGS[value] = tag
+            return tag
+        if not self.yaml_path_resolvers:  # what the base resolver answers, without its walk
+            if kind is yaml.MappingNode:
+                return _TAG + "map"
+            if kind is yaml.SequenceNode:
+                return _TAG + "seq"
+        other: str = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        return other
 
 
 _DEPTH_MESSAGE = f"YAML nested deeper than {MAX_DEPTH} levels; refused"

@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import jinja2
-from jinja2 import nodes
+from jinja2 import meta, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -34,6 +34,7 @@ from personactl import refs
 from personactl.compile.source import PList, PMap
 from personactl.errors import Loc, Problem
 from personactl.kinds import canonical
+from personactl.output import json_key
 from personactl.project import confined
 from personactl.sensitive import placeholder
 
@@ -54,6 +55,15 @@ _LIMITS_HINT = (
     f"templates render in under {MAX_SECONDS} s per persona, values of up to "
     f"{MAX_RESULT:,} characters, {MAX_BUILT:,} in all"
 )
+# A rendered string is reused for a later value with the same source and the same values
+# of every variable it (or a template it includes) reads, unless it calls one of these:
+# ref() records its caller, env() may be refused once secret() has seen the name,
+# lipsum() and the random filter are random.
+_UNREPEATABLE = frozenset({"ref", "env", "lipsum"})
+_RANDOM_FILTERS = frozenset({"random"})
+MAX_REUSED = 16_384  # rendered strings kept for reuse per renderer
+MAX_REUSED_CHARS = 100_000  # longer results are rendered again rather than kept
+_MISSING = ("missing",)  # the key of a variable a template reads but nobody defined
 _T = TypeVar("_T")
 _FORMAT_WIDTH = re.compile(r"%(?:\([^)]*\))?[#0 +-]*(\*|\d+)?(?:\.(\*|\d+))?")
 
@@ -230,6 +240,15 @@ class _Budget:
         """Account for a value a template built; refuse it when too large."""
         size = _size(value)
         _too_long(size)
+        self._build(size)
+        return value
+
+    def charge(self, spent: _Reused) -> None:
+        """Account for a render reused instead of repeated, as if it had run again."""
+        self.deadline -= spent.seconds
+        self._build(spent.built)
+
+    def _build(self, size: int) -> None:
         self.built += size
         if self.built > MAX_BUILT:
             self.spent = True
@@ -237,7 +256,15 @@ class _Budget:
                 f"the templates built more than {MAX_BUILT:,} characters in all", spent=True
             )
         self.tick()
-        return value
+
+
+@dataclass(frozen=True)
+class _Reused:
+    """A rendered string and what rendering it cost (charged to the budget on reuse)."""
+
+    text: str
+    seconds: float
+    built: int
 
 
 class _BoundedSandbox(ImmutableSandboxedEnvironment):
@@ -486,6 +513,11 @@ class Renderer:
         self.ref_calls: dict[RefCall, None] = {}
         self._value_loc: Loc | None = None  # of the YAML value being rendered
         self._compiled: dict[str, jinja2.Template] = {}
+        # template source (and file under templates/) -> the variables its output depends
+        # on, None when it cannot be reused (see _UNREPEATABLE)
+        self._reads: dict[str, frozenset[str] | None] = {}
+        self._file_reads: dict[str, frozenset[str] | None] = {}
+        self._reused: dict[tuple[Any, ...], _Reused] = {}
 
     def _env(self, name: str, default: Any = None) -> Any:
         if self._secret_env is None:
@@ -549,12 +581,7 @@ class Renderer:
         if "{" not in source or not any(m in source for m in _MARKERS):
             return source
         try:
-            template = self._compiled.get(source)
-            if template is None:
-                template = self.env.from_string(source)
-                self._compiled[source] = template
-            self._value_loc = loc
-            return template.render(variables)
+            return self._rendered(source, variables, loc)
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateFailure(self._syntax_problem(exc, loc)) from None
         except jinja2.TemplateNotFound as exc:
@@ -591,6 +618,65 @@ class Renderer:
             raise TemplateFailure(
                 Problem(self._runtime_loc(loc), f"template error: {exc}")
             ) from None
+
+    def _rendered(self, source: str, variables: dict[str, Any], loc: Loc | None) -> str:
+        """`source` rendered: compiled once, and reused for the same inputs."""
+        template = self._compiled.get(source)
+        if template is None:
+            template = self.env.from_string(source)
+            self._compiled[source] = template
+        budget = self.env.budget
+        key = self._reuse_key(source, variables)
+        if key is not None and (reused := self._reused.get(key)) is not None:
+            budget.charge(reused)
+            return reused.text
+        self._value_loc = loc
+        started, built = time.thread_time(), budget.built
+        text = template.render(variables)
+        if key is not None and len(text) <= MAX_REUSED_CHARS and len(self._reused) < MAX_REUSED:
+            self._reused[key] = _Reused(text, time.thread_time() - started, budget.built - built)
+        return text
+
+    def _reuse_key(self, source: str, variables: dict[str, Any]) -> tuple[Any, ...] | None:
+        """What a render of `source` depends on, or None when it must run each time."""
+        if source not in self._reads:
+            self._reads[source] = self._inputs(self.env.parse(source), ())
+        reads = self._reads[source]
+        if reads is None:
+            return None
+        try:
+            return (source, *(json_key(variables.get(n, _MISSING)) for n in sorted(reads)))
+        except TypeError:  # a value without a key (a --var of an odd type): render it
+            return None
+
+    def _inputs(self, tree: nodes.Template, including: tuple[str, ...]) -> frozenset[str] | None:
+        """The variables a template reads, with those of the templates it includes,
+        imports or extends (by constant name); None if it calls an _UNREPEATABLE."""
+        names = set(meta.find_undeclared_variables(tree))
+        if names & _UNREPEATABLE or any(
+            f.name in _RANDOM_FILTERS for f in tree.find_all(nodes.Filter)
+        ):
+            return None
+        loads = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
+        for node in tree.find_all(loads):
+            source = getattr(node, "template", None)
+            name = source.value if isinstance(source, nodes.Const) else None
+            if not isinstance(name, str):
+                return None
+            if name in including:  # recursion: the nesting limit stops the render
+                continue
+            if name not in self._file_reads:
+                try:
+                    text = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
+                    found = self._inputs(self.env.parse(text), (*including, name))
+                except (jinja2.TemplateError, OSError):  # the render reports it
+                    found = None
+                self._file_reads[name] = found
+            found = self._file_reads[name]
+            if found is None:
+                return None
+            names |= found
+        return frozenset(names)
 
     def render_tree(
         self, value: Any, variables: dict[str, Any], problems: list[Problem], loc: Loc | None = None

@@ -7,19 +7,22 @@ so here anything unexpected is skipped rather than reported twice.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from jsonschema import Draft7Validator, Draft202012Validator, validators
-from jsonschema.protocols import Validator
-
+from personactl.compile.source import PMap
 from personactl.errors import did_you_mean
+from personactl.output import json_key
 
 from ._issues import Path, SchemaIssue, show
 from ._types import is_secret
 from .persona import LEGACY_PERCEPTION_KEYS
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 # ----------------------------------------------------------------------------- known values
 # Open-ended names: an unknown value is a warning, never an error (Tavus adds new ones).
@@ -72,10 +75,16 @@ _OPEN_NAMES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("transport", "transport_type", KNOWN_TRANSPORT_TYPES),
 )
 
-_META_VALIDATORS: dict[str, Validator] = {
-    "2020-12": Draft202012Validator(Draft202012Validator.META_SCHEMA),
-    "7": Draft7Validator(Draft7Validator.META_SCHEMA),
-}
+
+@cache
+def _meta_validators() -> dict[str, Validator]:
+    # jsonschema (about 70 ms to import) only for a schema _plainly_valid cannot vouch for
+    from jsonschema import Draft7Validator, Draft202012Validator
+
+    return {
+        "2020-12": Draft202012Validator(Draft202012Validator.META_SCHEMA),
+        "7": Draft7Validator(Draft7Validator.META_SCHEMA),
+    }
 
 
 def _dict(value: Any) -> Mapping[str, Any]:
@@ -278,11 +287,77 @@ def _meta_validator(schema: Mapping[str, Any]) -> Validator:
     declared = schema.get("$schema")
     if isinstance(declared, str):
         if "draft-07" in declared:
-            return _META_VALIDATORS["7"]
+            return _meta_validators()["7"]
         if "2020-12" not in declared:
+            from jsonschema import Draft202012Validator, validators
+
             cls = validators.validator_for(schema, default=Draft202012Validator)
             return cls(cls.META_SCHEMA)
-    return _META_VALIDATORS["2020-12"]
+    return _meta_validators()["2020-12"]
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _type_names(value: Any) -> bool:
+    if isinstance(value, list):
+        names = [v for v in value if isinstance(v, str) and v in JSON_TYPES]
+        return bool(value) and len(names) == len(value) == len(set(names))
+    return isinstance(value, str) and value in JSON_TYPES
+
+
+def _names(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and all(isinstance(v, str) for v in value)
+        and len(set(value)) == len(value)
+    )
+
+
+# Keywords whose valid values draft 7 and 2020-12 describe alike, each with a test of
+# its value that implies the metaschema's (a subschema is tested by _plainly_valid).
+_PLAIN_KEYWORDS: dict[str, Callable[[Any], bool]] = {
+    "type": _type_names,
+    "description": lambda v: isinstance(v, str),
+    "title": lambda v: isinstance(v, str),
+    "required": _names,
+    "enum": lambda v: isinstance(v, list),
+    "default": lambda _v: True,
+    "additionalProperties": lambda v: isinstance(v, bool),
+    "minimum": _number,
+    "maximum": _number,
+    "minLength": _count,
+    "maxLength": _count,
+    "minItems": _count,
+    "maxItems": _count,
+}
+
+
+def _plainly_valid(schema: Any, depth: int = 0) -> bool:
+    """Whether `schema` is certainly valid against its metaschema, without jsonschema:
+    only the common keywords above, `properties` and `items` of such schemas, no
+    `$schema`.  False means "ask jsonschema", not "invalid"."""
+    if not isinstance(schema, Mapping) or depth > 32:
+        return False
+    for key, value in schema.items():
+        if key == "properties":
+            if not isinstance(value, Mapping) or not all(
+                _plainly_valid(sub, depth + 1) for sub in value.values()
+            ):
+                return False
+        elif key == "items":
+            if not _plainly_valid(value, depth + 1):
+                return False
+        else:
+            test = _PLAIN_KEYWORDS.get(key)
+            if test is None or not test(value):
+                return False
+    return True
 
 
 # check_parameters results by parameters content. Tool definitions usually come from
@@ -291,30 +366,27 @@ def _meta_validator(schema: Mapping[str, Any]) -> Validator:
 # depends only on the content (never on the path, which is re-prefixed per call).
 _PARAMS_CACHE: dict[Any, tuple[SchemaIssue, ...]] = {}
 _PARAMS_CACHE_MAX = 4096
+# and by identity for a compiled PMap (never changed once built; layering shares a base's
+# tools among its personas): id -> (the map, kept so its id is not reused, its key)
+_PARAMS_KEYS: dict[int, tuple[PMap, Any]] = {}
 _ROOT = "\x00parameters"  # a path element no real schema key can equal
 
 
-def _freeze(value: Any) -> Any:
-    """A hashable, exact key for a JSON-like value (TypeError when there is none).
-
-    Types are part of the key (True vs 1, 1 vs 1.0 must not share results); list
-    subclasses count as lists and dict subclasses as dicts, as jsonschema sees them.
-    """
-    if isinstance(value, dict):
-        return (dict, tuple((k.__class__, k, _freeze(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return (list, tuple(_freeze(v) for v in value))
-    if isinstance(value, float):  # by repr: -0.0 and 0.0 print differently in messages
-        return (value.__class__, repr(value))
-    if isinstance(value, (str, int)) or value is None:  # bool is an int subclass
-        return (value.__class__, value)
-    raise TypeError(f"no cache key for {type(value).__name__}")
+def _params_key(params: Mapping[str, Any]) -> Any:
+    if not isinstance(params, PMap):
+        return json_key(params)
+    known = _PARAMS_KEYS.get(id(params))
+    if known is None:
+        known = (params, json_key(params))
+        if len(_PARAMS_KEYS) < _PARAMS_CACHE_MAX:
+            _PARAMS_KEYS[id(params)] = known
+    return known[1]
 
 
 def check_parameters(params: Mapping[str, Any], base: Path) -> list[SchemaIssue]:
     """A tool's `parameters`: a valid JSON Schema whose `required` names are defined."""
     try:
-        key = _freeze(params)
+        key = _params_key(params)
     except TypeError:
         return _check_parameters(params, base)
     found = _PARAMS_CACHE.get(key)
@@ -327,8 +399,13 @@ def check_parameters(params: Mapping[str, Any], base: Path) -> list[SchemaIssue]
 
 def _check_parameters(params: Mapping[str, Any], base: Path) -> list[SchemaIssue]:
     issues: list[SchemaIssue] = []
-    errors = sorted(
-        _meta_validator(params).iter_errors(params), key=lambda e: [str(p) for p in e.absolute_path]
+    errors = (
+        []
+        if _plainly_valid(params)
+        else sorted(
+            _meta_validator(params).iter_errors(params),
+            key=lambda e: [str(p) for p in e.absolute_path],
+        )
     )
     seen: set[Path] = set()
     for err in errors:
