@@ -609,6 +609,7 @@ def test_validate_reports_every_error_at_once_and_exits_1(tmp_path: Path) -> Non
         "personas/b.yaml:3:3: duplicate key 'system_prompt' (first defined at line 2)",
         "personas/c.yaml:1:54: literal api_key: credentials must not be written in files "
         "(hint: use api_key: \"{{ secret('MY_API_KEY') }}\" and export MY_API_KEY)",
+        "5 errors in 4 files",
     ]
     assert "Traceback" not in result.err
 
@@ -619,7 +620,10 @@ def test_every_compiling_command_reports_config_errors(tmp_path: Path, capsys, c
     code, out, err = run_main(capsys, "-C", str(tmp_path), *command)
     assert code == 1
     assert out == ""
-    assert len(err.splitlines()) == 5
+    lines = err.splitlines()
+    if command == ["validate"]:  # and a total
+        assert lines.pop() == "5 errors in 4 files"
+    assert len(lines) == 5
     assert "Traceback" not in err
 
 
@@ -698,7 +702,8 @@ def test_every_validate_error_is_path_line_col(tmp_path: Path, capsys) -> None:
     (tmp_path / "personas" / "latin.yaml").write_bytes(b"\xff\xfe")
     code, out, err = run_main(capsys, "-C", str(tmp_path), "validate")
     assert (code, out) == (1, "")
-    lines = err.splitlines()
+    *lines, total = err.splitlines()
+    assert re.fullmatch(r"\d+ errors in \d+ files", total)
     assert len(lines) >= 12
     # every environment is checked: prod's overrides give the broken `f` a body of its own
     pattern = re.compile(r"^(personactl\.yaml|(personas|conversations)/[\w./-]+\.yaml):\d+:\d+: \S")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from personactl import sensitive
+from personactl.compile.derived import without_derived
 from personactl.compile.envelope import (
     RESOURCE_FILES,
     check_envelope,
@@ -291,11 +292,10 @@ def compile_resources(
             rendered = renderer.render_tree(body, variables, problems, body.loc)
             rendered = localize(rendered, env.api) if persona else rendered
             _check_literal_secrets(rendered, problems, kind.name)
-            for issue in check_body(kind.name, rendered, allow_unknown=layered.allow_unknown):
+            issues = check_body(kind.name, rendered, allow_unknown=layered.allow_unknown)
+            for issue in without_derived(issues, rendered):
                 loc = locate(rendered, issue.path, key=issue.key) or node.loc
-                problems.append(
-                    Problem(loc, f"{address}: {issue.message}", issue.hint, warning=issue.warning)
-                )
+                problems.append(Problem(loc, issue.message, issue.hint, issue.warning, (address,)))
             compiled[address] = CompiledResource(address, project.shown(path), rendered, kind.name)
     return compiled
 

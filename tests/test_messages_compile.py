@@ -1,0 +1,86 @@
+"""The compile side's messages (issue 10, "Messages and output"): each asserted as the
+exact line the real CLI prints, position included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import build_tree, run_cli
+
+PROJECT = "version: 1\n"
+
+LLM_BASE = """
+persona:
+  layers:
+    llm:
+      modle: my-model
+      base_url: https://llm.example/v1
+"""
+
+
+def _storyteller(tmp_path: Path) -> Path:
+    return build_tree(
+        tmp_path,
+        {
+            "personactl.yaml": PROJECT,
+            "personas/_bases/llm.yaml": LLM_BASE,
+            "personas/storyteller.yaml": """
+                extends: _bases/llm.yaml
+                persona: {system_prompt: hi}
+                variants: {children: {}, horror: {}, bedtime: {}, crime: {}}
+            """,
+            "personas/weather.yaml": """
+                extends: _bases/llm.yaml
+                persona: {system_prompt: hi}
+            """,
+        },
+    )
+
+
+def test_a_base_problem_is_one_line_counting_the_personas_it_reaches(tmp_path: Path) -> None:
+    _storyteller(tmp_path)
+    result = run_cli("validate", cwd=tmp_path)
+    assert (result.code, result.out) == (1, "")
+    # and not "an llm layer with base_url needs a model" once per persona: the typo is why
+    assert result.err.splitlines() == [
+        "personas/_bases/llm.yaml:4:7: unknown key 'modle' (in 5 personas: "
+        "storyteller/bedtime, storyteller/children, storyteller/crime, and 2 more) "
+        "(hint: did you mean 'model'?)",
+        "1 error in 1 file",
+    ]
+
+
+def test_other_commands_group_base_problems_too(tmp_path: Path) -> None:
+    _storyteller(tmp_path)
+    result = run_cli("render", cwd=tmp_path)
+    assert (result.code, result.out) == (1, "")
+    assert result.err.splitlines() == [
+        "personas/_bases/llm.yaml:4:7: unknown key 'modle' (in 5 personas: "
+        "storyteller/bedtime, storyteller/children, storyteller/crime, and 2 more) "
+        "(hint: did you mean 'model'?)",
+    ]
+
+
+def test_validate_total_counts_errors_warnings_and_files(tmp_path: Path) -> None:
+    build_tree(
+        tmp_path,
+        {
+            "personactl.yaml": PROJECT,
+            "personas/a.yaml": (
+                "allow_unknown_keys: true\npersona:\n  system_prompt: hi\n  brand_new_field: 1\n"
+            ),
+            "personas/b.yaml": "persona:\n  system_prompt: hi\n  persona_nmae: b\n",
+            "personas/c.yaml": "persona:\n  system_prompt: hi\n  persona_nmae: c\n",
+        },
+    )
+    result = run_cli("validate", cwd=tmp_path)
+    assert result.code == 1
+    assert result.err.splitlines() == [
+        "personas/a.yaml:4:3: warning: a: unknown key 'brand_new_field'",
+        "personas/b.yaml:3:3: b: unknown key 'persona_nmae' (hint: did you mean 'persona_name'?)",
+        "personas/c.yaml:3:3: c: unknown key 'persona_nmae' (hint: did you mean 'persona_name'?)",
+        "2 errors, 1 warning in 3 files",
+    ]
+    github = run_cli("validate", "--format", "github", cwd=tmp_path)
+    assert github.code == 1
+    assert "errors" not in github.out + github.err
