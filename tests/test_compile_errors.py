@@ -320,7 +320,7 @@ def test_template_not_found(tmp_path: Path) -> None:
     assert errors(
         tmp_path, {"personas/p.yaml": "persona:\n  system_prompt: \"{% include 'nope.j2' %}\"\n"}
     ) == [
-        "personas/p.yaml:2:18: template not found: nope.j2 "
+        "personas/p.yaml:2:18: template 'nope.j2' not found "
         "(hint: include paths are relative to templates/)"
     ]
 
@@ -351,7 +351,7 @@ def test_template_cannot_include_outside_templates(tmp_path: Path) -> None:
         {"personas/p.yaml": "persona:\n  system_prompt: \"{% include '../personactl.yaml' %}\"\n"},
     )
     assert found == [
-        "personas/p.yaml:2:18: template not found: ../personactl.yaml "
+        "personas/p.yaml:2:18: template '../personactl.yaml' not found "
         "(hint: include paths are relative to templates/)"
     ]
 

@@ -84,3 +84,23 @@ def test_validate_total_counts_errors_warnings_and_files(tmp_path: Path) -> None
     github = run_cli("validate", "--format", "github", cwd=tmp_path)
     assert github.code == 1
     assert "errors" not in github.out + github.err
+
+
+def test_a_missing_include_inside_a_template_is_located_in_that_template(tmp_path: Path) -> None:
+    build_tree(
+        tmp_path,
+        {
+            "personactl.yaml": PROJECT,
+            "personas/storyteller.yaml": """
+                persona:
+                  system_prompt: "{% include 'prompts/storyteller.md.j2' %}"
+            """,
+            "templates/prompts/storyteller.md.j2": "Hi.\n{% include 'missing.j2' %}\n",
+        },
+    )
+    result = run_cli("validate", cwd=tmp_path)
+    assert result.err.splitlines() == [
+        "templates/prompts/storyteller.md.j2:2:1: template 'missing.j2' not found "
+        "(hint: include paths are relative to templates/)",
+        "1 error in 1 file",
+    ]

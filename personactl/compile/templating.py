@@ -560,8 +560,9 @@ class Renderer:
         except jinja2.TemplateNotFound as exc:
             raise TemplateFailure(
                 Problem(
-                    loc,
-                    f"template not found: {exc.name}",
+                    # the include/import/extends that asked for it: a template file's line
+                    self._runtime_loc(loc),
+                    f"template '{exc.name}' not found",
                     f"include paths are relative to {self._shown(self.templates_dir)}/",
                 )
             ) from None
