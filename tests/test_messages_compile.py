@@ -3,6 +3,7 @@ exact line the real CLI prints, position included."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.conftest import build_tree, run_cli
@@ -104,3 +105,49 @@ def test_a_missing_include_inside_a_template_is_located_in_that_template(tmp_pat
         "(hint: include paths are relative to templates/)",
         "1 error in 1 file",
     ]
+
+
+def test_a_single_expression_keeps_its_type(example_repo: Path) -> None:
+    from tests.test_plan_apply import cli, deploy
+
+    (example_repo / "conversations/timed.yaml").write_text(
+        "persona: storyteller/children\n"
+        "inputs:\n"
+        "  minutes: {type: integer, default: 2}\n"
+        "  captions: {type: boolean, default: false}\n"
+        "conversation:\n"
+        "  replica_id: r1\n"
+        "  conversation_name: 'Call of {{ minutes }} minutes'\n"
+        "  properties:\n"
+        '    max_call_duration: "{{ minutes * 60 }}"\n'
+        '    enable_closed_captions: " {{ captions }} "\n'
+    )
+    deploy(example_repo, "storyteller/children")
+    result = cli(example_repo, "conversation", "render", "timed", "--var", "minutes=3")
+    body = json.loads(result.out)
+    assert body["properties"] == {"max_call_duration": 180, "enable_closed_captions": False}
+    assert body["conversation_name"] == "Call of 3 minutes"  # text around: a string
+    # a secret() stays a placeholder string, shown masked
+    render = run_cli("render", "storyteller/children", cwd=example_repo)
+    assert json.loads(render.out)["layers"]["tts"]["api_key"] == "(sensitive)"
+
+
+def test_a_single_expression_feeds_a_boolean_field(tmp_path: Path) -> None:
+    build_tree(
+        tmp_path,
+        {
+            "personactl.yaml": PROJECT,
+            "personas/p.yaml": """
+                vars: {fast: true, words: [a, b]}
+                persona:
+                  system_prompt: "{{ words | join(' ') }}"
+                  layers:
+                    llm: {model: tavus-gpt-4o, speculative_inference: "{{ fast }}"}
+            """,
+        },
+    )
+    result = run_cli("render", "p", cwd=tmp_path)
+    assert result.code == 0, result.err
+    body = json.loads(result.out)
+    assert body["system_prompt"] == "a b"
+    assert body["layers"]["llm"]["speculative_inference"] is True

@@ -253,6 +253,7 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
         self.globals["range"] = self._range
         self.globals["lipsum"] = self._lipsum
         self.finalize = self._finalize
+        self.printed: Any = None
 
     # --- the hooks
 
@@ -273,9 +274,13 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
             parts.append(chunk)
         return budget.add("".join(parts))
 
-    def _finalize(self, value: Any) -> Any:
+    # pass_context: Jinja then prints constants at run time too (`{{ 5 }}` is not folded
+    # into the template's text), so every `{{ }}` comes through here
+    @jinja2.pass_context
+    def _finalize(self, _context: Context, value: Any) -> Any:
         # `{{ value }}` prints it: check its size before str() builds the text
         _too_long(_size(value))
+        self.printed = value  # before it becomes text: see Renderer._native
         return value
 
     def _metered_iter(self, items: Any) -> Iterator[Any]:
@@ -611,7 +616,9 @@ class Renderer:
             return value
         if isinstance(value, str):
             try:
-                return self._render_string(value, variables, loc)
+                self.env.printed = None
+                text = self._render_string(value, variables, loc)
+                return self._native(value, text)
             except TemplateFailure as exc:
                 problems.append(exc.problem)
                 return value
@@ -634,6 +641,15 @@ class Renderer:
                 seq.add(self._render_tree(item, variables, problems, item_loc), item_loc)
             return seq
         return value
+
+    def _native(self, source: str, text: str) -> Any:
+        """A value that is one `{{ expression }}` and nothing else keeps the expression's
+        type (`"{{ minutes * 60 }}"` is a number); any other template gives text."""
+        value = self.env.printed
+        if isinstance(value, (bool, int, float, list, tuple, dict)) and _SINGLE.match(source):
+            if _plain(value):
+                return list(value) if isinstance(value, tuple) else value
+        return text
 
     def _shown(self, path: Path) -> str:
         try:
@@ -669,6 +685,19 @@ class Renderer:
         if found is None:
             return loc
         return self._template_loc(found[0], found[1], loc)
+
+
+# one `{{ ... }}` with only whitespace around it and no other template marker inside
+_SINGLE = re.compile(r"\s*\{\{(?:(?!\}\}|\{\{|\{%|\{#).)*\}\}\s*\Z", re.DOTALL)
+
+
+def _plain(value: Any) -> bool:
+    """JSON data: what a payload field can hold (not a macro, a range, a loop cycler)."""
+    if isinstance(value, (list, tuple)):
+        return all(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return value is None or isinstance(value, (str, bool, int, float))
 
 
 def _is_static(value: Any) -> bool:
