@@ -646,9 +646,9 @@ class Renderer:
         """A value that is one `{{ expression }}` and nothing else keeps the expression's
         type (`"{{ minutes * 60 }}"` is a number); any other template gives text."""
         value = self.env.printed
-        if isinstance(value, (bool, int, float, list, tuple, dict)) and _SINGLE.match(source):
-            if _plain(value):
-                return list(value) if isinstance(value, tuple) else value
+        typed = isinstance(value, (bool, int, float, list, tuple, dict))
+        if typed and _SINGLE.match(source) and _plain(value):
+            return list(value) if isinstance(value, tuple) else value
         return text
 
     def _shown(self, path: Path) -> str:
