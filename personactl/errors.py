@@ -92,13 +92,16 @@ def _counted(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    """A "did you mean 'x'?" hint for the closest candidate (case-insensitive fallback), or ""."""
+def did_you_mean(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str:
+    """A "did you mean 'x'?" hint for the closest candidate (case-insensitive fallback), or "".
+
+    A higher `cutoff` for a large pool of unrelated names (environment variables)."""
     pool = list(candidates)
-    match = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
+    match = difflib.get_close_matches(word, pool, n=1, cutoff=cutoff)
     if not match:
         lowered = {c.lower(): c for c in pool}
-        match = [lowered[m] for m in difflib.get_close_matches(word.lower(), list(lowered), 1, 0.6)]
+        close = difflib.get_close_matches(word.lower(), list(lowered), 1, cutoff)
+        match = [lowered[m] for m in close]
     return f"did you mean {match[0]!r}?" if match else ""
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import build_tree, run_cli
+from tests.conftest import SECRETS, assert_no_secrets, build_tree, run_cli
 
 PROJECT = "version: 1\n"
 
@@ -151,3 +151,38 @@ def test_a_single_expression_feeds_a_boolean_field(tmp_path: Path) -> None:
     body = json.loads(result.out)
     assert body["system_prompt"] == "a b"
     assert body["layers"]["llm"]["speculative_inference"] is True
+
+
+def test_a_missing_secret_is_located_and_suggests_a_near_variable(example_repo: Path) -> None:
+    env = {k: SECRETS[k] for k in ("TTS_API_KEY", "INTAKE_TOOL_TOKEN")}
+    env["CUSTOM_LLM_APIKEY"] = SECRETS["CUSTOM_LLM_API_KEY"]
+    for attempt in ("fresh compile", "from the cache"):
+        result = run_cli("plan", cwd=example_repo, env=env)
+        assert result.code == 1, attempt
+        assert result.err.splitlines() == [
+            "personas/_bases/custom-llm.yaml:11:16: secret CUSTOM_LLM_API_KEY is not set "
+            "(used by intake-assistant, storyteller/children, storyteller/crime and 2 more) "
+            "(hint: did you mean 'CUSTOM_LLM_APIKEY'? It is set; otherwise "
+            "export CUSTOM_LLM_API_KEY=... (plan and apply need secret values))"
+        ], attempt
+        assert_no_secrets(result.out, result.err)
+
+
+def test_an_unquoted_secret_name_says_to_quote_it(tmp_path: Path) -> None:
+    build_tree(
+        tmp_path,
+        {
+            "personactl.yaml": PROJECT,
+            "personas/p.yaml": """
+                persona:
+                  system_prompt: hi
+                  layers:
+                    tts: {tts_engine: cartesia, api_key: "{{ secret(TTS_API_KEY) }}"}
+            """,
+        },
+    )
+    result = run_cli("validate", cwd=tmp_path)
+    assert result.err.splitlines() == [
+        "personas/p.yaml:4:42: secret() takes a quoted name: secret('TTS_API_KEY')",
+        "1 error in 1 file",
+    ]

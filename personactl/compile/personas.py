@@ -335,10 +335,15 @@ def _check_literal_secrets(tree: Any, problems: list[Problem], kind: KindName) -
         _literal_secrets(node, problems, keys)
 
 
+def _secret_or_template(value: str) -> bool:
+    # a template left as written failed to render, and that failure is reported already
+    return sensitive.contains(value) or "{{" in value or "{%" in value
+
+
 def _literal_secrets(tree: Any, problems: list[Problem], keys: frozenset[str]) -> None:
     if isinstance(tree, PMap):
         for k, v in tree.items():
-            if k in keys and isinstance(v, str) and v and not sensitive.contains(v):
+            if k in keys and isinstance(v, str) and v and not _secret_or_template(v):
                 problems.append(
                     Problem(
                         tree.val_locs.get(k),

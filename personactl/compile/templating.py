@@ -515,6 +515,9 @@ class Renderer:
         return default
 
     def _secret(self, name: str) -> str:
+        if isinstance(name, jinja2.Undefined):  # secret(TTS_API_KEY): a variable, unset
+            unquoted = getattr(name, "_undefined_name", None) or "NAME"
+            raise _TemplateFunctionError(f"secret() takes a quoted name: secret('{unquoted}')")
         if not isinstance(name, str) or not name:
             raise _TemplateFunctionError("secret() takes the name of an environment variable")
         self._secret_calls.add(name)  # a computed name too: later env() calls are refused
