@@ -186,3 +186,29 @@ def test_an_unquoted_secret_name_says_to_quote_it(tmp_path: Path) -> None:
         "personas/p.yaml:4:42: secret() takes a quoted name: secret('TTS_API_KEY')",
         "1 error in 1 file",
     ]
+
+
+def test_undefined_variable_suggests_a_near_one_and_var_only_where_it_exists(
+    tmp_path: Path,
+) -> None:
+    build_tree(
+        tmp_path,
+        {
+            "personactl.yaml": PROJECT,
+            "personas/p.yaml": """
+                vars: {audience: kids}
+                persona: {system_prompt: "For {{ audiense }}"}
+            """,
+        },
+    )
+    message = "personas/p.yaml:2:26: undefined variable: 'audiense' is undefined (hint: "
+    for command in (["validate"], ["render"], ["plan"]):
+        result = run_cli(*command, cwd=tmp_path)
+        assert result.code == 1
+        assert result.err.splitlines()[0] == (
+            f"{message}did you mean 'audience'? otherwise declare it under vars:)"
+        ), command
+    preview = run_cli("preview", "p", cwd=tmp_path)
+    assert preview.err.splitlines() == [
+        f"{message}did you mean 'audience'? otherwise declare it under vars: or pass it with --var)"
+    ]

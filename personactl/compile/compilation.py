@@ -114,6 +114,7 @@ class Compilation:
         values = bind_inputs(template, dict(raw))
         problems: list[Problem] = []
         assert self.renderer is not None, "conversations need a full compile"
+        self.renderer.var_option = True  # conversation render/create take --var
         body = render_body(template, values, self.renderer, problems)
         errors = [p for p in problems if not p.warning]
         if errors:
@@ -159,6 +160,7 @@ def compile_project(
     env = project.environment(env_name)
     problems: list[Problem] = []
     renderer = Renderer(project.root, project.templates_dir, project.secret_env_names)
+    renderer.var_option = extra_vars is not None
     resources = fanout.compile_all(project, env, renderer, problems, extra_vars)
     personas = {a: r for a, r in resources.items() if r.kind == "personas"}
     conversations = load_conversations(project, env, problems)

@@ -32,7 +32,7 @@ from jinja2.visitor import NodeTransformer
 
 from personactl import refs
 from personactl.compile.source import PList, PMap
-from personactl.errors import Loc, Problem
+from personactl.errors import Loc, Problem, did_you_mean
 from personactl.kinds import canonical
 from personactl.project import confined
 from personactl.sensitive import placeholder
@@ -489,6 +489,8 @@ class Renderer:
         self.env_reads: dict[str, str | None] = {}
         # every ref() made, in order (a dict as an ordered set)
         self.ref_calls: dict[RefCall, None] = {}
+        # the running command takes --var (preview, conversation, llm): hints may say so
+        self.var_option = False
         self._value_loc: Loc | None = None  # of the YAML value being rendered
         self._compiled: dict[str, jinja2.Template] = {}
 
@@ -591,7 +593,7 @@ class Renderer:
                 Problem(
                     self._runtime_loc(loc),
                     f"undefined variable: {exc.message}",
-                    "declare it under vars: or pass it with --var",
+                    self._undefined_hint(exc.message or "", variables),
                 )
             ) from None
         except _TemplateFunctionError as exc:
@@ -600,6 +602,17 @@ class Renderer:
             raise TemplateFailure(
                 Problem(self._runtime_loc(loc), f"template error: {exc}")
             ) from None
+
+    def _undefined_hint(self, message: str, variables: dict[str, Any]) -> str:
+        """A near variable's name when there is one; --var only where the command has it."""
+        declare = (
+            "declare it under vars: or pass it with --var"
+            if self.var_option
+            else ("declare it under vars:")
+        )
+        unknown = _UNDEFINED.match(message)
+        near = did_you_mean(unknown.group(1), variables) if unknown else ""
+        return f"{near} otherwise {declare}" if near else declare
 
     def render_tree(
         self, value: Any, variables: dict[str, Any], problems: list[Problem], loc: Loc | None = None
@@ -690,6 +703,7 @@ class Renderer:
         return self._template_loc(found[0], found[1], loc)
 
 
+_UNDEFINED = re.compile(r"'([^']+)' is undefined\Z")
 # one `{{ ... }}` with only whitespace around it and no other template marker inside
 _SINGLE = re.compile(r"\s*\{\{(?:(?!\}\}|\{\{|\{%|\{#).)*\}\}\s*\Z", re.DOTALL)
 
