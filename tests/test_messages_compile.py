@@ -212,3 +212,24 @@ def test_undefined_variable_suggests_a_near_one_and_var_only_where_it_exists(
     assert preview.err.splitlines() == [
         f"{message}did you mean 'audience'? otherwise declare it under vars: or pass it with --var)"
     ]
+
+
+def test_unknown_filters_and_tests_suggest_the_near_one(tmp_path: Path) -> None:
+    build_tree(
+        tmp_path,
+        {
+            "personactl.yaml": PROJECT,
+            "personas/p.yaml": """
+                vars: {name: x}
+                persona:
+                  system_prompt: "{{ name | uper }}"
+                  context: "{% if name is strng %}x{% endif %}"
+            """,
+        },
+    )
+    result = run_cli("validate", cwd=tmp_path)
+    assert result.err.splitlines() == [
+        "personas/p.yaml:3:18: unknown filter 'uper' (hint: did you mean 'upper'?)",
+        "personas/p.yaml:4:12: unknown test 'strng' (hint: did you mean 'string'?)",
+        "2 errors in 1 file",
+    ]

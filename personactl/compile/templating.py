@@ -599,9 +599,10 @@ class Renderer:
         except _TemplateFunctionError as exc:
             raise TemplateFailure(Problem(self._runtime_loc(loc), str(exc), exc.hint)) from None
         except (TypeError, ValueError, ArithmeticError, LookupError, jinja2.TemplateError) as exc:
-            raise TemplateFailure(
-                Problem(self._runtime_loc(loc), f"template error: {exc}")
-            ) from None
+            # an unknown test inside {% if %} is only found when the branch runs
+            unknown = _unknown_name(str(exc), self.env)
+            message, hint = unknown or (f"template error: {exc}", "")
+            raise TemplateFailure(Problem(self._runtime_loc(loc), message, hint)) from None
 
     def _undefined_hint(self, message: str, variables: dict[str, Any]) -> str:
         """A near variable's name when there is one; --var only where the command has it."""
@@ -686,6 +687,9 @@ class Renderer:
 
     def _syntax_problem(self, exc: jinja2.TemplateSyntaxError, loc: Loc | None) -> Problem:
         where = self._template_loc(exc.filename, exc.lineno, loc)
+        unknown = _unknown_name(exc.message or "", self.env)
+        if unknown is not None:
+            return Problem(where, *unknown)
         return Problem(where, f"template syntax error: {exc.message}")
 
     def _runtime_loc(self, loc: Loc | None) -> Loc | None:
@@ -701,6 +705,19 @@ class Renderer:
         if found is None:
             return loc
         return self._template_loc(found[0], found[1], loc)
+
+
+_NO_SUCH = re.compile(r"No (filter|test) named '([^']+)'")
+
+
+def _unknown_name(message: str, env: jinja2.Environment) -> tuple[str, str] | None:
+    """`unknown filter 'uper'` and a did-you-mean, for Jinja's "No filter named ..."."""
+    found = _NO_SUCH.match(message)
+    if found is None:
+        return None
+    what, name = found.groups()
+    known = env.filters if what == "filter" else env.tests
+    return f"unknown {what} '{name}'", did_you_mean(name, (k for k in known if k[0] != "_"))
 
 
 _UNDEFINED = re.compile(r"'([^']+)' is undefined\Z")
