@@ -233,3 +233,25 @@ def test_unknown_filters_and_tests_suggest_the_near_one(tmp_path: Path) -> None:
         "personas/p.yaml:4:12: unknown test 'strng' (hint: did you mean 'string'?)",
         "2 errors in 1 file",
     ]
+
+
+def test_an_empty_file_is_one_line(tmp_path: Path) -> None:
+    build_tree(
+        tmp_path,
+        {
+            "personactl.yaml": PROJECT,
+            "personas/empty.yaml": "",
+            "personas/comments.yaml": "# to do\n\n   \n",
+            "personas/_bases/blank.yaml": "\n",
+            "personas/p.yaml": "extends: _bases/blank.yaml\npersona: {system_prompt: hi}\n",
+            "conversations/c.yaml": "",
+        },
+    )
+    result = run_cli("validate", cwd=tmp_path)
+    assert result.err.splitlines() == [
+        "conversations/c.yaml:1:1: file is empty",
+        "personas/_bases/blank.yaml:1:1: file is empty",
+        "personas/comments.yaml:1:1: file is empty",
+        "personas/empty.yaml:1:1: file is empty",
+        "4 errors in 4 files",
+    ]

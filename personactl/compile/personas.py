@@ -93,6 +93,9 @@ class SourceTree:
             self.problems.extend(problems)
             if problems and data is None:
                 self._files[path] = None
+            elif data is None:  # nothing but comments or blank lines: one error, no cascade
+                self.problems.append(Problem(Loc(self.project.shown(path), 1, 1), "file is empty"))
+                self._files[path] = None
             elif data is not None and not isinstance(data, PMap):
                 # nothing to compile: one error, not a cascade of "missing ..." ones
                 shown = Loc(self.project.shown(path), 1, 1)
