@@ -255,3 +255,32 @@ def test_an_empty_file_is_one_line(tmp_path: Path) -> None:
         "personas/empty.yaml:1:1: file is empty",
         "4 errors in 4 files",
     ]
+
+
+def test_yaml_indentation_errors_say_which_lines_disagree(tmp_path: Path) -> None:
+    build_tree(
+        tmp_path,
+        {
+            "personactl.yaml": PROJECT,
+            "personas/deeper.yaml": "persona:\n  system_prompt: hi\n    context: x\n",
+            "personas/between.yaml": (
+                "persona:\n  layers:\n    llm:\n      model: m\n     base_url: x\n"
+            ),
+            "personas/tab.yaml": "persona:\n\tsystem_prompt: hi\n",
+            "personas/colon.yaml": "persona:\n  system_prompt: note: be brief\n",
+        },
+    )
+    result = run_cli("validate", cwd=tmp_path)
+    assert result.err.splitlines() == [
+        "personas/between.yaml:5:6: invalid YAML: while parsing a block mapping did not find "
+        "expected key (hint: check the indentation: line 5 is indented 5 spaces, which matches "
+        "no key above it (the mapping at line 3 is indented 4))",
+        "personas/colon.yaml:2:22: invalid YAML: mapping values are not allowed in this context "
+        "(hint: quote a value that contains ': ')",
+        "personas/deeper.yaml:3:12: invalid YAML: mapping values are not allowed in this context "
+        "(hint: check the indentation: line 3 is indented more than the key above it, which "
+        "already has a value on its line)",
+        "personas/tab.yaml:2:1: invalid YAML: while scanning for the next token found character "
+        "that cannot start any token (hint: YAML indents with spaces, not tabs)",
+        "4 errors in 4 files",
+    ]
