@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from personactl.sensitive import scrub
 
@@ -38,23 +38,70 @@ class Problem:
     message: str
     hint: str = ""
     warning: bool = False
+    # the addresses of the resources the problem is found in (a resource's schema check),
+    # several when one line of a shared base breaks them all (see `grouped`)
+    subjects: tuple[str, ...] = ()
 
     def format(self) -> str:
         where = f"{self.loc}: " if self.loc else ""
         kind = "warning: " if self.warning else ""
         text = f"{where}{kind}{self.message}"
+        if len(self.subjects) == 1:
+            text = f"{where}{kind}{self.subjects[0]}: {self.message}"
+        elif self.subjects:
+            text += f" ({_reach(self.subjects)})"
         if self.hint:
             text += f" (hint: {self.hint})"
         return scrub(text)
 
 
-def did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    """A "did you mean 'x'?" hint for the closest candidate (case-insensitive fallback), or ""."""
+SHOWN_SUBJECTS = 3  # addresses a grouped problem names before "and N more"
+
+
+def _reach(subjects: tuple[str, ...]) -> str:
+    """`in 5 personas: a, b, c, and 2 more` (`tools:x` addresses count as tools)."""
+    kinds = {s.partition(":")[0] if ":" in s else "personas" for s in subjects}
+    noun = kinds.pop() if len(kinds) == 1 else "resources"
+    shown = ", ".join(subjects[:SHOWN_SUBJECTS])
+    more = len(subjects) - SHOWN_SUBJECTS
+    return f"in {len(subjects)} {noun}: {shown}" + (f", and {more} more" if more > 0 else "")
+
+
+def grouped(problems: Iterable[Problem]) -> list[Problem]:
+    """Each problem once, in order; one found at the same position in several resources
+    (a line of a shared base) becomes one problem naming them all."""
+    groups: dict[Problem, list[str]] = {}
+    for p in problems:
+        subjects = groups.setdefault(replace(p, subjects=()), [])
+        subjects.extend(s for s in p.subjects if s not in subjects)
+    return [replace(p, subjects=tuple(s)) for p, s in groups.items()]
+
+
+def total(problems: Iterable[Problem]) -> str:
+    """`3 errors, 1 warning in 2 files` (the files of the located problems)."""
+    found = list(problems)
+    errors = sum(1 for p in found if not p.warning)
+    warnings = len(found) - errors
+    parts = [_counted(errors, "error")] + ([_counted(warnings, "warning")] if warnings else [])
+    files = {p.loc.path for p in found if p.loc is not None}
+    where = f" in {_counted(len(files), 'file')}" if files else ""
+    return ", ".join(parts) + where
+
+
+def _counted(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def did_you_mean(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str:
+    """A "did you mean 'x'?" hint for the closest candidate (case-insensitive fallback), or "".
+
+    A higher `cutoff` for a large pool of unrelated names (environment variables)."""
     pool = list(candidates)
-    match = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
+    match = difflib.get_close_matches(word, pool, n=1, cutoff=cutoff)
     if not match:
         lowered = {c.lower(): c for c in pool}
-        match = [lowered[m] for m in difflib.get_close_matches(word.lower(), list(lowered), 1, 0.6)]
+        close = difflib.get_close_matches(word.lower(), list(lowered), 1, cutoff)
+        match = [lowered[m] for m in close]
     return f"did you mean {match[0]!r}?" if match else ""
 
 
@@ -81,10 +128,12 @@ class ConfigErrors(UserError):
     """Several configuration problems found in one run, reported together, by position."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:
-        self._problems = sorted(
-            # a base shared by several personas reports its own problems once
-            set(p for p in problems if not p.warning),
-            key=lambda p: (p.loc or Loc(""), p.message),
+        # a base shared by several personas reports each of its problems once
+        self._problems = grouped(
+            sorted(
+                set(p for p in problems if not p.warning),
+                key=lambda p: (p.loc or Loc(""), p.format()),
+            )
         )
         first = self._problems[0] if self._problems else Problem(None, "invalid configuration")
         super().__init__(first.message, first.loc, first.hint)

@@ -246,7 +246,7 @@ def test_undefined_variable_inline(tmp_path: Path) -> None:
         tmp_path, {"personas/p.yaml": "persona:\n  system_prompt: 'Hi {{ nmae }}'\n"}
     ) == [
         "personas/p.yaml:2:18: undefined variable: 'nmae' is undefined "
-        "(hint: declare it under vars: or pass it with --var)"
+        "(hint: declare it under vars:)"
     ]
 
 
@@ -265,9 +265,9 @@ def test_undefined_variable_in_block_scalar_points_at_its_line(tmp_path: Path) -
         },
     ) == [
         "personas/p.yaml:4:1: undefined variable: 'topic' is undefined "
-        "(hint: declare it under vars: or pass it with --var)",
+        "(hint: declare it under vars:)",
         "personas/p.yaml:6:1: undefined variable: 'other' is undefined "
-        "(hint: declare it under vars: or pass it with --var)",
+        "(hint: declare it under vars:)",
     ]
 
 
@@ -278,7 +278,7 @@ def test_undefined_attribute_is_an_error_not_empty(tmp_path: Path) -> None:
     )
     assert found == [
         "personas/p.yaml:2:26: undefined variable: 'dict object' has no attribute 'name' "
-        "(hint: declare it under vars: or pass it with --var)"
+        "(hint: declare it under vars:)"
     ]
 
 
@@ -292,7 +292,7 @@ def test_undefined_variable_in_included_template(tmp_path: Path) -> None:
         },
     ) == [
         "templates/partials/x.j2:3:1: undefined variable: 'missing' is undefined "
-        "(hint: declare it under vars: or pass it with --var)"
+        "(hint: declare it under vars:)"
     ]
 
 
@@ -320,7 +320,7 @@ def test_template_not_found(tmp_path: Path) -> None:
     assert errors(
         tmp_path, {"personas/p.yaml": "persona:\n  system_prompt: \"{% include 'nope.j2' %}\"\n"}
     ) == [
-        "personas/p.yaml:2:18: template not found: nope.j2 "
+        "personas/p.yaml:2:18: template 'nope.j2' not found "
         "(hint: include paths are relative to templates/)"
     ]
 
@@ -351,7 +351,7 @@ def test_template_cannot_include_outside_templates(tmp_path: Path) -> None:
         {"personas/p.yaml": "persona:\n  system_prompt: \"{% include '../personactl.yaml' %}\"\n"},
     )
     assert found == [
-        "personas/p.yaml:2:18: template not found: ../personactl.yaml "
+        "personas/p.yaml:2:18: template '../personactl.yaml' not found "
         "(hint: include paths are relative to templates/)"
     ]
 
@@ -539,7 +539,7 @@ def test_template_error_from_a_base_with_variant_vars(tmp_path: Path) -> None:
         },
     ) == [
         "personas/_b.yaml:2:18: undefined variable: 'audience' is undefined "
-        "(hint: declare it under vars: or pass it with --var)"
+        "(hint: declare it under vars:)"
     ]
 
 
@@ -578,7 +578,7 @@ def test_conversation_errors(tmp_path: Path) -> None:
         "conversations/c.yaml:4:16: input 'mood' has unknown type 'float' "
         "(hint: types: string, integer, number, boolean)",
         "conversations/c.yaml:6:22: undefined variable: 'nope' is undefined "
-        "(hint: declare it under vars: or pass it with --var)",
+        "(hint: declare it under vars:)",
         "conversations/c.yaml:7:35: conversation c: invalid type for max_call_duration: "
         "expected integer, got string",
         "conversations/d.yaml:1:1: persona (the address of a persona) is required",
@@ -604,11 +604,12 @@ def test_validate_reports_every_error_at_once_and_exits_1(tmp_path: Path) -> Non
     assert result.err.splitlines() == [
         "conversations/x.yaml:1:10: persona 'nobody' is not defined",
         "personas/a.yaml:2:18: undefined variable: 'nope' is undefined "
-        "(hint: declare it under vars: or pass it with --var)",
+        "(hint: declare it under vars:)",
         "personas/a.yaml:3:3: a: unknown key 'persona_nmae' (hint: did you mean 'persona_name'?)",
         "personas/b.yaml:3:3: duplicate key 'system_prompt' (first defined at line 2)",
         "personas/c.yaml:1:54: literal api_key: credentials must not be written in files "
         "(hint: use api_key: \"{{ secret('MY_API_KEY') }}\" and export MY_API_KEY)",
+        "5 errors in 4 files",
     ]
     assert "Traceback" not in result.err
 
@@ -619,7 +620,10 @@ def test_every_compiling_command_reports_config_errors(tmp_path: Path, capsys, c
     code, out, err = run_main(capsys, "-C", str(tmp_path), *command)
     assert code == 1
     assert out == ""
-    assert len(err.splitlines()) == 5
+    lines = err.splitlines()
+    if command == ["validate"]:  # and a total
+        assert lines.pop() == "5 errors in 4 files"
+    assert len(lines) == 5
     assert "Traceback" not in err
 
 
@@ -662,7 +666,7 @@ def test_problems_of_a_shared_base_are_reported_once(tmp_path: Path) -> None:
     ) == [
         "personas/_b.yaml:1:1: unknown key 'var' in a base file (hint: did you mean 'vars'?)",
         "personas/_b.yaml:3:18: undefined variable: 'nope' is undefined "
-        "(hint: declare it under vars: or pass it with --var)",
+        "(hint: declare it under vars:)",
     ]
 
 
@@ -698,7 +702,8 @@ def test_every_validate_error_is_path_line_col(tmp_path: Path, capsys) -> None:
     (tmp_path / "personas" / "latin.yaml").write_bytes(b"\xff\xfe")
     code, out, err = run_main(capsys, "-C", str(tmp_path), "validate")
     assert (code, out) == (1, "")
-    lines = err.splitlines()
+    *lines, total = err.splitlines()
+    assert re.fullmatch(r"\d+ errors in \d+ files", total)
     assert len(lines) >= 12
     # every environment is checked: prod's overrides give the broken `f` a body of its own
     pattern = re.compile(r"^(personactl\.yaml|(personas|conversations)/[\w./-]+\.yaml):\d+:\d+: \S")

@@ -101,6 +101,7 @@ def test_a_boolean_given_yes_is_a_type_error_with_a_hint(tmp_path: Path) -> None
         "personas/a.yaml:1:21: allow_unknown_keys must be true or false " + BOOL_HINT,
         "personas/a.yaml:5:55: a: invalid type for speculative_inference: expected boolean, "
         "got string " + BOOL_HINT,
+        "3 errors in 2 files",
     ]
 
 
@@ -168,7 +169,8 @@ def test_bad_persona_file_is_one_located_line(
     for args in (["validate"], ["render", "--out", str(tmp_path / "out")]):
         result = cli_run(*args, cwd=tmp_path, env=NO_CACHE)
         assert result.code == 1, result.err
-        assert result.err.splitlines() == [f"personas/a.yaml:{line}"]
+        total = ["1 error in 1 file"] if args == ["validate"] else []
+        assert result.err.splitlines() == [f"personas/a.yaml:{line}", *total]
     assert not (tmp_path / "out").exists()
     assert not (tmp_path.parent / "outside.json").exists()
 
@@ -288,7 +290,8 @@ def test_oversized_yaml_file_is_refused_fast_and_honestly(tmp_path: Path, cli_ru
     size = (tmp_path / "personas/a.yaml").stat().st_size / 2**20
     assert result.err.splitlines() == [
         f"personas/a.yaml:1:1: file is {size:.1f} MB; personactl reads YAML files of up to 5 MB "
-        "(hint: split it into bases and personas)"
+        "(hint: split it into bases and personas)",
+        "1 error in 1 file",
     ]
 
 

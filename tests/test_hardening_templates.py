@@ -71,6 +71,10 @@ BOMBS = {
 }
 
 
+# validate ends with a total; render does not
+TOTAL = {"validate": ["1 error in 1 file"], "render": []}
+
+
 @pytest.mark.parametrize("name", sorted(BOMBS))
 def test_template_bomb_is_one_located_line_quickly(tmp_path: Path, name: str) -> None:
     source, message = BOMBS[name]
@@ -115,7 +119,10 @@ def test_recursion_is_a_located_error_not_a_traceback(
     build_tree(tmp_path, {"personactl.yaml": "version: 1\n", "personas/a.yaml": PERSONA, **files})
     result = run_cli("validate", cwd=tmp_path, env={"PERSONACTL_NO_CACHE": "1"})
     assert result.code == 1, result.err
-    assert result.err.splitlines() == [f"{where}: sandbox violation: {NESTED} {LIMITS_HINT}"]
+    assert result.err.splitlines() == [
+        f"{where}: sandbox violation: {NESTED} {LIMITS_HINT}",
+        "1 error in 1 file",
+    ]
 
 
 def test_one_refusal_per_persona_however_many_strings(tmp_path: Path) -> None:
@@ -206,7 +213,8 @@ def test_env_of_a_secret_name_is_a_located_error(
         assert result.code == 1
         assert result.err.splitlines() == [
             f"templates/p.j2:2:1: env('{name}') reads a secret ({name} is {why}) "
-            f"(hint: use secret('{name}'): {HINT})"
+            f"(hint: use secret('{name}'): {HINT})",
+            *TOTAL[args[0]],
         ]
         assert "DO-NOT-LEAK" not in result.both
     assert_no_secrets(root=tmp_path)
@@ -228,7 +236,8 @@ def test_a_computed_secret_name_is_refused_to_env_after_it(tmp_path: Path, cli_r
     assert result.code == 1
     assert result.err.splitlines() == [
         "personas/a.yaml:3:18: env('LLM_KEY') reads a secret (LLM_KEY is used with secret()) "
-        f"(hint: use secret('LLM_KEY'): {HINT})"
+        f"(hint: use secret('LLM_KEY'): {HINT})",
+        "1 error in 1 file",
     ]
 
 
@@ -269,7 +278,8 @@ def test_template_symlink_out_of_templates_is_refused(tmp_path: Path) -> None:
         assert result.code == 1
         assert result.err.splitlines() == [
             "personas/a.yaml:2:18: sandbox violation: template 'env.txt' is not a file inside "
-            "templates/ (a symlink out of it?)"
+            "templates/ (a symlink out of it?)",
+            *TOTAL[args[0]],
         ]
         assert_no_secrets(result.out, result.err)
     # the cache does not read it either

@@ -279,6 +279,7 @@ def test_missing_secret_is_an_error_at_plan_time(example_repo):
     )
     assert r.code == 1
     assert r.err.splitlines() == [
+        "personas/_bases/custom-llm.yaml:11:16: "
         "secret CUSTOM_LLM_API_KEY is not set (used by intake-assistant, storyteller/children, "
         "storyteller/crime and 2 more) (hint: export CUSTOM_LLM_API_KEY=... "
         "(plan and apply need secret values))"

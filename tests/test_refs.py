@@ -4,6 +4,7 @@ and render/validate without state: `(known after apply)`, or the deployed id."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,9 @@ PROJECT = "version: 1\n"
 def validate_errors(cli_run, root: Path) -> list[str]:
     result = cli_run("validate", cwd=root)
     assert (result.code, result.out) == (1, "")
-    return result.err.splitlines()
+    *problems, total = result.err.splitlines()
+    assert re.fullmatch(r"\d+ errors? in \d+ files?", total), total  # validate's total
+    return problems
 
 
 def test_unknown_addresses_are_errors_at_the_ref(cli_run, tmp_path: Path) -> None:

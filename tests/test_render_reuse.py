@@ -90,3 +90,32 @@ def test_env_is_rendered_each_time(tmp_path: Path) -> None:
         "personas/a.yaml:2:18: env('X') reads a secret",
         "personas/c.yaml:2:18: env('X') reads a secret",
     ]
+
+
+def test_a_reused_single_expression_keeps_its_type(tmp_path: Path) -> None:
+    build_tree(
+        tmp_path,
+        {
+            "personactl.yaml": PROJECT,
+            "personas/p.yaml": """
+                vars: {minutes: 5, tags: [a, b]}
+                persona:
+                  system_prompt: Hi.
+                  pipeline_mode: full
+                  document_tags: "{{ tags }}"
+                  layers: {knowledge_base: {rag_n_chunks: "{{ minutes * 2 }}"}}
+                variants: {one: {}, two: {}, three: {vars: {minutes: 1}}}
+            """,
+        },
+    )
+    result = compile_project(root=tmp_path)
+    assert [p.format() for p in result.errors] == []
+    got = {
+        a: (p.payload["layers"]["knowledge_base"]["rag_n_chunks"], p.payload["document_tags"])
+        for a, p in result.personas.items()
+    }
+    assert got == {
+        "p/one": (10, ["a", "b"]),
+        "p/two": (10, ["a", "b"]),
+        "p/three": (2, ["a", "b"]),
+    }

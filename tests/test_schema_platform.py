@@ -309,7 +309,8 @@ def test_cli_yaml_scalars(tmp_path: Path) -> None:
     assert result.code == 1
     assert result.err.splitlines() == [
         "personas/yes.yaml:3:16: yes: invalid type for is_template: expected boolean, got string "
-        f"(hint: {BOOL_HINT})"
+        f"(hint: {BOOL_HINT})",
+        "1 error in 1 file",
     ]
     (repo / "personas/yes.yaml").unlink()
     render = run_cli("render", "ok", cwd=repo)
@@ -348,7 +349,9 @@ def test_cli_both_names_in_one_file_is_an_error_at_the_second(tmp_path: Path) ->
     )
     result = validate(repo)
     assert result.code == 1
-    lines = sorted(result.err.splitlines())
+    *problems, total = result.err.splitlines()
+    assert total == "3 errors in 3 files"
+    lines = sorted(problems)
     assert lines[0].startswith(
         "personas/flow.yaml:6:7: 'face_interruptibility' and 'pal_interruptibility' (line 5) "
         "are two names of one field (hint: use one of them in a file: "

@@ -643,6 +643,7 @@ def test_env_of_a_dsn_env_is_a_located_error(tmp_path: Path) -> None:
     assert result.code == 1
     assert result.err.splitlines() == [
         "personas/a.yaml:2:18: env('ACME_DSN') reads a secret (ACME_DSN is the dsn_env of "
-        "environment 'prod') (hint: use secret('ACME_DSN'): its value is never printed)"
+        "environment 'prod') (hint: use secret('ACME_DSN'): its value is never printed)",
+        "1 error in 1 file",
     ]
     assert PASSWORD not in result.both and SECRETS

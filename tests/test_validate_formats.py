@@ -52,9 +52,10 @@ def test_text_reports_each_problem_once_naming_env_only_problems(repo: Path) -> 
     assert (r.code, r.out) == (1, "")
     assert r.err.splitlines() == [
         "personas/a.yaml:4:3: warning: a: unknown key 'brand_new_field'",
-        f"personactl.yaml:8:53: a: {LOUD} [env: prod]",
-        f"personactl.yaml:8:53: b: {LOUD} [env: prod]",
+        # one line of the project file breaks both personas: one error naming them
+        f"personactl.yaml:8:53: {LOUD} [env: prod] (in 2 personas: a, b)",
         f"personas/b.yaml:3:3: {PIPELINE}",
+        "2 errors, 1 warning in 3 files",
     ]
 
 
@@ -64,14 +65,15 @@ def test_env_option_checks_only_that_environment(repo: Path) -> None:
     assert local.err.splitlines() == [
         "personas/a.yaml:4:3: warning: a: unknown key 'brand_new_field'",
         f"personas/b.yaml:3:3: {PIPELINE}",
+        "1 error, 1 warning in 2 files",
     ]
     prod = run_cli("validate", "--env", "prod", cwd=repo)
     assert prod.code == 1
     assert prod.err.splitlines() == [
         "personas/a.yaml:4:3: warning: a: unknown key 'brand_new_field'",
-        f"personactl.yaml:8:53: a: {LOUD}",
-        f"personactl.yaml:8:53: b: {LOUD}",
+        f"personactl.yaml:8:53: {LOUD} (in 2 personas: a, b)",
         f"personas/b.yaml:3:3: {PIPELINE}",
+        "2 errors, 1 warning in 3 files",
     ]
 
 

@@ -45,14 +45,18 @@ def validate(fmt: str) -> None:
     Every environment is checked unless --env names one; a problem only some
     environments have ends with [env: NAME]."""
     from personactl.compile import validation
-    from personactl.errors import ConfigErrors
+    from personactl.errors import ConfigErrors, grouped, total
     from personactl.project import load_project
 
     report = validation.validate(load_project(opts().project_dir), opts().env)
     if fmt == "text":
-        echo_problems(report.warnings)
+        warnings = grouped(report.warnings)
+        echo_problems(warnings)
         if report.errors:
-            raise ConfigErrors(report.errors)
+            errors = ConfigErrors(report.errors).problems
+            echo_problems(errors)
+            click.echo(total([*errors, *warnings]), err=True)
+            raise click.exceptions.Exit(1)
     else:
         click.echo(
             validation.github(report.problems)

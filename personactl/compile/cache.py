@@ -110,7 +110,12 @@ def _problem(entry: Any) -> Problem:
     fields = (entry["message"], entry.get("hint", ""), entry.get("warning", False))
     if not (isinstance(fields[0], str) and isinstance(fields[1], str)):
         raise TypeError(entry)
-    return Problem(Loc(*loc) if loc else None, fields[0], fields[1], fields[2] is True)
+    subjects = entry.get("subjects", [])
+    if not all(isinstance(s, str) for s in subjects):
+        raise TypeError(entry)
+    return Problem(
+        Loc(*loc) if loc else None, fields[0], fields[1], fields[2] is True, tuple(subjects)
+    )
 
 
 def load(project: Project, env: Environment) -> tuple[str, Summary | None]:
@@ -163,6 +168,7 @@ def store(
                 "message": p.message,
                 "hint": p.hint,
                 "warning": p.warning,
+                "subjects": list(p.subjects),
             }
             for p in summary.problems
         ],

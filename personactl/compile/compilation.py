@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from personactl import refs
+from personactl import refs, sensitive
 from personactl.compile import parallel as fanout
 from personactl.compile import references
 from personactl.compile.conversations import (
@@ -19,8 +19,9 @@ from personactl.compile.conversations import (
     render_body,
 )
 from personactl.compile.personas import CompiledPersona, CompiledResource
+from personactl.compile.source import PList, PMap
 from personactl.compile.templating import Renderer
-from personactl.errors import ConfigErrors, Problem, UserError, did_you_mean
+from personactl.errors import ConfigErrors, Loc, Problem, UserError, did_you_mean
 from personactl.kinds import KIND_NAMES, KindName, canonical, split_address
 from personactl.project import Environment, Project, load_project
 
@@ -94,6 +95,15 @@ class Compilation:
             [*self.warnings, *self.errors], len(self.personas), len(self.conversations), counts
         )
 
+    def secret_locs(self) -> dict[str, Loc]:
+        """Secret name -> the first position of a string calling secret() with it (a
+        cached compile has no positions: the repository is compiled again for them)."""
+        source = self if self.renderer is not None else compile_project(self.project, self.env.name)
+        found: dict[str, Loc] = {}
+        for resource in source.resources.values():
+            _secret_locs(resource.payload, None, found)
+        return found
+
     def references(self, address: str) -> set[str]:
         """The addresses the resource at `address` references with ref()."""
         return refs.targets(self.resource(address).payload)
@@ -104,6 +114,7 @@ class Compilation:
         values = bind_inputs(template, dict(raw))
         problems: list[Problem] = []
         assert self.renderer is not None, "conversations need a full compile"
+        self.renderer.var_option = True  # conversation render/create take --var
         body = render_body(template, values, self.renderer, problems)
         errors = [p for p in problems if not p.warning]
         if errors:
@@ -121,6 +132,19 @@ class Compilation:
         return found
 
 
+def _secret_locs(value: Any, loc: Loc | None, found: dict[str, Loc]) -> None:
+    if isinstance(value, str):
+        if loc is not None:
+            for name in sensitive.names(value):
+                found[name] = min(found.get(name, loc), loc)
+    elif isinstance(value, PMap):
+        for key, item in value.items():
+            _secret_locs(item, value.val_locs.get(key), found)
+    elif isinstance(value, PList):
+        for item, item_loc in zip(value, value.item_locs, strict=True):
+            _secret_locs(item, item_loc, found)
+
+
 def compile_project(
     project: Project | None = None,
     env_name: str | None = None,
@@ -136,6 +160,7 @@ def compile_project(
     env = project.environment(env_name)
     problems: list[Problem] = []
     renderer = Renderer(project.root, project.templates_dir, project.secret_env_names)
+    renderer.var_option = extra_vars is not None
     resources = fanout.compile_all(project, env, renderer, problems, extra_vars)
     personas = {a: r for a, r in resources.items() if r.kind == "personas"}
     conversations = load_conversations(project, env, problems)

@@ -13,6 +13,7 @@ from typing import Any
 
 from personactl import sensitive
 from personactl.compile import variants
+from personactl.compile.derived import without_derived
 from personactl.compile.envelope import (
     RESOURCE_FILES,
     check_envelope,
@@ -93,6 +94,9 @@ class SourceTree:
             data, problems = load_file(path, self.project.shown(path))
             self.problems.extend(problems)
             if problems and data is None:
+                self._files[path] = None
+            elif data is None:  # nothing but comments or blank lines: one error, no cascade
+                self.problems.append(Problem(Loc(self.project.shown(path), 1, 1), "file is empty"))
                 self._files[path] = None
             elif data is not None and not isinstance(data, PMap):
                 # nothing to compile: one error, not a cascade of "missing ..." ones
@@ -291,15 +295,14 @@ def compile_resources(
             rendered = renderer.render_tree(body, variables, problems, body.loc)
             rendered = localize(rendered, env.api) if persona else rendered
             _check_literal_secrets(rendered, problems, kind.name)
-            for issue in check_body(kind.name, rendered, allow_unknown=layered.allow_unknown):
+            issues = check_body(kind.name, rendered, allow_unknown=layered.allow_unknown)
+            for issue in without_derived(issues, rendered):
                 loc = (
                     variants.blame(target, body, issue.path)
                     or locate(rendered, issue.path, key=issue.key)
                     or node.loc
                 )
-                problems.append(
-                    Problem(loc, f"{address}: {issue.message}", issue.hint, warning=issue.warning)
-                )
+                problems.append(Problem(loc, issue.message, issue.hint, issue.warning, (address,)))
             compiled[address] = CompiledResource(address, project.shown(path), rendered, kind.name)
     return compiled
 
@@ -339,10 +342,15 @@ def _check_literal_secrets(tree: Any, problems: list[Problem], kind: KindName) -
         _literal_secrets(node, problems, keys)
 
 
+def _secret_or_template(value: str) -> bool:
+    # a template left as written failed to render, and that failure is reported already
+    return sensitive.contains(value) or "{{" in value or "{%" in value
+
+
 def _literal_secrets(tree: Any, problems: list[Problem], keys: frozenset[str]) -> None:
     if isinstance(tree, PMap):
         for k, v in tree.items():
-            if k in keys and isinstance(v, str) and v and not sensitive.contains(v):
+            if k in keys and isinstance(v, str) and v and not _secret_or_template(v):
                 problems.append(
                     Problem(
                         tree.val_locs.get(k),

@@ -289,6 +289,39 @@ def _may_expand(text: str) -> bool:
     return "*" in text or len(text) >= MAX_EXPANDED_NODES // 4
 
 
+def _indentation(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _indent_hint(exc: yaml.MarkedYAMLError, text: str) -> str:
+    """Most YAML errors in hand-written files are indentation: say which lines disagree."""
+    mark, context, problem = exc.problem_mark, exc.context_mark, str(exc.problem)
+    if mark is None:
+        return ""
+    lines = text.splitlines()
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    if line[_indentation(line) :].startswith("\t"):
+        return "YAML indents with spaces, not tabs"
+    misplaced = "expected <block end>" in problem or "expected key" in problem
+    if misplaced and context is not None and mark.line != context.line:
+        return (
+            f"check the indentation: line {mark.line + 1} is indented {_indentation(line)} "
+            f"spaces, which matches no key above it (the mapping at line {context.line + 1} "
+            f"is indented {context.column})"
+        )
+    if "mapping values are not allowed" not in problem:
+        return ""
+    if ":" in line[: mark.column]:  # `key: a: b`: the value holds ": "
+        return "quote a value that contains ': '"
+    above = [t for t in lines[: mark.line] if t.strip() and not t.lstrip().startswith("#")]
+    if above and _indentation(line) > _indentation(above[-1]):
+        return (
+            f"check the indentation: line {mark.line + 1} is indented more than the key "
+            "above it, which already has a value on its line"
+        )
+    return ""
+
+
 def load_text(text: str, path: str) -> tuple[Any, list[Problem]]:
     """Parse one YAML document; `path` is how the file is named in messages."""
     loader = _Loader(text)
@@ -299,7 +332,7 @@ def load_text(text: str, path: str) -> tuple[Any, list[Problem]]:
             mark = exc.problem_mark or exc.context_mark
             loc = Loc(path, mark.line + 1, mark.column + 1) if mark else Loc(path, 1, 1)
             message = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-            return None, [Problem(loc, f"invalid YAML: {message}")]
+            return None, [Problem(loc, f"invalid YAML: {message}", _indent_hint(exc, text))]
         except yaml.reader.ReaderError as exc:  # no mark: a position in the text
             before = text[: exc.position]
             where = Loc(path, before.count("\n") + 1, len(before) - before.rfind("\n"))

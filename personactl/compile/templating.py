@@ -32,7 +32,7 @@ from jinja2.visitor import NodeTransformer
 
 from personactl import refs
 from personactl.compile.source import PList, PMap
-from personactl.errors import Loc, Problem
+from personactl.errors import Loc, Problem, did_you_mean
 from personactl.kinds import canonical
 from personactl.output import json_key
 from personactl.project import confined
@@ -265,6 +265,7 @@ class _Reused:
     text: str
     seconds: float
     built: int
+    printed: Any  # the last `{{ }}` value: a single expression's native type (_native)
 
 
 class _BoundedSandbox(ImmutableSandboxedEnvironment):
@@ -280,6 +281,7 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
         self.globals["range"] = self._range
         self.globals["lipsum"] = self._lipsum
         self.finalize = self._finalize
+        self.printed: Any = None
 
     # --- the hooks
 
@@ -300,9 +302,13 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
             parts.append(chunk)
         return budget.add("".join(parts))
 
-    def _finalize(self, value: Any) -> Any:
+    # pass_context: Jinja then prints constants at run time too (`{{ 5 }}` is not folded
+    # into the template's text), so every `{{ }}` comes through here
+    @jinja2.pass_context
+    def _finalize(self, _context: Context, value: Any) -> Any:
         # `{{ value }}` prints it: check its size before str() builds the text
         _too_long(_size(value))
+        self.printed = value  # before it becomes text: see Renderer._native
         return value
 
     def _metered_iter(self, items: Any) -> Iterator[Any]:
@@ -511,6 +517,8 @@ class Renderer:
         self.env_reads: dict[str, str | None] = {}
         # every ref() made, in order (a dict as an ordered set)
         self.ref_calls: dict[RefCall, None] = {}
+        # the running command takes --var (preview, conversation, llm): hints may say so
+        self.var_option = False
         self._value_loc: Loc | None = None  # of the YAML value being rendered
         self._compiled: dict[str, jinja2.Template] = {}
         # template source (and file under templates/) -> the variables its output depends
@@ -542,6 +550,9 @@ class Renderer:
         return default
 
     def _secret(self, name: str) -> str:
+        if isinstance(name, jinja2.Undefined):  # secret(TTS_API_KEY): a variable, unset
+            unquoted = getattr(name, "_undefined_name", None) or "NAME"
+            raise _TemplateFunctionError(f"secret() takes a quoted name: secret('{unquoted}')")
         if not isinstance(name, str) or not name:
             raise _TemplateFunctionError("secret() takes the name of an environment variable")
         self._secret_calls.add(name)  # a computed name too: later env() calls are refused
@@ -587,8 +598,9 @@ class Renderer:
         except jinja2.TemplateNotFound as exc:
             raise TemplateFailure(
                 Problem(
-                    loc,
-                    f"template not found: {exc.name}",
+                    # the include/import/extends that asked for it: a template file's line
+                    self._runtime_loc(loc),
+                    f"template '{exc.name}' not found",
                     f"include paths are relative to {self._shown(self.templates_dir)}/",
                 )
             ) from None
@@ -609,15 +621,27 @@ class Renderer:
                 Problem(
                     self._runtime_loc(loc),
                     f"undefined variable: {exc.message}",
-                    "declare it under vars: or pass it with --var",
+                    self._undefined_hint(exc.message or "", variables),
                 )
             ) from None
         except _TemplateFunctionError as exc:
             raise TemplateFailure(Problem(self._runtime_loc(loc), str(exc), exc.hint)) from None
         except (TypeError, ValueError, ArithmeticError, LookupError, jinja2.TemplateError) as exc:
-            raise TemplateFailure(
-                Problem(self._runtime_loc(loc), f"template error: {exc}")
-            ) from None
+            # an unknown test inside {% if %} is only found when the branch runs
+            unknown = _unknown_name(str(exc), self.env)
+            message, hint = unknown or (f"template error: {exc}", "")
+            raise TemplateFailure(Problem(self._runtime_loc(loc), message, hint)) from None
+
+    def _undefined_hint(self, message: str, variables: dict[str, Any]) -> str:
+        """A near variable's name when there is one; --var only where the command has it."""
+        declare = (
+            "declare it under vars: or pass it with --var"
+            if self.var_option
+            else ("declare it under vars:")
+        )
+        unknown = _UNDEFINED.match(message)
+        near = did_you_mean(unknown.group(1), variables) if unknown else ""
+        return f"{near} otherwise {declare}" if near else declare
 
     def _rendered(self, source: str, variables: dict[str, Any], loc: Loc | None) -> str:
         """`source` rendered: compiled once, and reused for the same inputs."""
@@ -629,12 +653,14 @@ class Renderer:
         key = self._reuse_key(source, variables)
         if key is not None and (reused := self._reused.get(key)) is not None:
             budget.charge(reused)
+            self.env.printed = reused.printed
             return reused.text
         self._value_loc = loc
         started, built = time.thread_time(), budget.built
         text = template.render(variables)
         if key is not None and len(text) <= MAX_REUSED_CHARS and len(self._reused) < MAX_REUSED:
-            self._reused[key] = _Reused(text, time.thread_time() - started, budget.built - built)
+            spent = time.thread_time() - started
+            self._reused[key] = _Reused(text, spent, budget.built - built, self.env.printed)
         return text
 
     def _reuse_key(self, source: str, variables: dict[str, Any]) -> tuple[Any, ...] | None:
@@ -696,7 +722,9 @@ class Renderer:
             return value
         if isinstance(value, str):
             try:
-                return self._render_string(value, variables, loc)
+                self.env.printed = None
+                text = self._render_string(value, variables, loc)
+                return self._native(value, text)
             except TemplateFailure as exc:
                 problems.append(exc.problem)
                 return value
@@ -720,6 +748,15 @@ class Renderer:
             return seq
         return value
 
+    def _native(self, source: str, text: str) -> Any:
+        """A value that is one `{{ expression }}` and nothing else keeps the expression's
+        type (`"{{ minutes * 60 }}"` is a number); any other template gives text."""
+        value = self.env.printed
+        typed = isinstance(value, (bool, int, float, list, tuple, dict))
+        if typed and _SINGLE.match(source) and _plain(value):
+            return list(value) if isinstance(value, tuple) else value
+        return text
+
     def _shown(self, path: Path) -> str:
         try:
             return path.relative_to(self.root).as_posix()
@@ -739,6 +776,9 @@ class Renderer:
 
     def _syntax_problem(self, exc: jinja2.TemplateSyntaxError, loc: Loc | None) -> Problem:
         where = self._template_loc(exc.filename, exc.lineno, loc)
+        unknown = _unknown_name(exc.message or "", self.env)
+        if unknown is not None:
+            return Problem(where, *unknown)
         return Problem(where, f"template syntax error: {exc.message}")
 
     def _runtime_loc(self, loc: Loc | None) -> Loc | None:
@@ -759,6 +799,33 @@ class Renderer:
 def is_template(text: str) -> bool:
     """Whether a string holds Jinja (and is rendered), as render_tree decides."""
     return not _is_static(text)
+
+
+_NO_SUCH = re.compile(r"No (filter|test) named '([^']+)'")
+
+
+def _unknown_name(message: str, env: jinja2.Environment) -> tuple[str, str] | None:
+    """`unknown filter 'uper'` and a did-you-mean, for Jinja's "No filter named ..."."""
+    found = _NO_SUCH.match(message)
+    if found is None:
+        return None
+    what, name = found.groups()
+    known = env.filters if what == "filter" else env.tests
+    return f"unknown {what} '{name}'", did_you_mean(name, (k for k in known if k[0] != "_"))
+
+
+_UNDEFINED = re.compile(r"'([^']+)' is undefined\Z")
+# one `{{ ... }}` with only whitespace around it and no other template marker inside
+_SINGLE = re.compile(r"\s*\{\{(?:(?!\}\}|\{\{|\{%|\{#).)*\}\}\s*\Z", re.DOTALL)
+
+
+def _plain(value: Any) -> bool:
+    """JSON data: what a payload field can hold (not a macro, a range, a loop cycler)."""
+    if isinstance(value, (list, tuple)):
+        return all(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return value is None or isinstance(value, (str, bool, int, float))
 
 
 def _is_static(value: Any) -> bool:

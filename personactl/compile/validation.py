@@ -94,12 +94,12 @@ def merge(summaries: Mapping[str, cache.Summary]) -> list[Problem]:
 
 
 def by_position(problems: list[Problem]) -> list[Problem]:
-    return sorted(problems, key=lambda p: (p.loc or Loc(""), p.message))
+    return sorted(problems, key=lambda p: (p.loc or Loc(""), _text_of(p)))
 
 
 def _text_of(problem: Problem) -> str:
     """The message as the text format shows it, without position and severity."""
-    return Problem(None, problem.message, problem.hint).format()
+    return replace(problem, loc=None, warning=False).format()
 
 
 def _escape(text: str, *, prop: bool = False) -> str:

@@ -28,7 +28,7 @@ from personactl.deploy.execute import (
 )
 from personactl.deploy.plan import Plan, build_plan, matches_target
 from personactl.deploy.state import Resource, State, StateStore, now
-from personactl.errors import ConfigErrors, Problem, UserError, did_you_mean
+from personactl.errors import ConfigErrors, Loc, Problem, UserError, did_you_mean
 from personactl.kinds import Api, kind_of
 from personactl.project import Environment, Project
 
@@ -89,20 +89,33 @@ def open_state(
     return FileStore(path, env.name, project.shown(path), env.api)
 
 
-def _require_secrets(payloads: Mapping[str, Any], environ: Mapping[str, str]) -> None:
-    """One line per secret not set or not sendable, naming the resources that need it."""
+# how close a set variable's name must be to a missing secret's to be suggested: a
+# misspelling (CUSTOM_LLM_APIKEY), not another key with the same suffix (TTS_API_KEY)
+_NEAR_NAME = 0.85
+
+
+def _require_secrets(
+    payloads: Mapping[str, Any],
+    environ: Mapping[str, str],
+    locate: Callable[[], Mapping[str, Loc]] | None = None,
+) -> None:
+    """One line per secret not set or not sendable, naming the resources that need it, at
+    the string that calls secret() (`locate`: name -> position, asked only on error)."""
     users: dict[str, list[str]] = {}
     for address, payload in payloads.items():
         for name in sensitive.names(payload):
             if sensitive.unusable(name, environ):
                 users.setdefault(name, []).append(address)
+    locs = locate() if users and locate is not None else {}
     problems = []
     for name, needed_by in sorted(users.items()):
         shown = ", ".join(needed_by[:3]) + (
             f" and {len(needed_by) - 3} more" if len(needed_by) > 3 else ""
         )
         why, hint = sensitive.unusable(name, environ) or ("", "")
-        problems.append(Problem(None, f"secret {name} {why} (used by {shown})", hint))
+        if name not in environ and (near := did_you_mean(name, environ, cutoff=_NEAR_NAME)):
+            hint = f"{near} It is set; otherwise {hint}"
+        problems.append(Problem(locs.get(name), f"secret {name} {why} (used by {shown})", hint))
     if problems:
         raise ConfigErrors(problems)
 
@@ -124,7 +137,7 @@ def make_plan(
             raise UserError(
                 f"--target {target}: no such address", hint=did_you_mean(target, comp.resources)
             )
-    _require_secrets({a: p.payload for a, p in comp.resources.items()}, environ)
+    _require_secrets({a: p.payload for a, p in comp.resources.items()}, environ, comp.secret_locs)
     plan = build_plan(
         environment=comp.env.name,
         backend=comp.env.backend,
