@@ -396,6 +396,7 @@ def test_matrix_errors(tmp_path: Path) -> None:
         "personas/support.yaml:3:18: duplicate matrix value 'en' in 'language'",
         "personas/support.yaml:3:22: matrix value 'a/b' contains '/' (hint: a variant key is "
         "one address segment: no '/', not empty, '.' or '..')",
+        "3 errors in 1 file",
     ]
 
 
@@ -423,9 +424,10 @@ def test_an_empty_matrix_and_a_broken_data_file_report_once(tmp_path: Path) -> N
     root = build_tree(tmp_path, {"personactl.yaml": PROJECT, "personas/support.yaml": text})
     _out, err = _cli(root, "validate", code=1)
     assert err.splitlines() == [
-        "personas/support.yaml:1:9: matrix names no list (hint: e.g. language: [en, es])"
+        "personas/support.yaml:1:9: matrix names no list (hint: e.g. language: [en, es])",
+        "1 error in 1 file",
     ]
     # an explicit variant of a file whose data cannot be read is not reported as well
     root = _repo(tmp_path / "b", {}, extra="variants:\n  acme: {vars: {x: 1}}\n")
     _out, err = _cli(root, "validate", code=1)
-    assert len(err.splitlines()) == 1 and "not found" in err
+    assert len(err.splitlines()) == 2 and "not found" in err
