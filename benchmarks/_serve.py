@@ -140,3 +140,34 @@ def timed_rss(
         wall, out = run([str(gnu_time), "-f", "%M", "-o", f.name, *cmd], env, ok)
         text = f.read().strip().splitlines()
     return wall, int(text[-1]) if text and text[-1].isdigit() else None, out
+
+
+def bare_creates(url: str, bodies: list[dict[str, Any]], parallelism: int) -> float:
+    """Seconds for a bare HTTP client (httpx, `parallelism` threads, a connection each)
+    to POST every body to /v2/personas: what the server itself allows, with none of
+    personactl's work (compile, plan, journal, read-back)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    limits = httpx.Limits(max_connections=parallelism, max_keepalive_connections=parallelism)
+    with httpx.Client(base_url=url, headers={"x-api-key": API_KEY}, limits=limits) as client:
+
+        def one(body: dict[str, Any]) -> None:
+            resp = client.post("/v2/personas", json=body)
+            if resp.is_error:
+                sys.exit(f"bare create: HTTP {resp.status_code}: {resp.text[:500]}")
+
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(parallelism) as pool:
+            list(pool.map(one, bodies))
+        return time.perf_counter() - t0
+
+
+def sent_bodies(repo: Path, env_name: str = "bench") -> list[dict[str, Any]]:
+    """The persona bodies an apply of `repo` sends: compiled, secrets resolved."""
+    from personactl import sensitive
+    from personactl.compile.compilation import compile_project
+
+    comp = compile_project(root=repo, env_name=env_name)
+    return [sensitive.resolve(r.payload, SECRETS) for r in comp.resources.values()]

@@ -19,6 +19,8 @@ subprocess, and reports, in one run:
   busy machine slows both sides);
 - a no-change `personactl plan --detailed-exitcode` afterwards: the requests it makes
   (goal: only list pages, no per-persona GET) and its time;
+- the server floor: the same creates from a bare HTTP client (httpx, P threads) on a
+  fresh server, i.e. what `personactl serve` itself allows on this machine;
 - for scale: `personactl validate` (start-up + compile, no API) and a plan against the
   empty server (start-up + compile + one list page).
 
@@ -51,11 +53,13 @@ import _synth  # noqa: E402
 from _serve import (  # noqa: E402
     PAGE_SIZE,
     Server,
+    bare_creates,
     bench_env,
     breakdown,
     console_script,
     free_port,
     run,
+    sent_bodies,
 )
 
 
@@ -194,7 +198,23 @@ def _measure(
             a["creates_ratio_to_ideal"] = a["creates_s"] / a["ideal_s"]
             a["after_creates_s"] = a["time_s"] - a.get("creates_end_s", math.nan)
         applies.append(_median_run(runs))
+    plan_nochange["server_floor_s"] = _server_floor(
+        base, port, args.latency_ms, sent_bodies(repo), max(args.parallelism)
+    )
     return applies, plan_empty, plan_nochange
+
+
+def _server_floor(
+    base: Path, port: int, latency_ms: float, bodies: list[dict[str, Any]], p: int
+) -> float:
+    """The same creates from a bare HTTP client on a fresh server (see bare_creates)."""
+    db = base / "serve-floor.db"
+    server = Server(db, port, latency_ms)
+    try:
+        return bare_creates(server.url, bodies, p)
+    finally:
+        server.stop()
+        db.unlink(missing_ok=True)
 
 
 def main() -> None:
@@ -252,6 +272,9 @@ def main() -> None:
         res["creates_speedup_16_vs_1"] = by_p[1]["creates_s"] / by_p[16]["creates_s"]
     top = by_p[max(by_p)]
     res["ratio_to_validate_plus_ideal"] = top["ratio_to_validate_plus_ideal"]
+    floor = plan_nochange["server_floor_s"]
+    res["server_floor_s"] = floor
+    res["ratio_to_validate_plus_server_floor"] = top["time_s"] / (validate_s + floor)
     res["goal_apply_met"] = top["ratio_to_validate_plus_ideal"] <= 1.5
     res["goal_creates_phase_met"] = top["creates_ratio_to_ideal"] <= 1.5
 
@@ -318,6 +341,13 @@ def main() -> None:
             "  only list pages?",
             "      yes" if res["plan_nochange_only_list_pages"] else "       NO",
             f"expected {pages} pages of {PAGE_SIZE}",
+        ),
+        (
+            "server floor, bare client",
+            ms(floor),
+            f"the same {n} creates from bare httpx at parallelism {top['parallelism']}: "
+            f"what serve allows; apply / (validate + floor) = "
+            f"{res['ratio_to_validate_plus_server_floor']:.2f}x",
         ),
         (
             f"goal: apply@{top['parallelism']} <= 1.5x (validate + ideal)",
