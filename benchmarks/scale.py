@@ -7,17 +7,19 @@
 For each N, a synthetic repository (benchmarks/_synth.py: N / --variants files of
 --variants variants each; the personas are counted, not assumed) and, in order:
 
-- cold `validate` (no compile cache) of the `bench` environment: wall time, peak RSS;
-- one-file-edit `validate`: a warm validate fills the cache, one persona file is
-  edited (a variable every variant reads), then `validate` is timed;
+- cold `validate` of the `bench` environment (an empty compile cache, which it
+  fills): wall time, peak RSS;
+- one-file-edit `validate`: one persona file is edited (a variable every variant
+  reads), then `validate` is timed, with the cache the cold one left;
 - `apply --auto-approve --parallelism 16` of all creates against a fresh
-  `personactl serve --latency-ms 20`: wall time, peak RSS, the ideal
-  N x latency / 16, and the ratios to it and to (cold validate + ideal);
-- a no-change `plan --detailed-exitcode` afterwards: its time and the requests the
-  server counted (/_stats: list pages only, no GET per persona).
+  `personactl serve --latency-ms 20`, without the compile cache (what a fresh CI
+  checkout pays): wall time, peak RSS, the ideal N x latency / 16, and the ratios
+  to it and to (cold validate + ideal);
+- a no-change `plan --detailed-exitcode` afterwards (the compile from the cache, so
+  the figure is the plan's own: list pages and diffs): its time and the requests
+  the server counted (/_stats: list pages only, no GET per persona).
 
-Every command but the edited validate runs without the compile cache (what a fresh
-CI checkout pays).  Times are medians of --runs (the apply's on a fresh server each
+Times are medians of --runs (the apply's on a fresh server each
 run); peak memory (/usr/bin/time %M) is the highest of the runs.  --cpus pins the
 personactl commands (not the server) with taskset.  Growth per persona between
 consecutive sizes is reported (1.0 = linear).  Prints a table (or with --markdown
@@ -82,12 +84,13 @@ def _size(n_wanted: int, args: argparse.Namespace, base: Path, pin: list[str]) -
     validate, validate_rss = [], []
     edited = []
     for i in range(runs):
-        t, rss, out = timed_rss([*cli, "validate"], env)
+        # cold: an empty cache (this validate fills it for the edited one)
+        shutil.rmtree(repo / ".personactl" / "cache", ignore_errors=True)
+        t, rss, out = timed_rss([*cli, "validate"], warm_env)
         if f"{n} personas" not in out:
             sys.exit(f"unexpected validate output:\n{out[-2000:]}")
         validate.append(t)
         validate_rss.append(rss)
-        run([*cli, "validate"], warm_env)  # fills (or refreshes) the cache
         _edit(repo, i)
         edited.append(run([*cli, "validate"], warm_env)[0])
 
@@ -106,7 +109,7 @@ def _size(n_wanted: int, args: argparse.Namespace, base: Path, pin: list[str]) -
             applies.append(t)
             apply_rss.append(rss)
             server.reset()
-            plans.append(run([*cli, "plan", "--detailed-exitcode"], env)[0])
+            plans.append(run([*cli, "plan", "--detailed-exitcode"], warm_env)[0])
             requests = breakdown(server.stats())
         finally:
             server.stop()
