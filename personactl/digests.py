@@ -16,6 +16,7 @@ import functools
 import hashlib
 import hmac
 import secrets
+import threading
 from typing import Any
 
 SCHEME = "scrypt$"
@@ -27,13 +28,18 @@ _PARAMS = f"n={_N},r={_R},p={_P}"
 _MAXMEM = 64 * 1024 * 1024
 
 _run_salts: dict[str, str] = {}  # value -> its salt in this process
+# Single flight: threads asking for one derivation at once (16 parallel creates of
+# personas sharing a key, in `personactl serve`) wait for the first and then hit the
+# memo, instead of running 16 scrypts of 16 MiB side by side.
+_derive_lock = threading.Lock()
 
 
 def digest(value: str, salt: str | None = None) -> str:
     """The scrypt digest of `value` (with this run's salt for it unless given)."""
     if salt is None:
         salt = _run_salts.setdefault(value, secrets.token_hex(16))
-    return derive(value, salt, _N, _R, _P)
+    with _derive_lock:
+        return derive(value, salt, _N, _R, _P)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -58,7 +64,8 @@ def verify(value: str, stored: Any) -> bool:
     try:
         params, salt, _hash = stored[len(SCHEME) :].split("$")
         cost = dict(item.split("=", 1) for item in params.split(","))
-        again = derive(value, salt, int(cost["n"]), int(cost["r"]), int(cost["p"]))
+        with _derive_lock:
+            again = derive(value, salt, int(cost["n"]), int(cost["r"]), int(cost["p"]))
     except (ValueError, KeyError):  # malformed, or parameters scrypt refuses
         return False
     if not hmac.compare_digest(again, stored):

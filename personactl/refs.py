@@ -8,6 +8,7 @@ called `ref('ADDRESS')` (as `secret()` leaves a placeholder, see sensitive.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Mapping
@@ -39,7 +40,11 @@ def targets(value: Any) -> set[str]:
 
 def resolve(value: Any, ids: Mapping[str, str], missing: str | None = KNOWN_AFTER_APPLY) -> Any:
     """A copy with each reference replaced by its id; one not in `ids` becomes `missing`,
-    or stays a placeholder when `missing` is None (for apply to fill in later)."""
+    or stays a placeholder when `missing` is None (for apply to fill in later).  A value
+    with no reference is returned as is (one C-speed scan instead of a copy)."""
+    with contextlib.suppress(TypeError, ValueError):  # not JSON data (a sentinel): walk it
+        if not targets(value):
+            return value
 
     def one(match: re.Match[str]) -> str:
         found = ids.get(match.group(1))

@@ -35,12 +35,21 @@ def test_compile_benchmark_runs() -> None:
 
 
 def test_deploy_benchmark_runs() -> None:
-    res = _result("benchmarks/deploy.py", "--personas", "6", "--plan-runs", "1")
+    res = _result("benchmarks/deploy.py", "--personas", "6", "--runs", "1", "--plan-runs", "1")
     assert res["personas"] == 6
     assert [a["requests"]["create"] for a in res["applies"]] == [6, 6]
+    assert res["ratio_to_validate_plus_ideal"] > 0
     assert res["plan_nochange_only_list_pages"] is True
 
 
 def test_llm_benchmark_runs() -> None:
     res = _result("benchmarks/llm.py", "--runs", "1", "--chunks", "50")
     assert res["chunks"] == 50 and res["start_to_request_ms"] > 0
+
+
+def test_scale_benchmark_runs() -> None:
+    res = _result("benchmarks/scale.py", "--sizes", "6", "--runs", "1", "--markdown")
+    (row,) = res["rows"]
+    assert row["personas"] == 8  # 6 / 4 variants -> 2 files of 4
+    assert row["plan_only_list_pages"] is True and row["plan_requests"] == 1
+    assert {"validate_s", "edit_validate_s", "apply_s", "apply_ratio_to_ideal"} <= set(row)

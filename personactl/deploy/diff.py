@@ -47,18 +47,21 @@ def hashed(desired: Any, previous: Any, environ: Mapping[str, str]) -> Any:
     """The payload as state keeps it: each sensitive string as a salted digest
     (the previous digest is kept when the value did not change, so state does not churn;
     an older-format one is rewritten)."""
+    # one C-speed scan of the whole payload, not one per level
+    return _hashed(desired, previous, environ) if sensitive.contains(desired) else desired
+
+
+def _hashed(desired: Any, previous: Any, environ: Mapping[str, str]) -> Any:
     if _secret_string(desired):
         real = sensitive.resolve(desired, environ)
         return previous if is_current(previous) and verify(real, previous) else digest(real)
-    if not sensitive.contains(desired):
-        return desired
     if isinstance(desired, dict):
         prev = previous if isinstance(previous, dict) else {}
-        return {k: hashed(v, prev.get(k), environ) for k, v in desired.items()}
+        return {k: _hashed(v, prev.get(k), environ) for k, v in desired.items()}
     if isinstance(desired, list):
         prev_list = previous if isinstance(previous, list) else []
         return [
-            hashed(v, prev_list[i] if i < len(prev_list) else None, environ)
+            _hashed(v, prev_list[i] if i < len(prev_list) else None, environ)
             for i, v in enumerate(desired)
         ]
     return desired

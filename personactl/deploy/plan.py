@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
@@ -46,7 +47,7 @@ class Change:
         resources created in the same apply `(known after apply)`."""
         return [refs.shown(sensitive.mask(op)) for op in self.ops]
 
-    @property
+    @functools.cached_property  # asked by the plan check, every wave and every worker
     def depends_on(self) -> set[str]:
         """Addresses whose ids this change still needs (created earlier in the same apply)."""
         return refs.targets([self.body, self.ops])

@@ -526,6 +526,10 @@ def run(
     log_level: str = "info",
 ) -> None:
     """Serve until interrupted.  Faults default to $PERSONACTL_SERVE_FAULTS."""
+    # The write checks' pydantic schema, imported before listening: imported by the first
+    # create instead, it stalls every request in flight for half a second (the GIL).
+    import personactl.schema  # noqa: F401
+
     store = Store(db_path, seed_system=seed_system)
     try:
         app = create_app(store, api_key, faults if faults is not None else Faults.from_env())

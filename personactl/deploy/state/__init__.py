@@ -113,22 +113,31 @@ class State:
             state.pending[address] = dict(body)
         return state
 
-    def apply_entry(self, entry: Mapping[str, Any]) -> None:
+    def apply_entry(self, entry: Mapping[str, Any], owners: dict[str, str] | None = None) -> None:
         """Fold one journal entry (see Recorder) into this state; a malformed one is a
-        ValueError (or KeyError/TypeError) and changes nothing."""
+        ValueError (or KeyError/TypeError) and changes nothing.  A caller folding many
+        passes `owners` (`by_id()`, kept up to date here): without it each put scans
+        every resource, quadratic over an apply of thousands."""
         address = entry["address"]
         op: JournalOp = entry["op"]
         if not isinstance(address, str) or not address:
             raise ValueError(f"journal address {address!r} is not a non-empty string")
         if op == "put":
             resource = Resource.from_data(entry["resource"], self.kind(address), address)
-            owner = next((a for a, r in self.resources.items() if r.id == resource.id), address)
+            owner = (self.by_id() if owners is None else owners).get(resource.id, address)
             if owner != address:  # folded in, it would make the state unreadable
                 raise ValueError(f"{address} and {owner} would share id {resource.id}")
+            old = self.resources.get(address)
+            if owners is not None:
+                if old is not None:
+                    owners.pop(old.id, None)
+                owners[resource.id] = address
             self.resources[address] = resource
             self.pending.pop(address, None)
         elif op == "rm":
-            self.resources.pop(address, None)
+            old = self.resources.pop(address, None)
+            if owners is not None and old is not None:
+                owners.pop(old.id, None)
             self.pending.pop(address, None)
         elif op == "creating":
             if not isinstance(entry["body"], dict):
@@ -195,6 +204,7 @@ class Recorder:
         self._finish = finish
         self._lock = threading.Lock()
         self._claimed: set[str] = set()  # ids adopted by this apply
+        self._owners = state.by_id()  # id -> address, kept up to date by apply_entry
 
     def pending(self, address: str) -> dict[str, Any] | None:
         """The body of a create an earlier, interrupted apply sent for `address`."""
@@ -228,8 +238,7 @@ class Recorder:
     def claim(self, rid: str) -> bool:
         """Reserve an unmanaged resource for adoption; False if managed or already claimed."""
         with self._lock:
-            managed = {r.id for r in self.state.resources.values()}
-            if rid in managed or rid in self._claimed:
+            if rid in self._owners or rid in self._claimed:
                 return False
             self._claimed.add(rid)
             return True
@@ -237,7 +246,7 @@ class Recorder:
     def _record(self, entry: dict[str, Any]) -> None:
         self._sink(entry)
         with self._lock:
-            self.state.apply_entry(entry)
+            self.state.apply_entry(entry, self._owners)
 
     def close(self) -> None:
         self._finish()

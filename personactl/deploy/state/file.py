@@ -73,9 +73,10 @@ class FileStore:
             raise unreadable(self.where, exc) from None
 
     def _replay(self, state: State) -> None:
+        owners = state.by_id()
         for line in self.journal_path.read_text(encoding="utf-8").splitlines():
             try:
-                state.apply_entry(json.loads(line))
+                state.apply_entry(json.loads(line), owners)
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue  # a torn last line from a killed process
 
