@@ -69,6 +69,9 @@ class Diff:
     ops: list[dict[str, Any]] = field(default_factory=list)  # values may hold secret placeholders
     before: dict[str, Any] = field(default_factory=dict)  # deployed value per changed pointer
     drift: list[str] = field(default_factory=list)  # pointers changed outside personactl
+    # pointers of deployed secrets that state holds no digest of (adopted by import):
+    # whether their value changed is not known
+    unrecorded: list[str] = field(default_factory=list)
 
 
 def three_way(
@@ -106,6 +109,8 @@ def _compare(dv: Any, sv: Any, lv: Any, p: str, environ: Mapping[str, str], out:
     if _secret_string(dv):
         if sv is _MISSING or not verify(sensitive.resolve(dv, environ), sv):
             _set(out, p, dv, lv, None if lv is _MISSING else sensitive.MASK)
+            if sv is _MISSING and lv is not _MISSING:
+                out.unrecorded.append(p)
     elif isinstance(dv, Mapping) and isinstance(lv, Mapping):
         _walk(dv, sv, lv, p, environ, out)
     elif isinstance(dv, list) and sensitive.names(dv):

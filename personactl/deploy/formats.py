@@ -93,6 +93,10 @@ def _op_lines(change: Change) -> list[str]:
             continue
         drift = "  (changed outside personactl)" if path in change.drift else ""
         before = change.before.get(path)
+        if before == sensitive.MASK and op["op"] != "remove" and _shown(op["value"]) == before:
+            # two masks say nothing by themselves: why the field is in the plan
+            unknown = path in change.unrecorded
+            drift += "  # not known after import" if unknown else "  # secret value changed"
         if op["op"] == "add" and before is None:
             before = ABSENT
         after = ABSENT if op["op"] == "remove" else op["value"]

@@ -31,6 +31,7 @@ class Change:
     applied: JSON | None = None  # what state records after success (hashed)
     before: JSON = field(default_factory=dict)
     drift: list[str] = field(default_factory=list)
+    unrecorded: list[str] = field(default_factory=list)  # secrets state has no digest of
     secret_digests: dict[str, str] = field(default_factory=dict)
     recreate: bool = False  # in state, but deleted remotely
     pending: bool = False  # an earlier, interrupted apply sent this create
@@ -60,6 +61,7 @@ class Change:
             "fingerprint": self.fingerprint,
             "before": sensitive.mask(self.before),
             "drift": self.drift,
+            "unrecorded": self.unrecorded,
             "recreate": self.recreate,
             "pending": self.pending,
             "adoptable": self.adoptable,
@@ -183,6 +185,7 @@ def _planned(
         applied=applied,
         before=diff.before,
         drift=diff.drift,
+        unrecorded=diff.unrecorded,
         secret_digests=digests,
     )
 

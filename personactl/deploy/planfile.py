@@ -32,6 +32,7 @@ class _ChangeFile(_Edge):
     execute: _Execute
     before: JSON = {}
     drift: list[str] = []
+    unrecorded: list[str] = []
     secret_digests: dict[str, str] = {}
     recreate: bool = False
     pending: bool = False
@@ -71,6 +72,7 @@ def _change_from_file(raw: _ChangeFile, api: Api) -> Change:
         applied=raw.execute.applied,
         before=raw.before,
         drift=raw.drift,
+        unrecorded=raw.unrecorded,
         secret_digests=raw.secret_digests,
         recreate=raw.recreate,
         pending=raw.pending,
