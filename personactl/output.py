@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,6 +14,14 @@ from typing import Any, Literal
 PlanFormat = Literal["text", "json", "markdown"]
 PLAN_FORMATS: tuple[PlanFormat, ...] = ("text", "json", "markdown")
 RenderFormat = Literal["json", "yaml"]
+
+
+def listing(items: Sequence[str], limit: int = 10) -> str:
+    """Items for a message, joined with ", ", past `limit` the rest counted
+    (`a, b, c, … and 57 more`): a message stays one readable line."""
+    if len(items) <= limit:
+        return ", ".join(items)
+    return ", ".join(items[:limit]) + f", … and {len(items) - limit} more"
 
 
 def to_json(data: Any) -> str:
@@ -60,11 +68,23 @@ def to_plain(value: Any) -> Any:
     return value
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temp file, fsync and rename: readers see the old or the new file, never half."""
+def _umask() -> int:
+    # no getter before Python 3.13 (os.umask sets it): set and restore at once
+    current = os.umask(0o077)
+    os.umask(current)
+    return current
+
+
+def write_atomic(path: Path, text: str, *, shared: bool = False) -> None:
+    """Write via a temp file, fsync and rename: readers see the old or the new file, never half.
+
+    The file is private (0600, mkstemp's) unless `shared`: then 0666 less the umask, as
+    any tool's output (rendered JSON, schemas, plans: nothing a secret reaches)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if shared:
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()

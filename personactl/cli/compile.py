@@ -118,7 +118,7 @@ def render(addresses: tuple[str, ...], out: Path | None, fmt: RenderFormat, chec
         click.echo(f"{len(files)} rendered file(s) under {out}/ are up to date.", err=True)
         return
     for target, (_shown, text) in files.items():
-        write_atomic(target, text)
+        write_atomic(target, text, shared=True)
         click.echo(str(target), err=True)
 
 
@@ -179,12 +179,20 @@ def preview(
 @click.option("--force", is_flag=True, help="Overwrite the example files of an existing project.")
 def init(directory: Path | None, force: bool) -> None:
     """Scaffold a working persona repository in DIR (default: the cwd)."""
+    import os
+    import shlex
+
     from personactl.scaffold import scaffold
 
     target = directory or Path.cwd()
-    written = scaffold(target, force=force)
+    done = scaffold(target, force=force)
+    for rel in done.overwritten:
+        click.echo(f"Overwrote {rel}", err=True)
+    # `cd` as the user would type it from here; none when the project is the cwd
+    where = os.path.relpath(target.resolve(), Path.cwd().resolve())
+    cd = "" if where == "." else f"cd {shlex.quote(where)} && "
     click.echo(
-        f"Created {len(written)} files in {target}. Next: cd {target} && "
+        f"Created {len(done.written)} files in {target}. Next: {cd}"
         "personactl validate && personactl plan",
         err=True,
     )

@@ -173,7 +173,7 @@ def plan(
         backend.close()
     _emit_plan(the_plan, fmt, full)
     if out is not None:
-        write_atomic(out, as_json(the_plan))
+        write_atomic(out, as_json(the_plan), shared=True)
         apply_it = result.project.command(result.env, f"apply {out}")
         click.echo(f"Saved the plan to {out}; apply it with `{apply_it}`.", err=True)
     if detailed_exitcode and not the_plan.empty:

@@ -138,7 +138,8 @@ def make_plan(
         prune=prune,
     )
     # the compile's warnings travel with the plan (the Markdown plan shows them in PR comments)
-    return replace(plan, warnings=[p.format() for p in comp.warnings])
+    command = comp.project.command(comp.env, "").rstrip()
+    return replace(plan, warnings=[p.format() for p in comp.warnings], command=command)
 
 
 def check_destroy(plan: Plan, allow_destroy: bool) -> None:

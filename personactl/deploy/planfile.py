@@ -36,6 +36,7 @@ class _ChangeFile(_Edge):
     secret_digests: dict[str, str] = {}
     recreate: bool = False
     pending: bool = False
+    moved_from: str | None = None
 
 
 class _PlanFile(_Edge):
@@ -76,6 +77,7 @@ def _change_from_file(raw: _ChangeFile, api: Api) -> Change:
         secret_digests=raw.secret_digests,
         recreate=raw.recreate,
         pending=raw.pending,
+        moved_from=raw.moved_from,
     )
 
 
