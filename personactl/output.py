@@ -14,6 +14,8 @@ from typing import Any, Literal
 PlanFormat = Literal["text", "json", "markdown"]
 PLAN_FORMATS: tuple[PlanFormat, ...] = ("text", "json", "markdown")
 RenderFormat = Literal["json", "yaml"]
+PreviewFormat = Literal["json", "text"]
+PREVIEW_FORMATS: tuple[PreviewFormat, ...] = ("json", "text")
 
 
 def listing(items: Sequence[str], limit: int = 10) -> str:
@@ -49,11 +51,27 @@ def to_json_rows(data: Mapping[str, Any]) -> str:
 
 
 def to_yaml(data: Any) -> str:
+    """Deterministic YAML; a multi-line string (a prompt) as a `|` block, read as written."""
     import yaml
 
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+        # PyYAML falls back to a quoted scalar when a block cannot hold the string exactly
+        # (trailing spaces on a line, control characters)
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
     return str(
-        yaml.safe_dump(
-            to_plain(data), sort_keys=True, allow_unicode=True, default_flow_style=False, width=100
+        yaml.dump(
+            to_plain(data),
+            Dumper=Dumper,
+            sort_keys=True,
+            allow_unicode=True,
+            default_flow_style=False,
+            width=100,
         )
     )
 

@@ -75,6 +75,20 @@ def test_long_single_line_string_changes_as_a_wrapped_word_diff(example_repo: Pa
     assert "    Help users get the weather for a given location, in the {+metric+} units" in md
 
 
+def test_a_long_string_replaced_by_another_is_a_line_diff(example_repo: Path) -> None:
+    """Too few words in common for a word diff to help: one line each."""
+    repo = example_repo
+    edit(repo, WEATHER, CONTEXT, f"  context: >-\n    {LONG}\n")
+    applied(repo)
+    edit(repo, WEATHER, LONG, "Answer in French.")
+    assert field_block(cli(repo, "plan").out, "/context") == [
+        "    ~ /context:",
+        "        @@ -1 +1 @@",
+        f"        -{LONG}",
+        "        +Answer in French.",
+    ]
+
+
 def test_multi_line_strings_keep_the_line_diff(example_repo: Path) -> None:
     repo = example_repo
     edit(repo, WEATHER, CONTEXT, "  context: |\n    one\n    two\n")
@@ -157,10 +171,11 @@ def test_target_with_no_such_address_is_one_line(example_repo: Path) -> None:
     r = cli(example_repo, "plan", "--target", "weather-asistant", code=1)
     assert r.out == ""
     assert r.err == (
-        "--target weather-asistant: no such address (hint: did you mean 'weather-assistant'?)\n"
+        "error: --target weather-asistant: no such address "
+        "(hint: did you mean 'weather-assistant'?)\n"
     )
     r = cli(example_repo, "plan", "--target", "nothing/*", code=1)
-    assert r.err == "--target nothing/*: no such address\n"
+    assert r.err == "error: --target nothing/*: no such address\n"
 
 
 # -- 5. a stale lock --------------------------------------------------------------------
@@ -205,7 +220,7 @@ def test_stale_lock_of_a_dead_process_says_so_once(example_repo: Path) -> None:
     pid = stale_lock(repo, "local")
     r = cli(repo, "apply", "--auto-approve", code=1)
     assert r.err == (
-        "state is locked by a process that is no longer running: held by "
+        "error: state is locked by a process that is no longer running: held by "
         f"{getpass.getuser()}@{socket.gethostname()} (pid {pid}) running apply since "
         "2026-01-01T00:00:00Z (hint: clear the stale lock with `personactl state unlock`)\n"
     )
@@ -223,7 +238,7 @@ def test_reapplying_an_applied_plan_says_already_applied(example_repo: Path) -> 
     cli(repo, "apply", "plan.json")
     r = cli(repo, "apply", "plan.json", code=1)
     assert r.err == (
-        "plan already applied: state records every change it makes; nothing was changed "
+        "error: plan already applied: state records every change it makes; nothing was changed "
         "(hint: `personactl plan` shows what is left to do)\n"
     )
 
@@ -339,7 +354,7 @@ def test_init_refuses_lists_overwrites_and_says_next(tmp_path: Path) -> None:
     (target / "personas/storyteller.yaml").write_text("# mine\n")
     r = run_cli("init", cwd=target)
     assert (r.code, r.out) == (1, "")
-    assert r.err.startswith(f"{target}: init would overwrite 14 files: .github/workflows/")
+    assert r.err.startswith(f"error: {target}: init would overwrite 14 files: .github/workflows/")
     assert r.err.endswith(", … and 4 more (hint: pass --force to overwrite them)\n")
     assert len(r.err.splitlines()) == 1
     assert (target / "personas/storyteller.yaml").read_text() == "# mine\n"
@@ -377,8 +392,9 @@ def test_init_schemas_survive_a_clone(tmp_path: Path) -> None:
 # -- 14. colour ---------------------------------------------------------------------------
 
 
-def run_on_a_tty(repo: Path, *args: str, **env: str) -> str:
-    """The CLI with stdout on a pseudo-terminal: what a terminal receives."""
+def run_on_a_tty(repo: Path, *args: str, stream: str = "stdout", **env: str) -> str:
+    """The CLI with `stream` (stdout or stderr) on a pseudo-terminal, the other one
+    discarded: what the terminal receives."""
     import pty
 
     leader, follower = pty.openpty()
@@ -388,8 +404,8 @@ def run_on_a_tty(repo: Path, *args: str, **env: str) -> str:
         cwd=repo,
         env={**full, **SECRETS, "TERM": "xterm", **env},
         stdin=subprocess.DEVNULL,
-        stdout=follower,
-        stderr=subprocess.DEVNULL,
+        stdout=follower if stream == "stdout" else subprocess.DEVNULL,
+        stderr=follower if stream == "stderr" else subprocess.DEVNULL,
     )
     os.close(follower)
     chunks = []
@@ -419,3 +435,19 @@ def test_plan_lines_are_coloured_on_a_tty_only(example_repo: Path) -> None:
         assert "\x1b[" not in run_on_a_tty(repo, "plan", **env)
     assert "\x1b[" not in run_on_a_tty(repo, "plan", "--no-color")
     assert "\x1b[" not in cli(repo, "plan").out  # not a terminal
+
+
+def test_unlocated_errors_start_with_error_red_on_a_tty(example_repo: Path) -> None:
+    repo = example_repo
+    plain = cli(repo, "plan", "--target", "nope", code=1).err
+    assert plain.startswith("error: --target nope: no such address")
+    assert run_on_a_tty(repo, "plan", "--target", "nope", stream="stderr").startswith(
+        f"{RED}error:{RESET} --target nope"
+    )
+    assert run_on_a_tty(repo, "--no-color", "plan", "--target", "nope", stream="stderr").startswith(
+        "error: --target nope"
+    )
+    # a located error stays exactly path:line:col: message
+    edit(repo, WEATHER, "  persona_name: Weather Assistant\n", "  persona_name: 5\n")
+    err = cli(repo, "plan", code=1).err
+    assert err.startswith("personas/weather-assistant.yaml:4:")

@@ -19,7 +19,7 @@ from personactl.cli._app import (
 from personactl.cli._complete import complete_address, complete_conversation
 from personactl.errors import UserError
 from personactl.kinds import KIND_NAMES
-from personactl.output import RenderFormat
+from personactl.output import PREVIEW_FORMATS, PreviewFormat, RenderFormat
 
 
 @cli.command(
@@ -140,6 +140,7 @@ def list_addresses(kind: str | None) -> None:
 @cli.command(
     epilog=examples(
         "personactl preview storyteller/children",
+        "personactl preview weather-assistant --format text",
         "personactl preview storyteller/children --conversation maya --var user_name=Maya",
     )
 )
@@ -162,14 +163,27 @@ def list_addresses(kind: str | None) -> None:
 @click.option(
     "--utterance", default="Hello!", show_default=True, help="The user's first utterance."
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(PREVIEW_FORMATS),
+    default="json",
+    show_default=True,
+    help="json: the request body; text: the system message as text, the rest compact.",
+)
 def preview(
-    address: str, conversation: str | None, variables: tuple[str, ...], utterance: str
+    address: str,
+    conversation: str | None,
+    variables: tuple[str, ...],
+    utterance: str,
+    fmt: PreviewFormat,
 ) -> None:
     """The chat-completions request a custom LLM receives on the first user turn."""
     from personactl.compile.preview import preview_request
 
     extra = parse_vars(variables)
-    click.echo(preview_request(compiled(extra), address, conversation, extra, utterance), nl=False)
+    request = preview_request(compiled(extra), address, conversation, extra, utterance, fmt)
+    click.echo(request, nl=False)
 
 
 @cli.command(

@@ -61,11 +61,19 @@ def _long_line(value: Any) -> bool:
     return isinstance(value, str) and "\n" not in value and len(value) > WORD_DIFF_AFTER
 
 
-def _word_diff(before: str, after: str) -> list[str]:
-    """Words removed `[-old-]` and added `{+new+}` (git --word-diff), wrapped."""
+# Below this share of words in common, a word diff is noise ("the" kept, all else
+# changed): the two strings are shown as a line diff of one line each.
+WORD_DIFF_SIMILARITY = 0.5
+
+
+def _word_diff(before: str, after: str) -> list[str] | None:
+    """Words removed `[-old-]` and added `{+new+}` (git --word-diff), wrapped; None
+    when the strings have too little in common for it to help."""
     old, new = before.split(), after.split()
     words: list[str] = []
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    if matcher.ratio() < WORD_DIFF_SIMILARITY:
+        return None
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             words += old[i1:i2]
@@ -110,7 +118,10 @@ def field_lines(path: str, before: Any, after: Any, note: str = "") -> list[str]
         and isinstance(after, str)
         and (_long_line(before) or _long_line(after))
     ):
-        return [f"~ {path}:{note}", *(f"      {line}" for line in _word_diff(before, after))]
+        words = _word_diff(before, after)
+        if words is None:
+            return [f"~ {path}:{note}", *(f"    {line}" for line in _line_diff(before, after))]
+        return [f"~ {path}:{note}", *(f"      {line}" for line in words)]
     return [f"~ {path}: {_value(before)} -> {_value(after)}{note}"]
 
 
