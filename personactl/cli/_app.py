@@ -28,8 +28,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Options:
     project_dir: Path | None = None
     env: str | None = None
-    color: bool = True  # of stdout: also off when it is not a terminal
-    no_color: bool = False  # --no-color given
+    color: bool = True
 
 
 def _set_project(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
@@ -44,8 +43,7 @@ def _set_env(ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 
 def _set_no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
-        o = ctx.ensure_object(Options)
-        o.color, o.no_color = False, True
+        ctx.ensure_object(Options).color = False
 
 
 def _options(fn: F, *, env: bool) -> F:
@@ -98,17 +96,6 @@ def opts() -> Options:
 def echo_problems(problems: list[Problem]) -> None:
     for problem in problems:
         click.echo(problem.format(), err=True)
-
-
-def echo_errors(problems: list[Problem], options: Options) -> None:
-    """The error boundary's lines: located ones exactly `path:line:col: message` (DESIGN
-    §4), the others prefixed `error: `, red on a terminal."""
-    red = not options.no_color and color_allowed(sys.stderr)
-    for problem in problems:
-        line = problem.format()
-        if problem.loc is None and not problem.warning:
-            line = f"{click.style('error:', fg='red') if red else 'error:'} {line}"
-        click.echo(line, err=True, color=red or None)
 
 
 def compiled(extra_vars: dict[str, str] | None = None) -> Any:
@@ -227,16 +214,15 @@ def _tune_gc() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     _tune_gc()
-    options = Options()  # the commands' (ensure_object finds it): read here for colour
     try:
         # standalone_mode=False: a click Exit raised in a command (plan --detailed-exitcode)
         # is *returned* as its code, not raised
-        code = cli.main(args=argv, prog_name="personactl", standalone_mode=False, obj=options)
+        code = cli.main(args=argv, prog_name="personactl", standalone_mode=False)
     except UserError as exc:
-        echo_errors(exc.problems, options)
+        echo_problems(exc.problems)
         sys.exit(1)
     except SecretError as exc:
-        echo_errors([Problem(None, str(exc))], options)
+        click.echo(str(exc), err=True)
         sys.exit(1)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
@@ -253,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except OSError as exc:  # the disk, not the configuration: still one line, exit 1
         where = f": {exc.filename}" if exc.filename else ""
-        echo_errors([Problem(None, f"{exc.strerror or exc}{where}")], options)
+        click.echo(f"personactl: {exc.strerror or exc}{where}", err=True)
         sys.exit(1)
     except Exception:  # a bug: say so, with what a report needs
         import traceback
