@@ -388,6 +388,29 @@ def test_init_schemas_survive_a_clone(tmp_path: Path) -> None:
     assert status.stdout == ""  # build/ and the working files are ignored
 
 
+# -- 13. render --format yaml, preview --format text --------------------------------------
+
+
+def test_render_yaml_writes_prompts_as_blocks(example_repo: Path) -> None:
+    out = cli(example_repo, "render", "--format", "yaml", "storyteller/children").out
+    lines = out.splitlines()
+    at = lines.index("system_prompt: |-")
+    assert lines[at + 1] == "  You are a storyteller. You like telling stories to children."
+
+
+def test_preview_text_shows_the_system_message_as_text(example_repo: Path) -> None:
+    out = cli(example_repo, "preview", "weather-assistant", "--format", "text").out
+    assert out == (
+        "model: custom_model_here  (streamed)\n"
+        "tools: get_current_weather(location, unit?)\n"
+        "\n--- system ---\n"
+        "You are a helpful assistant at Acme.\n\n"
+        "Help users get the weather for a given location.\n"
+        "\n--- user ---\nHello!\n"
+    )
+    assert json.loads(cli(example_repo, "preview", "weather-assistant").out)["stream"] is True
+
+
 # -- 14. colour ---------------------------------------------------------------------------
 
 
