@@ -159,13 +159,13 @@ class StalePlan(UserError):
     """A saved plan no longer matches the deployed resources or secrets: every reason,
     then the refusal."""
 
-    def __init__(self, reasons: Iterable[Problem]) -> None:
+    def __init__(self, reasons: Iterable[Problem], plan_command: str = "personactl plan") -> None:
         self._problems = [
             *reasons,
             Problem(
                 None,
                 "refusing to apply a stale plan; nothing was changed",
-                "run `personactl plan` again",
+                f"run `{plan_command}` again",
             ),
         ]
         super().__init__("plan is stale")

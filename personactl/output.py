@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,6 +14,16 @@ from typing import Any, Literal
 PlanFormat = Literal["text", "json", "markdown"]
 PLAN_FORMATS: tuple[PlanFormat, ...] = ("text", "json", "markdown")
 RenderFormat = Literal["json", "yaml"]
+PreviewFormat = Literal["json", "text"]
+PREVIEW_FORMATS: tuple[PreviewFormat, ...] = ("json", "text")
+
+
+def listing(items: Sequence[str], limit: int = 10) -> str:
+    """Items for a message, joined with ", ", past `limit` the rest counted
+    (`a, b, c, … and 57 more`): a message stays one readable line."""
+    if len(items) <= limit:
+        return ", ".join(items)
+    return ", ".join(items[:limit]) + f", … and {len(items) - limit} more"
 
 
 def to_json(data: Any) -> str:
@@ -41,11 +51,27 @@ def to_json_rows(data: Mapping[str, Any]) -> str:
 
 
 def to_yaml(data: Any) -> str:
+    """Deterministic YAML; a multi-line string (a prompt) as a `|` block, read as written."""
     import yaml
 
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+        # PyYAML falls back to a quoted scalar when a block cannot hold the string exactly
+        # (trailing spaces on a line, control characters)
+        style = "|" if "\n" in value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, text)
     return str(
-        yaml.safe_dump(
-            to_plain(data), sort_keys=True, allow_unicode=True, default_flow_style=False, width=100
+        yaml.dump(
+            to_plain(data),
+            Dumper=Dumper,
+            sort_keys=True,
+            allow_unicode=True,
+            default_flow_style=False,
+            width=100,
         )
     )
 
@@ -79,11 +105,23 @@ def json_key(value: Any) -> Any:
     raise TypeError(f"no cache key for {type(value).__name__}")
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temp file, fsync and rename: readers see the old or the new file, never half."""
+def _umask() -> int:
+    # no getter before Python 3.13 (os.umask sets it): set and restore at once
+    current = os.umask(0o077)
+    os.umask(current)
+    return current
+
+
+def write_atomic(path: Path, text: str, *, shared: bool = False) -> None:
+    """Write via a temp file, fsync and rename: readers see the old or the new file, never half.
+
+    The file is private (0600, mkstemp's) unless `shared`: then 0666 less the umask, as
+    any tool's output (rendered JSON, schemas, plans: nothing a secret reaches)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if shared:
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()

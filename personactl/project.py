@@ -94,6 +94,12 @@ class Project:
             raise UserError(f"unknown environment '{name}'", hint=f"environments: {known}")
         return env
 
+    def command(self, env: Environment, words: str) -> str:
+        """`personactl WORDS` as a hint names it: with `--env` unless `env` is the default
+        (a hint copied as shown must act on the environment it is about)."""
+        flag = "" if env.name == self.default_environment else f"--env {env.name} "
+        return f"personactl {flag}{words}"
+
     def state_path(self, env: Environment) -> Path:
         """The state file of an environment whose state backend is `file`."""
         if env.state.path:

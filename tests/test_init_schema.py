@@ -96,7 +96,12 @@ def test_init_then_validate_and_render(cli_run, tmp_path: Path) -> None:
         "templates/prompts/storyteller.md.j2",
         "tools/lookup_patient.yaml",
     ]
-    assert (target / ".gitignore").read_text() == ".personactl/\n"
+    ignored = (target / ".gitignore").read_text().splitlines()
+    assert [line for line in ignored if not line.startswith("#")] == [
+        ".personactl/*",
+        "!.personactl/schema/",  # the schemas the modelines point at are committed
+        "build/",
+    ]
     validate = run_cli("validate", cwd=target)
     assert validate.code == 0, validate.err
     assert validate.err == EXAMPLE_VALID
@@ -129,8 +134,8 @@ def test_init_refuses_an_existing_project(tmp_path: Path, capsys) -> None:
     code, out, err = run_main(capsys, "init", str(tmp_path))
     assert (code, out) == (1, "")
     assert err == (
-        f"{tmp_path} already holds a personactl.yaml "
-        "(hint: use --force to overwrite the example files)\n"
+        f"{tmp_path}: init would overwrite 1 file: personactl.yaml "
+        "(hint: pass --force to overwrite them)\n"
     )
     assert (tmp_path / "personactl.yaml").read_text() == "version: 1\n# mine\n"
     assert not (tmp_path / "personas").exists()

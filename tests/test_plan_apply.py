@@ -439,8 +439,8 @@ def test_apply_planfile_applies_exactly_that_plan(example_repo):
     r = cli(repo, "apply", "plan.json")
     assert "1 created" in r.out
     assert list(state_ids(repo)) == ["weather-assistant"]
-    r = cli(repo, "apply", "plan.json", code=1)  # applied already: stale, refused
-    assert "weather-assistant" in r.err
+    r = cli(repo, "apply", "plan.json", code=1)  # applied already: refused, and said so
+    assert "plan already applied" in r.err
     assert list(state_ids(repo)) == ["weather-assistant"] and len(deployed(repo)) == 1
     r = cli(repo, "apply", "plan.json", "--target", "x", code=1)
 

@@ -189,7 +189,13 @@ def cli(ctx: click.Context) -> None:
     Tavus API JSON, plan the changes against a deployed account, and apply them.
     """
     o = ctx.ensure_object(Options)
-    o.color = o.color and not (os.environ.get("NO_COLOR") or not sys.stdout.isatty())
+    o.color = o.color and color_allowed(sys.stdout)
+
+
+def color_allowed(stream: Any) -> bool:
+    """Colour only on a terminal that shows it: not with NO_COLOR or TERM=dumb."""
+    plain = os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb"
+    return not plain and stream.isatty()
 
 
 # A compile allocates many small long-lived objects (YAML nodes, positions, payloads)

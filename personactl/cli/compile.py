@@ -20,7 +20,7 @@ from personactl.cli._app import (
 from personactl.cli._complete import complete_address, complete_conversation
 from personactl.errors import UserError
 from personactl.kinds import KIND_NAMES
-from personactl.output import RenderFormat
+from personactl.output import PREVIEW_FORMATS, PreviewFormat, RenderFormat
 
 
 @cli.command(
@@ -123,7 +123,7 @@ def render(addresses: tuple[str, ...], out: Path | None, fmt: RenderFormat, chec
         click.echo(f"{len(files)} rendered file(s) under {out}/ are up to date.", err=True)
         return
     for target, (_shown, text) in files.items():
-        write_atomic(target, text)
+        write_atomic(target, text, shared=True)
         click.echo(str(target), err=True)
 
 
@@ -195,6 +195,7 @@ def explain(address: str, pointer: str | None, variables: tuple[str, ...], fmt: 
 @cli.command(
     epilog=examples(
         "personactl preview storyteller/children",
+        "personactl preview weather-assistant --format text",
         "personactl preview storyteller/children --conversation maya --var user_name=Maya",
     )
 )
@@ -217,14 +218,27 @@ def explain(address: str, pointer: str | None, variables: tuple[str, ...], fmt: 
 @click.option(
     "--utterance", default="Hello!", show_default=True, help="The user's first utterance."
 )
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(PREVIEW_FORMATS),
+    default="json",
+    show_default=True,
+    help="json: the request body; text: the system message as text, the rest compact.",
+)
 def preview(
-    address: str, conversation: str | None, variables: tuple[str, ...], utterance: str
+    address: str,
+    conversation: str | None,
+    variables: tuple[str, ...],
+    utterance: str,
+    fmt: PreviewFormat,
 ) -> None:
     """The chat-completions request a custom LLM receives on the first user turn."""
     from personactl.compile.preview import preview_request
 
     extra = parse_vars(variables)
-    click.echo(preview_request(compiled(extra), address, conversation, extra, utterance), nl=False)
+    request = preview_request(compiled(extra), address, conversation, extra, utterance, fmt)
+    click.echo(request, nl=False)
 
 
 @cli.command(
@@ -234,12 +248,20 @@ def preview(
 @click.option("--force", is_flag=True, help="Overwrite the example files of an existing project.")
 def init(directory: Path | None, force: bool) -> None:
     """Scaffold a working persona repository in DIR (default: the cwd)."""
+    import os
+    import shlex
+
     from personactl.scaffold import scaffold
 
     target = directory or Path.cwd()
-    written = scaffold(target, force=force)
+    done = scaffold(target, force=force)
+    for rel in done.overwritten:
+        click.echo(f"Overwrote {rel}", err=True)
+    # `cd` as the user would type it from here; none when the project is the cwd
+    where = os.path.relpath(target.resolve(), Path.cwd().resolve())
+    cd = "" if where == "." else f"cd {shlex.quote(where)} && "
     click.echo(
-        f"Created {len(written)} files in {target}. Next: cd {target} && "
+        f"Created {len(done.written)} files in {target}. Next: {cd}"
         "personactl validate && personactl plan",
         err=True,
     )

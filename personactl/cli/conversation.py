@@ -80,7 +80,7 @@ def conversation_create(name: str, variables: tuple[str, ...]) -> None:
         raise UserError(
             f"conversation {name} references {', '.join(missing)}, not deployed in "
             f"environment '{result.env.name}'",
-            hint="run `personactl apply` first",
+            hint=f"run `{result.project.command(result.env, 'apply')}` first",
         )
     backend = open_backend(result.project, result.env)
     try:

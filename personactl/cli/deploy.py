@@ -173,8 +173,9 @@ def plan(
         backend.close()
     _emit_plan(the_plan, fmt, full)
     if out is not None:
-        write_atomic(out, as_json(the_plan))
-        click.echo(f"Saved the plan to {out}; apply it with `personactl apply {out}`.", err=True)
+        write_atomic(out, as_json(the_plan), shared=True)
+        apply_it = result.project.command(result.env, f"apply {out}")
+        click.echo(f"Saved the plan to {out}; apply it with `{apply_it}`.", err=True)
     if detailed_exitcode and not the_plan.empty:
         raise click.exceptions.Exit(2)
 
@@ -261,6 +262,5 @@ def import_(address: str, persona_id: str) -> None:
         import_resource(result, backend, address, persona_id)
     finally:
         backend.close()
-    click.echo(
-        f"Imported {persona_id} as {address}. Run `personactl plan` to see differences.", err=True
-    )
+    plan_it = result.project.command(result.env, "plan")
+    click.echo(f"Imported {persona_id} as {address}. Run `{plan_it}` to see differences.", err=True)

@@ -44,7 +44,10 @@ def _store() -> StateStore:
 @global_options
 def state_list() -> None:
     """One line per managed persona: address, persona_id."""
-    for address, resource in sorted(_store().load().resources.items()):
+    state = _store().load()
+    if not state.resources:  # said on stderr: stdout stays empty for scripts
+        click.echo(f"no resources in state for environment '{state.environment}'", err=True)
+    for address, resource in sorted(state.resources.items()):
         click.echo(f"{address}\t{resource.id}")
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from personactl import sensitive
 from personactl.compile.compilation import Compilation
 from personactl.compile.personas import CompiledPersona
-from personactl.output import to_json
+from personactl.output import PreviewFormat, to_json
 
 SEPARATOR = "\n\n"
 DEFAULT_MODEL = "tavus-gpt-4o"  # Tavus' default LLM when a persona names none
@@ -52,12 +52,34 @@ def preview_request(
     conversation: str | None,
     raw_vars: dict[str, str],
     utterance: str,
+    fmt: PreviewFormat = "json",
 ) -> str:
     """`result` is compiled with `raw_vars` as extra variables (see compile_project); those
     that are the conversation's declared inputs also fill the conversation."""
     persona = result.persona(address)
     context = conversational_context(result, conversation, raw_vars)
-    return to_json(chat_request(persona, context, utterance))
+    request = chat_request(persona, context, utterance)
+    return as_text(request) if fmt == "text" else to_json(request)
+
+
+def _signature(tool: Any) -> str:
+    """A tool as `name(param, optional?)`: what the model is offered, on one line."""
+    function = tool.get("function", {}) if isinstance(tool, dict) else {}
+    parameters = function.get("parameters") or {}
+    required = set(parameters.get("required") or [])
+    names = [p if p in required else f"{p}?" for p in parameters.get("properties") or {}]
+    return f"{function.get('name', '?')}({', '.join(names)})"
+
+
+def as_text(request: dict[str, Any]) -> str:
+    """The request for reading: model and tools on a line each, then every message's
+    text as it is (the system message's sections, blank lines included)."""
+    lines = [f"model: {request['model']}" + ("  (streamed)" if request.get("stream") else "")]
+    if request.get("tools"):
+        lines.append("tools: " + ", ".join(_signature(t) for t in request["tools"]))
+    for message in request["messages"]:
+        lines += ["", f"--- {message['role']} ---", message["content"]]
+    return "\n".join(lines) + "\n"
 
 
 def conversational_context(

@@ -72,6 +72,9 @@ class Diff:
     ops: list[dict[str, Any]] = field(default_factory=list)  # values may hold secret placeholders
     before: dict[str, Any] = field(default_factory=dict)  # deployed value per changed pointer
     drift: list[str] = field(default_factory=list)  # pointers changed outside personactl
+    # pointers of deployed secrets that state holds no digest of (adopted by import):
+    # whether their value changed is not known
+    unrecorded: list[str] = field(default_factory=list)
 
 
 def three_way(
@@ -109,11 +112,13 @@ def _compare(dv: Any, sv: Any, lv: Any, p: str, environ: Mapping[str, str], out:
     if _secret_string(dv):
         if sv is _MISSING or not verify(sensitive.resolve(dv, environ), sv):
             _set(out, p, dv, lv, None if lv is _MISSING else sensitive.MASK)
+            if sv is _MISSING and lv is not _MISSING:
+                out.unrecorded.append(p)
     elif isinstance(dv, Mapping) and isinstance(lv, Mapping):
         _walk(dv, sv, lv, p, environ, out)
     elif isinstance(dv, list) and sensitive.names(dv):
         # secrets inside a list: the API masks them on read, so compare with state
-        if sv is _MISSING or not _recorded(dv, sv, environ):
+        if sv is _MISSING or not recorded(dv, sv, environ):
             _set(out, p, dv, lv, None if lv is _MISSING else sensitive.MASK)
     elif lv is _MISSING or not same(dv, lv):
         # a deployed value that was applied from a secret is never shown
@@ -141,18 +146,18 @@ def _holds_digest(value: Any) -> bool:
     return is_digest(value)
 
 
-def _recorded(desired: Any, stored: Any, environ: Mapping[str, str]) -> bool:
+def recorded(desired: Any, stored: Any, environ: Mapping[str, str]) -> bool:
     """Whether state recorded exactly `desired`, secrets checked against their digests
     (of any format: a digest older than today's still matches its value)."""
     if _secret_string(desired):
         return verify(sensitive.resolve(desired, environ), stored)
     if isinstance(desired, dict) and isinstance(stored, dict):
         return desired.keys() == stored.keys() and all(
-            _recorded(desired[k], stored[k], environ) for k in desired
+            recorded(desired[k], stored[k], environ) for k in desired
         )
     if isinstance(desired, list) and isinstance(stored, list):
         return len(desired) == len(stored) and all(
-            _recorded(d, s, environ) for d, s in zip(desired, stored, strict=True)
+            recorded(d, s, environ) for d, s in zip(desired, stored, strict=True)
         )
     return same(desired, stored)
 

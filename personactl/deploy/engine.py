@@ -86,7 +86,9 @@ def open_state(
     from personactl.deploy.state.file import FileStore
 
     path = project.state_path(env)
-    return FileStore(path, env.name, project.shown(path), env.api)
+    return FileStore(
+        path, env.name, project.shown(path), env.api, project.command(env, "state unlock")
+    )
 
 
 # how close a set variable's name must be to a missing secret's to be suggested: a
@@ -149,7 +151,8 @@ def make_plan(
         prune=prune,
     )
     # the compile's warnings travel with the plan (the Markdown plan shows them in PR comments)
-    return replace(plan, warnings=[p.format() for p in comp.warnings])
+    command = comp.project.command(comp.env, "").rstrip()
+    return replace(plan, warnings=[p.format() for p in comp.warnings], command=command)
 
 
 def check_destroy(plan: Plan, allow_destroy: bool) -> None:
@@ -166,7 +169,7 @@ def check_destroy(plan: Plan, allow_destroy: bool) -> None:
         )
 
 
-def load_saved_plan(path: Path, env: Environment) -> Plan:
+def load_saved_plan(path: Path, project: Project, env: Environment) -> Plan:
     from personactl.deploy.planfile import load_plan
 
     plan = load_plan(path)
@@ -179,7 +182,8 @@ def load_saved_plan(path: Path, env: Environment) -> Plan:
         raise UserError(
             f"{path} was planned for api: {plan.api}; environment '{env.name}' now has "
             f"api: {env.api}",
-            hint="make a new plan with `personactl plan --out FILE`; nothing was changed",
+            hint=f"make a new plan with `{project.command(env, 'plan --out FILE')}`; "
+            "nothing was changed",
         )
     return plan
 
@@ -223,7 +227,7 @@ def apply(
     comp: Compilation | None = None
     saved: Plan | None = None
     if planfile is not None:
-        saved = load_saved_plan(planfile, env)
+        saved = load_saved_plan(planfile, project, env)
     else:
         comp = compile_cached(project, env.name)
         if on_warnings is not None:
@@ -241,7 +245,8 @@ def apply(
                 _require_secrets({c.address: [c.body, c.ops] for c in plan.changes}, environ)
                 check_destroy(plan, allow_destroy)
                 kinds = kinds_in((c.address for c in plan.changes), env.api)
-                check_fresh(plan, state, live_by_id(backend, kinds), environ)
+                live = live_by_id(backend, kinds)
+                check_fresh(plan, state, live, environ, project.command(env, "plan"))
             else:
                 assert comp is not None
                 plan = make_plan(
@@ -288,7 +293,7 @@ def import_resource(comp: Compilation, backend: Backend, address: str, rid: str)
         if address in state.resources:
             raise UserError(
                 f"{address} is already managed as {state.resources[address].id}",
-                hint="`personactl state rm` it first",
+                hint=f"`{comp.project.command(comp.env, f'state rm {address}')}` it first",
             )
         owner = state.by_id().get(rid)
         if owner:
@@ -385,7 +390,7 @@ def conversation_payload(
         raise UserError(
             f"persona {template.persona} is not deployed in environment '{comp.env.name}'",
             loc=template.persona_loc,
-            hint="run `personactl apply` first",
+            hint=f"run `{comp.project.command(comp.env, 'apply')}` first",
         )
     return {**body, "persona_id": resource.id}
 

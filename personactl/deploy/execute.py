@@ -58,16 +58,46 @@ def kinds_in(addresses: Iterable[str], api: Api) -> list[Kind]:
 
 
 def check_fresh(
-    plan: Plan, state: State, live: Mapping[str, Mapping[str, Any]], environ: Mapping[str, str]
+    plan: Plan,
+    state: State,
+    live: Mapping[str, Mapping[str, Any]],
+    environ: Mapping[str, str],
+    plan_command: str = "personactl plan",
 ) -> None:
-    """Refuse a saved plan if anything it touches moved since it was made."""
+    """Refuse a saved plan if anything it touches moved since it was made: as one line
+    when the plan itself made those moves (applied before), else one line per reason."""
+    if already_applied(plan, state):
+        raise UserError(
+            "plan already applied: state records every change it makes; nothing was changed",
+            hint=f"`{plan_command}` shows what is left to do",
+        )
     problems = [
         Problem(None, f"{change.address}: {why}")
         for change in plan.changes
         for why in _staleness(change, state, live, environ)
     ]
     if problems:
-        raise StalePlan(problems)
+        raise StalePlan(problems, plan_command)
+
+
+def already_applied(plan: Plan, state: State) -> bool:
+    """Whether state already records each change of `plan` as it would after applying it:
+    created or updated with exactly the plan's recorded payload, deleted gone."""
+    if plan.empty:
+        return False
+    ids = {a: r.id for a, r in state.resources.items()}
+
+    def recorded(change: Change) -> bool:
+        resource = state.resources.get(change.address)
+        if change.action == "delete":
+            return resource is None
+        if resource is None or (change.action == "update" and resource.id != change.id):
+            return False
+        return change.applied is not None and same(
+            resource.applied, refs.resolve(change.applied, ids)
+        )
+
+    return all(recorded(c) for c in plan.changes)
 
 
 def _staleness(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from personactl import refs, sensitive
-from personactl.deploy.diff import fingerprint, hashed, pointer, three_way
+from personactl.deploy.diff import fingerprint, hashed, pointer, recorded, three_way
 from personactl.deploy.state import Resource, State, now
 from personactl.digests import digest
 from personactl.errors import UserError
@@ -32,11 +32,15 @@ class Change:
     applied: JSON | None = None  # what state records after success (hashed)
     before: JSON = field(default_factory=dict)
     drift: list[str] = field(default_factory=list)
+    unrecorded: list[str] = field(default_factory=list)  # secrets state has no digest of
     secret_digests: dict[str, str] = field(default_factory=dict)
     recreate: bool = False  # in state, but deleted remotely
     pending: bool = False  # an earlier, interrupted apply sent this create
     # a deployed resource of the same display name that state does not manage: its id
     adoptable: str | None = None
+    # a create whose body is what state records for this address, gone from the
+    # configuration (a renamed file): `state mv` keeps that resource
+    moved_from: str | None = None
 
     @property
     def sort_key(self) -> tuple[int, str]:
@@ -61,9 +65,11 @@ class Change:
             "fingerprint": self.fingerprint,
             "before": sensitive.mask(self.before),
             "drift": self.drift,
+            "unrecorded": self.unrecorded,
             "recreate": self.recreate,
             "pending": self.pending,
             "adoptable": self.adoptable,
+            "moved_from": self.moved_from,
             "secret_digests": self.secret_digests,
             # what apply executes: secret *names* only, never values
             "execute": {"ops": self.ops, "body": self.body, "applied": self.applied},
@@ -80,6 +86,8 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     created_at: str = field(default_factory=now)
     api: Api = "personas"  # the environment's: persona changes carry persona_id or pal_id
+    # the command as the plan's hints name it: `personactl --env prod` off the default
+    command: str = "personactl"
 
     def summary(self) -> dict[Action, int]:
         return {a: sum(1 for c in self.changes if c.action == a) for a in ACTIONS}
@@ -184,6 +192,7 @@ def _planned(
         applied=applied,
         before=diff.before,
         drift=diff.drift,
+        unrecorded=diff.unrecorded,
         secret_digests=digests,
     )
 
@@ -199,6 +208,19 @@ def _adoptable(
             continue
         if {resource.get(f) for f in (kind.name_field, "persona_name", "pal_name")} & names:
             return replace(change, adoptable=rid)
+    return change
+
+
+def _moved(change: Change, gone: list[str], state: State, environ: Mapping[str, str]) -> Change:
+    """A create with exactly the content state records for an address that left the
+    configuration (deleted with --prune, or kept): most likely a renamed file."""
+    if change.action != "create" or change.recreate or change.body is None:
+        return change
+    kind = state.kind(change.address)
+    for old in gone:
+        previous = state.resources[old].applied
+        if previous and state.kind(old) == kind and recorded(change.body, previous, environ):
+            return replace(change, moved_from=old)
     return change
 
 
@@ -242,6 +264,7 @@ def build_plan(
                 changes.append(change)
     _check_dependencies(changes)
     gone = sorted(a for a in state.resources if a not in desired and matches_target(a, targets))
+    changes = [_moved(c, gone, state, environ) for c in changes]
     if prune:
         _check_prune(gone, desired)
         for address in gone:

@@ -32,9 +32,11 @@ class _ChangeFile(_Edge):
     execute: _Execute
     before: JSON = {}
     drift: list[str] = []
+    unrecorded: list[str] = []
     secret_digests: dict[str, str] = {}
     recreate: bool = False
     pending: bool = False
+    moved_from: str | None = None
 
 
 class _PlanFile(_Edge):
@@ -71,9 +73,11 @@ def _change_from_file(raw: _ChangeFile, api: Api) -> Change:
         applied=raw.execute.applied,
         before=raw.before,
         drift=raw.drift,
+        unrecorded=raw.unrecorded,
         secret_digests=raw.secret_digests,
         recreate=raw.recreate,
         pending=raw.pending,
+        moved_from=raw.moved_from,
     )
 
 

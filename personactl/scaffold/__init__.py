@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from personactl import __version__
 from personactl.errors import UserError
+from personactl.output import listing
 
 _HERE = Path(__file__).parent
 # Files whose name in the package differs from the name they get in the project
@@ -26,15 +28,27 @@ def files() -> dict[str, Path]:
     return out
 
 
-def scaffold(target: Path, *, force: bool = False) -> list[Path]:
+@dataclass(frozen=True)
+class Scaffolded:
+    written: list[Path]
+    overwritten: list[str]  # project-relative names of example files that existed
+
+
+def scaffold(target: Path, *, force: bool = False) -> Scaffolded:
+    """The example files and the editor schemas their modelines point at (committed with
+    them: the scaffold's .gitignore keeps .personactl/schema/, so they work after a clone).
+    An example file already there is overwritten only with `force`."""
     from personactl.schema.export import write_schemas
 
-    target.mkdir(parents=True, exist_ok=True)
-    if not force and (target / "personactl.yaml").exists():
+    existing = [rel for rel in files() if (target / rel).exists()]
+    if existing and not force:
+        n = len(existing)
         raise UserError(
-            f"{target} already holds a personactl.yaml",
-            hint="use --force to overwrite the example files",
+            f"{target}: init would overwrite {n} {'file' if n == 1 else 'files'}: "
+            f"{listing(existing)}",
+            hint="pass --force to overwrite them",
         )
+    target.mkdir(parents=True, exist_ok=True)
     written = []
     for rel, source in files().items():
         dest = target / rel
@@ -42,4 +56,4 @@ def scaffold(target: Path, *, force: bool = False) -> list[Path]:
         dest.write_bytes(source.read_bytes().replace(VERSION_MARK, __version__.encode()))
         written.append(dest)
     written.extend(write_schemas(None, target))
-    return written
+    return Scaffolded(written, existing)

@@ -17,6 +17,6 @@ def write_schemas(out: Path | None, project_dir: Path | None) -> list[Path]:
     written = []
     for name, document in schema.file_json_schemas().items():
         path = out / name
-        write_atomic(path, to_json(document))
+        write_atomic(path, to_json(document), shared=True)
         written.append(path)
     return written

@@ -16,6 +16,7 @@ from personactl.kinds import Kind
 from personactl.serve.store import Conflict, NotFound, Store
 
 _PAGE = 100
+LOCAL_CONVERSATIONS = "local://conversations"
 
 
 class LocalBackend:
@@ -24,7 +25,9 @@ class LocalBackend:
     def __init__(self, db_path: str | os.PathLike[str]) -> None:
         self.db_path = db_path
         with self._database():
-            self.store = Store(db_path)
+            # no room exists behind a local conversation: its url says so, rather than
+            # looking like a remote one that could be joined
+            self.store = Store(db_path, conversation_url_base=LOCAL_CONVERSATIONS)
 
     @contextmanager
     def _database(self) -> Iterator[None]:

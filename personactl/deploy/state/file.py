@@ -28,9 +28,15 @@ from personactl.output import to_json_rows, write_atomic
 
 class FileStore:
     def __init__(
-        self, path: Path, environment: str, shown: str | None = None, api: Api = "personas"
+        self,
+        path: Path,
+        environment: str,
+        shown: str | None = None,
+        api: Api = "personas",
+        unlock_command: str = "personactl state unlock",
     ) -> None:
         self.path = path
+        self.unlock_command = unlock_command  # as the lock's hint names it (with --env)
         self.environment = environment
         self.api = api
         self.where = shown or str(path)
@@ -101,10 +107,7 @@ class FileStore:
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            raise LockHeld(
-                f"state is locked: {describe_lock(lock)}",
-                hint="wait for it to finish; if it is stale, `personactl state unlock`",
-            ) from None
+            raise self._held_error() from None
         with os.fdopen(fd, "w") as handle:
             handle.write(json.dumps(_lock_data(Holder.me(operation))))
         self._held = True
@@ -113,6 +116,21 @@ class FileStore:
         finally:
             self._held = False
             lock.unlink(missing_ok=True)
+
+    def _held_error(self) -> LockHeld:
+        """Fail fast (DESIGN §5), also for a lock whose holder died: only the user knows
+        that no other apply of this state runs elsewhere (a shared folder), so the
+        lock is not taken over; the message says the holder is gone and how to clear it."""
+        holder = read_holder(self.lock_path)
+        if holder is not None and _dead_here(holder):
+            return LockHeld(
+                f"state is locked by a process that is no longer running: {holder.describe()}",
+                hint=f"clear the stale lock with `{self.unlock_command}`",
+            )
+        return LockHeld(
+            f"state is locked: {describe_lock(self.lock_path)}",
+            hint=f"wait for it to finish; if it is stale, `{self.unlock_command}`",
+        )
 
     def unlock(self) -> str | None:
         lock = self.lock_path
@@ -161,10 +179,17 @@ class _Journal:
         self._handle.close()
 
 
-def describe_lock(lock: Path) -> str:
+def read_holder(lock: Path) -> Holder | None:
+    """The holder a lock file names (None: unreadable, or not a lock file of ours)."""
     try:
-        holder = _holder(json.loads(lock.read_text(encoding="utf-8")))
+        return _holder(json.loads(lock.read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def describe_lock(lock: Path) -> str:
+    holder = read_holder(lock)
+    if holder is None:
         return f"lock file {lock} exists"
     text = holder.describe()
     if _dead_here(holder):
