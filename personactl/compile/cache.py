@@ -63,7 +63,8 @@ class Digests:
 
     def __init__(self, project: Project) -> None:
         self.project = project
-        self._known: dict[Path, str] = {}
+        self.root = f"{project.root}{os.sep}"
+        self._known: dict[str, str] = {}  # by path string: Path objects are slow to hash
 
     def sources(self) -> list[Path]:
         """personactl.yaml and every file under the source folders."""
@@ -76,14 +77,22 @@ class Digests:
                 )
         return sorted(files)
 
-    def of(self, path: Path) -> str:
-        found = self._known.get(path)
+    def name(self, path: Path | str) -> str:
+        """`path` relative to the project root when inside it (as entries name inputs)."""
+        text = str(path)
+        return text[len(self.root) :] if text.startswith(self.root) else text
+
+    def of(self, path: Path | str) -> str:
+        """The sha256 of the file at `path` (relative to the root, or absolute)."""
+        key = os.path.join(self.root, path)  # noqa: PTH118 - strings: thousands of calls
+        found = self._known.get(key)
         if found is None:
             try:
-                found = hashlib.sha256(path.read_bytes()).hexdigest()
+                with open(key, "rb") as f:
+                    found = hashlib.sha256(f.read()).hexdigest()
             except OSError:  # missing, a directory, unreadable: compiling says which
                 found = self.ABSENT
-            self._known[path] = found
+            self._known[key] = found
         return found
 
 
@@ -106,7 +115,7 @@ def _key(project: Project, env: Environment) -> str:
         digest = found.of(path)
         if digest == Digests.ABSENT:
             raise OSError(f"cannot read {path}")
-        h.update(f"{path.relative_to(project.root)}\0{digest}\0".encode())
+        h.update(f"{found.name(path)}\0{digest}\0".encode())
     return h.hexdigest()
 
 
@@ -213,7 +222,7 @@ def file_key(project: Project, common: str, inputs: list[str]) -> str:
     found = digests(project)
     h = hashlib.sha256(common.encode())
     for name in inputs:
-        h.update(f"\0{name}\0{found.of(project.root / name)}".encode())
+        h.update(f"\0{name}\0{found.of(name)}".encode())
     return h.hexdigest()
 
 

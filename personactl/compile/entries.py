@@ -4,6 +4,7 @@ sends.  Decoding trusts nothing: an entry of another shape raises BadEntry."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,10 @@ def _str(value: Any, *, optional: bool = False) -> Any:
 
 
 def shown(root: Path, path: Path) -> str:
-    """`path` as the entry names it: relative to the project root when inside it."""
-    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+    """`path` as the entry names it: relative to the project root when inside it (string
+    operations: pathlib's are slow at thousands of inputs)."""
+    prefix, text = f"{root}{os.sep}", str(path)
+    return text[len(prefix) :] if text.startswith(prefix) else text
 
 
 def encode(result: FileResult, root: Path) -> dict[str, Any]:
@@ -56,12 +59,13 @@ def encode(result: FileResult, root: Path) -> dict[str, Any]:
     }
 
 
-def decode(path: Path, raw: Any, root: Path) -> FileResult:
+def decode(path: Path, raw: Any, root: Path, *, with_inputs: bool = True) -> FileResult:
     """The FileResult an entry holds (env values as the entry has them: hashes in the
-    cache, values from the child); BadEntry when it is not one."""
+    cache, values from the child; inputs only `with_inputs`); BadEntry when it is not
+    one."""
     try:
         out = FileResult(path)
-        out.inputs = {root / _str(p) for p in raw["inputs"]}
+        out.inputs = {root / _str(p) for p in raw["inputs"]} if with_inputs else set()
         out.env_reads = {_str(k): _str(v, optional=True) for k, v in raw["env"].items()}
         out.env_asked = {_str(k): _str(v, optional=True) for k, v in raw["asked"].items()}
         out.secret_calls = {_str(s) for s in raw["secrets"]}

@@ -46,6 +46,7 @@ class Stored:
     def __init__(self, project: Project, env: Environment) -> None:
         self.project = project
         self.common, self.raw = cache.load_files(project, env)
+        self.valid: dict[Path, dict[str, Any]] = {}  # path -> its raw entry, when valid
 
     def get(self, path: Path) -> FileResult | None:
         """The cached compile of `path` if none of its inputs changed."""
@@ -57,14 +58,19 @@ class Stored:
                 return None
             if not cache.env_unchanged(raw["env"]):
                 return None
-            found = entries.decode(path, raw, self.project.root)
+            # inputs stay in the raw entry, stored again as it is (see entry())
+            found = entries.decode(path, raw, self.project.root, with_inputs=False)
         except (entries.BadEntry, TypeError, AttributeError):
             return None
         # the entry holds hashes: the values are the current ones, which match them
         found.env_reads = {name: os.environ.get(name) for name in found.env_reads}
+        self.valid[path] = raw
         return found
 
-    def entry(self, result: FileResult) -> dict[str, Any]:
+    def entry(self, path: Path, result: FileResult) -> dict[str, Any]:
+        kept = self.valid.get(path)
+        if kept is not None:  # served from the cache and not compiled since
+            return kept
         data = entries.encode(result, self.project.root)
         data["env"] = cache.value_hashes(result.env_reads)
         data["key"] = cache.file_key(self.project, self.common, data["inputs"])
@@ -97,7 +103,9 @@ def compile_all(
     resources = _merge(env, files, results, renderer, problems)
     renderer.secret_calls = secrets
     if stored is not None and (compiled or len(stored.raw) != len(files)):
-        by_name = {entries.shown(project.root, p): stored.entry(results[p]) for _k, p in files}
+        for path in compiled:
+            stored.valid.pop(path, None)
+        by_name = {entries.shown(project.root, p): stored.entry(p, results[p]) for _k, p in files}
         cache.store_files(project, env, stored.common, by_name)
     if os.environ.get(DEBUG_ENV):
         names = [project.shown(p) for _k, p in files if p in compiled]
