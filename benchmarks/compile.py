@@ -3,7 +3,7 @@
     python benchmarks/compile.py                  # 300 files x 3 variants = 900 personas
     python benchmarks/compile.py --files 30 --runs 3
     python benchmarks/compile.py --profile        # also print a cProfile of the in-process compile
-    python benchmarks/compile.py --cpus 0         # validate and floor pinned to CPU 0
+    python benchmarks/compile.py --cpus 0         # subprocesses (and the floor) on one core
 
 Reports, in one run:
 
@@ -13,6 +13,8 @@ Reports, in one run:
   one render per persona, json.dumps) -> ratio (goal: <= 1.5x);
 - the same two in this process (imports excluded; the floor's templates precompiled
   outside the timed part) -> ratio, for insight;
+- `validate` after editing one of the persona files (a different one before each run;
+  the incremental cache compiles only it) -> ratio to the floor (goal: <= 0.5x);
 - peak memory (max RSS via /usr/bin/time) of the validate and floor subprocesses;
 - `personactl --version` start-up against `python -c pass` (median of --startup-runs;
   goal: < 4x).
@@ -40,6 +42,7 @@ import _floor  # noqa: E402
 import _synth  # noqa: E402
 
 GOAL_RATIO = 1.5
+GOAL_EDIT_RATIO = 0.5
 GOAL_STARTUP = 4.0
 
 
@@ -52,11 +55,6 @@ def console_script() -> str:
     if not found:
         sys.exit("personactl is not installed in this environment (pip install -e .)")
     return found
-
-
-def pinned(cmd: list[str], cpus: str | None) -> list[str]:
-    """`cmd` under `taskset -c CPUS` (a one-core figure on a multi-core machine)."""
-    return ["taskset", "-c", cpus, *cmd] if cpus else cmd
 
 
 def run_timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int, str]:
@@ -93,11 +91,18 @@ def peak_rss_kb(cmd: list[str]) -> int | None:
 
 
 def series(
-    cmd: list[str], runs: int, expect_ok: bool = True, env: dict[str, str] | None = None
+    cmd: list[str],
+    runs: int,
+    expect_ok: bool = True,
+    env: dict[str, str] | None = None,
+    before: Any = None,
 ) -> dict[str, Any]:
+    """`runs` timed runs of `cmd`; `before(i)` (untimed) prepares run i."""
     walls, rss = [], []
     text = ""
-    for _ in range(runs):
+    for i in range(runs):
+        if before is not None:
+            before(i)
         wall, maxrss, code, text = run_timed(cmd, env)
         if expect_ok and code != 0:
             sys.exit(f"{' '.join(cmd)} failed (exit {code}):\n{text[-2000:]}")
@@ -167,8 +172,13 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the generated repo")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of the compile")
     ap.add_argument("--profile-top", type=int, default=30)
-    ap.add_argument("--cpus", help="run validate and the floor under `taskset -c CPUS`")
+    ap.add_argument(
+        "--cpus",
+        help="run the subprocesses (validate, the floor, start-up probes) under "
+        "`taskset -c CPUS`, e.g. 0 (one core) or 0,1",
+    )
     args = ap.parse_args()
+    pin = ["taskset", "-c", args.cpus] if args.cpus else []
 
     tmp = None
     if args.dir is None:
@@ -181,7 +191,7 @@ def main() -> None:
     n_files = sum(1 for _ in repo.rglob("*.yaml"))
     exe = console_script()
     # one environment, as the floor compiles one (a bare `validate` checks each of them)
-    validate_cmd = pinned([exe, "-C", str(repo), "--env", "local", "validate"], args.cpus)
+    validate_cmd = [*pin, exe, "-C", str(repo), "--env", "local", "validate"]
     print(f"repo: {repo} ({personas} personas, {n_files} YAML files)", file=sys.stderr)
 
     # cold: no cache read or written (what a fresh CI checkout pays)
@@ -194,7 +204,19 @@ def main() -> None:
     warm = series(validate_cmd, args.runs)
     if f"{personas} personas" not in warm["output"]:
         sys.exit(f"unexpected cached validate output:\n{warm['output'][-2000:]}")
-    floor_cmd = pinned([sys.executable, str(HERE / "_floor.py"), str(repo)], args.cpus)
+    # one-file edit: a different persona file each run, so only it compiles again
+    persona_files = sorted(
+        p for p in (repo / "personas").rglob("*.yaml") if "_bases" not in p.parts
+    )
+
+    def edit_one(i: int) -> None:
+        path = persona_files[i % len(persona_files)]
+        path.write_text(path.read_text() + f"# edit {i}\n")
+
+    edited = series(validate_cmd, args.runs, before=edit_one)
+    if f"{personas} personas" not in edited["output"]:
+        sys.exit(f"unexpected validate output after an edit:\n{edited['output'][-2000:]}")
+    floor_cmd = [*pin, sys.executable, str(HERE / "_floor.py"), str(repo)]
     floor = series(floor_cmd, args.runs)
     rss = {
         "validate": peak_rss_kb(["env", "PERSONACTL_NO_CACHE=1", *validate_cmd]),
@@ -203,8 +225,8 @@ def main() -> None:
     }
     inproc = in_process(repo, args.runs)
 
-    version = series([exe, "--version"], args.startup_runs)
-    python = series([sys.executable, "-c", "pass"], args.startup_runs)
+    version = series([*pin, exe, "--version"], args.startup_runs)
+    python = series([*pin, sys.executable, "-c", "pass"], args.startup_runs)
 
     res: dict[str, Any] = {
         "personas": personas,
@@ -217,6 +239,9 @@ def main() -> None:
         "ratio_subprocess_best": validate["best_s"] / floor["best_s"],
         "validate_warm_median_s": warm["median_s"],
         "ratio_warm": warm["median_s"] / floor["median_s"],
+        "validate_edit_median_s": edited["median_s"],
+        "ratio_edit": edited["median_s"] / floor["median_s"],
+        "cpus": args.cpus or "all",
         "compile_inprocess_best_s": inproc["compile_best_s"],
         "compile_inprocess_median_s": inproc["compile_median_s"],
         "compile_inprocess_first_s": inproc["compile_first_s"],
@@ -232,10 +257,10 @@ def main() -> None:
         "startup_ratio": version["median_s"] / python["median_s"],
         "runs": args.runs,
         "startup_runs": args.startup_runs,
-        "cpus": args.cpus or "",
     }
     res["goal_ratio_met"] = res["ratio_subprocess"] <= GOAL_RATIO
     res["goal_startup_met"] = res["startup_ratio"] < GOAL_STARTUP
+    res["goal_edit_met"] = res["ratio_edit"] <= GOAL_EDIT_RATIO
 
     ms = lambda s: f"{s * 1000:8.1f} ms"  # noqa: E731
     mb = lambda kb: f"{kb / 1024:8.1f} MB" if kb else "     n/a"  # noqa: E731
@@ -259,6 +284,12 @@ def main() -> None:
             "personactl validate, cached (warm)",
             ms(res["validate_warm_median_s"]),
             f"ratio to floor {res['ratio_warm']:.2f} x (inputs unchanged)",
+        ),
+        (
+            "personactl validate, one file edited",
+            ms(res["validate_edit_median_s"]),
+            f"ratio to floor {res['ratio_edit']:.2f} x, goal <= {GOAL_EDIT_RATIO}x: "
+            f"{'met' if res['goal_edit_met'] else 'NOT met'}",
         ),
         (
             "compile_project (in-process)",
@@ -292,7 +323,8 @@ def main() -> None:
     ]
     print(
         f"\ncompile benchmark: {personas} personas ({args.files} files x {args.variants} "
-        f"variants), {args.runs} runs, cpus={args.cpus or os.cpu_count()}"
+        f"variants), {args.runs} runs, cpus={os.cpu_count()}"
+        + (f", subprocesses under taskset -c {args.cpus}" if args.cpus else "")
     )
     width = max(len(r[0]) for r in rows)
     for name, value, note in rows:

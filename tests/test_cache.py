@@ -82,8 +82,8 @@ def test_plan_uses_cached_personas_only_while_inputs_are_unchanged(
 ) -> None:
     env = dict(SECRETS)
     assert cli_run("-C", str(example_repo), "validate").code == 0
-    personas_cache = example_repo / ".personactl/cache/personas-local.json"
-    assert personas_cache.exists()
+    # compiled payloads live in the per-file entries (personactl.compile.incremental)
+    assert (example_repo / ".personactl/cache/files-local.json").exists()
     assert cli_run("-C", str(example_repo), "apply", "--auto-approve", env=env).code == 0
     assert cli_run("-C", str(example_repo), "plan", "--detailed-exitcode", env=env).code == 0
 
@@ -98,5 +98,5 @@ def test_plan_uses_cached_personas_only_while_inputs_are_unchanged(
 def test_a_cache_hit_with_errors_never_serves_personas(repo: Path, cli_run) -> None:
     (repo / "personas/b.yaml").write_text("persona: {modle: x}\n")
     assert cli_run("-C", str(repo), "validate").code == 1
-    assert not (repo / ".personactl/cache/personas-local.json").exists()
-    assert cli_run("-C", str(repo), "plan").code == 1
+    plan = cli_run("-C", str(repo), "plan")
+    assert plan.code == 1 and "unknown key 'modle'" in plan.err

@@ -321,9 +321,11 @@ def test_a_damaged_cache_is_discarded(tmp_path: Path, cli_run: Any, damage: Any)
     cache = tmp_path / ".personactl" / "cache"
     summary = cache / "validate-local.json"
     summary.write_text(json.dumps(damage(json.loads(summary.read_text()))))
-    personas = cache / "personas-local.json"
-    raw = json.loads(personas.read_text())
-    personas.write_text(json.dumps({**raw, "personas": {"a": {"source": 1, "payload": []}}}))
+    files = cache / "files-local.json"
+    raw = json.loads(files.read_text())
+    for entry in raw["files"].values():  # keys still valid: the shape must be checked
+        entry["resources"] = [["a", 1, "personas", []]]
+    files.write_text(json.dumps(raw))
     for args in (["validate"], ["plan"], ["validate"]):
         result = cli_run(*args, cwd=tmp_path)
         assert result.code == 0, (args, result.err)

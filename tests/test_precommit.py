@@ -69,6 +69,8 @@ def user_repo(example_repo: Path, hook_repo: tuple[Path, str]) -> Path:
         f"      - id: personactl-render-check\n"
         f"        args: [--out, rendered/]\n"
     )
+    # as in this repository and in one `personactl init` makes: render fills the cache
+    (example_repo / ".gitignore").write_text(".personactl/\n")
     rendered = run_cli("render", "--out", "rendered/", cwd=example_repo)
     assert rendered.code == 0, rendered.err
     _git("init", "-q", cwd=example_repo)

@@ -143,7 +143,12 @@ def test_message_escaping_for_annotations(tmp_path: Path) -> None:
 def test_each_environment_keeps_its_own_cache_entry(repo: Path) -> None:
     first = run_cli("validate", "--format", "json", cwd=repo)
     cache = repo / ".personactl" / "cache"
-    assert sorted(p.name for p in cache.iterdir()) == ["validate-local.json", "validate-prod.json"]
+    assert sorted(p.name for p in cache.iterdir()) == [
+        "files-local.json",
+        "files-prod.json",
+        "validate-local.json",
+        "validate-prod.json",
+    ]
     prod = cache / "validate-prod.json"
     prod.write_text(prod.read_text().replace("unknown key 'modle'", "unknown key 'cached'"))
     again = run_cli("validate", "--format", "json", cwd=repo)

@@ -102,7 +102,9 @@ def compiled(extra_vars: dict[str, str] | None = None) -> Any:
     from personactl.compile.compilation import compile_project
 
     o = opts()
-    result = compile_project(env_name=o.env, root=o.project_dir, extra_vars=extra_vars)
+    result = compile_project(
+        env_name=o.env, root=o.project_dir, extra_vars=extra_vars, cached=not extra_vars
+    )
     echo_problems(result.warnings)
     result.raise_for_errors()
     return result

@@ -1,21 +1,26 @@
-"""A cache of `validate` results under .personactl/cache (as dbt's partial parsing).
+"""A cache of compile results under .personactl/cache (as dbt's partial parsing).
 
-The key covers everything a result depends on: the bytes of every file under
-personas/, objectives/, guardrails/, tools/, templates/ and conversations/ plus
-personactl.yaml and the data files of `variants_from`, the environment's
-name, personactl's own code, and the values of environment variables templates
-read with env().  Secret values never matter to validation and are not part of
-it.  A hit skips loading the compiler (pydantic, jsonschema, Jinja) entirely.
+Two files per environment:
 
-Two files per environment: `validate-<env>.json` (problems and counts, all
-`validate` needs) and, for an error-free compile, `personas-<env>.json` (the
-compiled payloads of every kind, for plan/apply/import).  Payloads hold secret
+- `validate-<env>.json`: what `validate` reports (problems and counts), under one key over
+  the bytes of every file under personas/, objectives/, guardrails/, tools/, templates/
+  and conversations/ plus personactl.yaml and the data files of `variants_from`, the
+  environment's name, personactl's own code
+  and Python; valid while the environment variables templates read with env() hold the
+  values they had.  A hit skips loading the compiler (pydantic, jsonschema, Jinja).
+- `files-<env>.json`: each source file's own compile (personactl.compile.incremental),
+  under a key over what that file's compile read: its bytes, its bases', the templates it
+  loaded, personactl.yaml (the environment), the code, plus the values its env() calls
+  read.  After an edit only the files whose inputs changed compile again.
+
+Secret values never matter to a compile and are in neither.  Payloads hold secret
 *placeholders* (names), never values.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -26,7 +31,6 @@ from typing import Any
 
 from personactl.compile import variants
 from personactl.errors import Loc, Problem
-from personactl.kinds import KIND_NAMES
 from personactl.output import write_atomic
 from personactl.project import PROJECT_FILE, Environment, Project
 
@@ -44,23 +48,78 @@ class Summary:
     resources: dict[str, int] = field(default_factory=dict)  # kind -> count, other kinds
 
 
-def _key(project: Project, env: Environment) -> str:
-    h = hashlib.sha256(f"{sys.version}\0{env.name}\0".encode())
+@functools.cache
+def _code_version() -> str:
+    h = hashlib.sha256(f"{sys.version}\0".encode())
     for code in sorted(_CODE.rglob("*.py")):
         stat = code.stat()
         h.update(f"{code.relative_to(_CODE)}\0{stat.st_mtime_ns}\0{stat.st_size}\0".encode())
-    files = [project.root / PROJECT_FILE]
-    for folder in project.source_dirs:
-        if folder.is_dir():
-            # files compiling refuses (links out of the folder, devices) are not read
-            files.extend(
-                p for p in folder.rglob("*") if p.is_file() and project.confined(p, folder)
-            )
+    return h.hexdigest()
+
+
+class Digests:
+    """sha256 of the repository's files, each read once per Digests (one per command run:
+    see digests())."""
+
+    ABSENT = "absent"  # a file looked for and not there (a base or template not yet written)
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.root = f"{project.root}{os.sep}"
+        self._known: dict[str, str] = {}  # by path string: Path objects are slow to hash
+
+    def sources(self) -> list[Path]:
+        """personactl.yaml and every file under the source folders."""
+        files = [self.project.root / PROJECT_FILE]
+        for folder in self.project.source_dirs:
+            if folder.is_dir():
+                # files compiling refuses (links out of the folder, devices) are not read
+                files.extend(
+                    p for p in folder.rglob("*") if p.is_file() and self.project.confined(p, folder)
+                )
+        return sorted(files)
+
+    def name(self, path: Path | str) -> str:
+        """`path` relative to the project root when inside it (as entries name inputs)."""
+        text = str(path)
+        return text[len(self.root) :] if text.startswith(self.root) else text
+
+    def of(self, path: Path | str) -> str:
+        """The sha256 of the file at `path` (relative to the root, or absolute)."""
+        key = os.path.join(self.root, path)  # noqa: PTH118 - strings: thousands of calls
+        found = self._known.get(key)
+        if found is None:
+            try:
+                with open(key, "rb") as f:
+                    found = hashlib.sha256(f.read()).hexdigest()
+            except OSError:  # missing, a directory, unreadable: compiling says which
+                found = self.ABSENT
+            self._known[key] = found
+        return found
+
+
+_digests: tuple[Project, Digests] | None = None
+
+
+def digests(project: Project) -> Digests:
+    """The Digests of this Project object: a command loads its project once, and the
+    whole-repository key and the per-file keys then read each file once."""
+    global _digests
+    if _digests is None or _digests[0] is not project:
+        _digests = (project, Digests(project))
+    return _digests[1]
+
+
+def _key(project: Project, env: Environment) -> str:
+    found = digests(project)
+    h = hashlib.sha256(f"{_code_version()}\0{env.name}\0".encode())
+    sources = found.sources()
     # the data files variants_from names may live anywhere in the project (data/)
-    files.extend(variants.data_files(project, files))
-    for path in sorted(set(files)):
-        h.update(f"{path.relative_to(project.root)}\0".encode())
-        h.update(hashlib.sha256(path.read_bytes()).digest())
+    for path in [*sources, *variants.data_files(project, sources)]:
+        digest = found.of(path)
+        if digest == Digests.ABSENT:
+            raise OSError(f"cannot read {path}")
+        h.update(f"{found.name(path)}\0{digest}\0".encode())
     return h.hexdigest()
 
 
@@ -80,24 +139,6 @@ def _read(path: Path, key: str) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return raw if isinstance(raw, dict) and raw.get("key") == key else None
-
-
-def _entry_ok(entry: Any) -> bool:
-    return (
-        isinstance(entry, dict)
-        and isinstance(entry.get("source"), str)
-        and isinstance(entry.get("payload"), dict)
-        and entry.get("kind", "personas") in KIND_NAMES
-    )
-
-
-def load_personas(project: Project, env: Environment, key: str) -> dict[str, Any] | None:
-    """address -> {"source", "payload", "kind"} from an error-free compile with this key."""
-    raw = _read(_path(project, env, "personas"), key) if key else None
-    personas = raw.get("personas") if raw else None
-    if not isinstance(personas, dict) or not all(map(_entry_ok, personas.values())):
-        return None
-    return personas
 
 
 def _problem(entry: Any) -> Problem:
@@ -150,10 +191,8 @@ def store(
     key: str,
     summary: Summary,
     env_reads: dict[str, str | None],
-    personas: dict[str, Any] | None = None,
 ) -> None:
-    """Record a compile; `personas` (address -> {"source", "payload", "kind"}, every kind)
-    only if error-free."""
+    """Record a compile's summary (the per-file entries are stored by store_files)."""
     if not key:
         return
     data: dict[str, Any] = {
@@ -174,12 +213,57 @@ def store(
         ],
     }
     with contextlib.suppress(OSError):  # a read-only checkout still works, uncached
-        # payloads first: a reader trusts them only through the summary's key
-        if personas is not None:
-            write_atomic(
-                _path(project, env, "personas"),
-                # key order as compiled (the file's order): plans read from the cache
-                # must list fields exactly as a fresh compile does
-                json.dumps({"key": key, "personas": personas}) + "\n",
-            )
         write_atomic(_path(project, env), json.dumps(data, sort_keys=True) + "\n")
+
+
+# --- per-file entries (personactl.compile.incremental): one file per environment
+
+
+def _common_key(project: Project, env: Environment) -> str:
+    """What every file's compile sees: personactl's code, Python, the environment (its
+    vars, overrides and api all live in personactl.yaml)."""
+    found = digests(project).of(project.root / PROJECT_FILE)
+    return hashlib.sha256(f"{_code_version()}\0{env.name}\0{found}".encode()).hexdigest()
+
+
+def file_key(project: Project, common: str, inputs: list[str]) -> str:
+    """The key of one file's entry: `common` and the bytes of every input it read
+    (`inputs`: as entries.shown names them)."""
+    found = digests(project)
+    h = hashlib.sha256(common.encode())
+    for name in inputs:
+        h.update(f"\0{name}\0{found.of(name)}".encode())
+    return h.hexdigest()
+
+
+def env_unchanged(hashes: dict[str, Any]) -> bool:
+    """Do the variables an entry's env() read still hold the values it saw?"""
+    return all(_value_hash(os.environ.get(n)) == h for n, h in hashes.items())
+
+
+def enabled() -> bool:
+    return not os.environ.get(DISABLE_ENV)
+
+
+def load_files(project: Project, env: Environment) -> tuple[str, dict[str, Any]]:
+    """The common key, and the entries (source path -> raw entry) stored under it."""
+    common = _common_key(project, env)
+    raw = _read(_path(project, env, "files"), common)
+    entries = raw.get("files") if raw else None
+    return common, entries if isinstance(entries, dict) else {}
+
+
+def store_files(
+    project: Project, env: Environment, common: str, entries: dict[str, dict[str, Any]]
+) -> None:
+    """`entries`: source path -> entry (with its key; env values as hashes), every
+    source file of this compile: the entries of deleted files are gone."""
+    with contextlib.suppress(OSError):
+        write_atomic(
+            _path(project, env, "files"),
+            json.dumps({"key": common, "files": entries}, separators=(",", ":")) + "\n",
+        )
+
+
+def value_hashes(reads: dict[str, str | None]) -> dict[str, str | None]:
+    return {n: _value_hash(v) for n, v in sorted(reads.items())}

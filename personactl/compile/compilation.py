@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from personactl import refs, sensitive
-from personactl.compile import parallel as fanout
-from personactl.compile import references
+from personactl.compile import incremental, references
 from personactl.compile.conversations import (
     ConversationTemplate,
     bind_inputs,
@@ -151,17 +150,20 @@ def compile_project(
     *,
     root: Path | None = None,
     extra_vars: Mapping[str, Any] | None = None,
+    cached: bool = False,
 ) -> Compilation:
     """Compile every resource and check every conversation template and every ref();
     never raises for config.
 
-    `extra_vars` (preview's --var) override every resource's variables."""
+    `extra_vars` (preview's --var) override every resource's variables.  `cached`: files
+    whose inputs are unchanged come from .personactl/cache (personactl.compile.incremental;
+    their payloads are then plain data, without positions); never with `extra_vars`."""
     project = project or load_project(root)
     env = project.environment(env_name)
     problems: list[Problem] = []
     renderer = Renderer(project.root, project.templates_dir, project.secret_env_names)
     renderer.var_option = extra_vars is not None
-    resources = fanout.compile_all(project, env, renderer, problems, extra_vars)
+    resources = incremental.compile_all(project, env, renderer, problems, extra_vars, cached=cached)
     personas = {a: r for a, r in resources.items() if r.kind == "personas"}
     conversations = load_conversations(project, env, problems)
     for template in conversations.values():
@@ -184,38 +186,27 @@ def compile_project(
 
 
 def compile_cached(project: Project, env_name: str | None = None) -> Compilation:
-    """Like compile_project, but an unchanged repository's resources come from
-    .personactl/cache (see personactl.compile.cache): for plan/apply/import, which need
-    only the compiled resources.  Such a result has no conversations."""
+    """Like compile_project, but unchanged files come from .personactl/cache (see
+    personactl.compile.incremental): for plan/apply/import, which need only the compiled
+    resources.  When nothing changed and there are no errors, the result has no
+    conversations (nor a renderer): nothing but the cache is read."""
     from personactl.compile import cache
 
     env = project.environment(env_name)
     key, summary = cache.load(project, env)
     if summary is not None and not any(not p.warning for p in summary.problems):
-        cached = cache.load_personas(project, env, key)
-        if cached is not None:
-            resources = {
-                address: CompiledResource(
-                    address, entry["source"], entry["payload"], entry.get("kind", "personas")
-                )
-                for address, entry in cached.items()
-            }
+        resources = incremental.from_cache(project, env)
+        if resources is not None:
             return Compilation(project, env, None, resources, {}, list(summary.problems))
-    result = compile_project(project, env.name)
+    result = compile_project(project, env.name, cached=True)
     remember(result, key)
     return result
 
 
 def remember(result: Compilation, key: str) -> None:
-    """Store a full compile in the cache under `key` (from personactl.compile.cache.load)."""
+    """Store a compile's summary in the cache under `key` (from
+    personactl.compile.cache.load)."""
     from personactl.compile import cache
 
-    summary = result.summary()
-    personas = None
-    if not result.errors:
-        personas = {
-            a: {"source": r.source, "payload": r.payload, "kind": r.kind}
-            for a, r in result.resources.items()
-        }
     reads = result.renderer.env_reads if result.renderer else {}
-    cache.store(result.project, result.env, key, summary, reads, personas)
+    cache.store(result.project, result.env, key, result.summary(), reads)

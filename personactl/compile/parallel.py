@@ -1,13 +1,14 @@
-"""Compile a large repository in two processes on a multi-core machine.
+"""Compile many files in two processes on a multi-core machine.
 
 A cold `validate` spends about a third of its time importing pydantic and
 building its models and the rest compiling, all of it CPU-bound Python.  Forking before
 those imports lets a child import and compile the second half of the persona
-files while this process does the first half; the child sends back its
-payloads as JSON (positions are only needed while compiling) and its problems.  Small
-repositories, a process with one usable core (a one-core machine, `taskset -c 0`) and
-platforms without fork() stay sequential, and any failure of the child falls back
-to compiling its half here.
+files to compile (all of them cold, the changed ones when incremental) while this
+process does the first half; the child sends back its files' results as JSON
+(personactl.compile.entries: positions are only needed while compiling).  Few files,
+a process with one usable core (a one-core machine, `taskset -c 0`) and platforms
+without fork() stay sequential, and any failure of the child falls back to compiling
+its half here.
 """
 
 from __future__ import annotations
@@ -23,16 +24,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from personactl.compile.personas import (
-    CompiledResource,
-    compile_resources,
-    duplicate_address,
-    folder_of,
-    source_files,
-)
+from personactl.compile.entries import BadEntry, decode, encode
+from personactl.compile.personas import FileResult, compile_files
 from personactl.compile.templating import Renderer
-from personactl.errors import Loc, Problem
-from personactl.kinds import PERSONAS, RESOURCE_KINDS
+from personactl.kinds import PERSONAS, RESOURCE_KINDS, Kind
 from personactl.project import Environment, Project
 
 # Below this many persona files the fork costs more than it saves.
@@ -81,34 +76,37 @@ def _read_child(read_fd: int, pid: int) -> bytes | None:
     return b"".join(chunks) if os.waitstatus_to_exitcode(status) == 0 else None
 
 
-def compile_all(
+def compile_missing(
     project: Project,
     env: Environment,
     renderer: Renderer,
-    problems: list[Problem],
+    files: list[tuple[Kind, Path]],
     extra_vars: Mapping[str, Any] | None = None,
-) -> dict[str, CompiledResource]:
-    """Every resource of every kind: personas (in two processes when worth it), then the
-    other kinds (a handful of files each) here."""
-    compiled = _personas(project, env, renderer, problems, extra_vars)
+) -> dict[Path, FileResult]:
+    """Each of `files` compiled on its own: persona files in two processes when there are
+    many, the other kinds (a handful of files each) here."""
+    persona_files = [path for kind, path in files if kind is PERSONAS]
+    results = {r.path: r for r in _personas(project, env, renderer, persona_files, extra_vars)}
     for kind in RESOURCE_KINDS:
-        compiled.update(compile_resources(project, env, kind, renderer, problems, extra_vars))
-    return compiled
+        mine = [path for k, path in files if k is kind]
+        if mine:
+            for r in compile_files(project, env, kind, renderer, mine, extra_vars):
+                results[r.path] = r
+    return results
 
 
 def _personas(
     project: Project,
     env: Environment,
     renderer: Renderer,
-    problems: list[Problem],
+    files: list[Path],
     extra_vars: Mapping[str, Any] | None,
-) -> dict[str, CompiledResource]:
-    def compile_personas(found: list[Problem], files: list[Path]) -> dict[str, CompiledResource]:
-        return compile_resources(project, env, PERSONAS, renderer, found, extra_vars, files)
+) -> list[FileResult]:
+    def compile_personas(chosen: list[Path]) -> list[FileResult]:
+        return compile_files(project, env, PERSONAS, renderer, chosen, extra_vars)
 
-    files = source_files(folder_of(project, PERSONAS))
     if not _worth_it(files):
-        return compile_personas(problems, files)
+        return compile_personas(files)
     half = len(files) // 2
     mine, theirs = files[:half], files[half:]
     read_fd, write_fd = os.pipe()
@@ -117,40 +115,22 @@ def _personas(
         os.close(read_fd)
         code = 0
         try:
-            child_problems: list[Problem] = []
-            personas = compile_personas(child_problems, theirs)
-            # payloads as one C-speed JSON encode: plain data, positions dropped
-            payloads = json.dumps([[p.address, p.source, p.payload] for p in personas.values()])
-            result = (payloads, child_problems, renderer.env_reads, renderer.ref_calls)
-            encoded = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+            # plain data as one C-speed JSON encode, positions dropped
+            sent = json.dumps([encode(r, project.root) for r in compile_personas(theirs)])
+            encoded = pickle.dumps(sent, protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(write_fd, "wb") as pipe:
                 pipe.write(encoded)
         except BaseException:  # noqa: BLE001 - the parent compiles this half itself
             code = 1
         os._exit(code)
     os.close(write_fd)
-    compiled = compile_personas(problems, mine)
+    compiled = compile_personas(mine)
     data = _read_child(read_fd, pid)
     try:
         if data is None:
             raise ValueError("the child failed")
-        payloads, child_problems, env_reads, ref_calls = pickle.loads(data)
-        entries = json.loads(payloads)
-    except (ValueError, pickle.UnpicklingError, EOFError):
-        more = compile_personas(problems, theirs)
-        return _merge(compiled, more.values(), problems)
-    problems.extend(child_problems)
-    renderer.env_reads.update(env_reads)
-    renderer.ref_calls.update(ref_calls)
-    return _merge(compiled, (CompiledResource(*entry) for entry in entries), problems)
-
-
-def _merge(
-    compiled: dict[str, CompiledResource], more: Any, problems: list[Problem]
-) -> dict[str, CompiledResource]:
-    for persona in more:
-        if persona.address in compiled:
-            duplicate_address(persona.address, Loc(persona.source, 1, 1), compiled, problems)
-            continue
-        compiled[persona.address] = persona
-    return compiled
+        received = json.loads(pickle.loads(data))
+        more = [decode(path, raw, project.root) for path, raw in zip(theirs, received, strict=True)]
+    except (ValueError, pickle.UnpicklingError, EOFError, TypeError, BadEntry):
+        more = compile_personas(theirs)
+    return [*compiled, *more]

@@ -23,7 +23,7 @@ from personactl.compile.envelope import (
 )
 from personactl.compile.layers import merge, merge_all
 from personactl.compile.source import PList, PMap, load_file, locate
-from personactl.compile.templating import Renderer
+from personactl.compile.templating import RefCall, Renderer
 from personactl.compile.vocabulary import canonical, check_bodies, check_file, localize
 from personactl.errors import Loc, Problem
 from personactl.kinds import Kind, KindName, split_address
@@ -75,12 +75,28 @@ class SourceTree:
         # vocabulary (personactl.compile.vocabulary)
         self.vocabulary = vocabulary
         self.problems = problems
-        self._files: dict[Path, PMap | None] = {}
-        self._layered: dict[Path, Layered] = {}
+        # the files read since the caller last reset it (a compile's inputs): a file
+        # served from the memo below still counts, and replays its problems
+        self.reads: set[Path] = set()
+        self._files: dict[Path, tuple[PMap | None, list[Problem]]] = {}
+        self._layered: dict[tuple[Path, bool], tuple[Layered, list[Problem], set[Path]]] = {}
         self._resolved_names: dict[str, Path] = {}
 
     def load(self, path: Path) -> PMap | None:
-        if path not in self._files and not self._readable(path):
+        """The file's mapping (None when unusable); its problems each time it is asked for,
+        so that every file's compile reports all it depends on."""
+        self.reads.add(path)
+        if path not in self._files:
+            start = len(self.problems)
+            node = self._load(path)
+            self._files[path] = (node, self.problems[start:])
+        else:
+            node, problems = self._files[path]
+            self.problems.extend(problems)
+        return node
+
+    def _load(self, path: Path) -> PMap | None:
+        if not self._readable(path):
             folder = self.project.shown(self.folder)
             self.problems.append(
                 Problem(
@@ -89,44 +105,57 @@ class SourceTree:
                     f"personactl reads only files inside {folder}/",
                 )
             )
-            self._files[path] = None
-        if path not in self._files:
-            data, problems = load_file(path, self.project.shown(path))
-            self.problems.extend(problems)
-            if problems and data is None:
-                self._files[path] = None
-            elif data is None:  # nothing but comments or blank lines: one error, no cascade
-                self.problems.append(Problem(Loc(self.project.shown(path), 1, 1), "file is empty"))
-                self._files[path] = None
-            elif data is not None and not isinstance(data, PMap):
-                # nothing to compile: one error, not a cascade of "missing ..." ones
-                shown = Loc(self.project.shown(path), 1, 1)
-                self.problems.append(Problem(shown, "the file must be a mapping"))
-                self._files[path] = None
-            else:
-                shown = Loc(self.project.shown(path), 1, 1)
-                self._files[path] = expect_map(data, shown, "the file", self.problems)
-                if self.vocabulary:
-                    check_file(self._files[path] or PMap(), self.body_key, self.problems)
-        return self._files[path]
+            return None
+        data, problems = load_file(path, self.project.shown(path))
+        self.problems.extend(problems)
+        if problems and data is None:
+            return None
+        shown = Loc(self.project.shown(path), 1, 1)
+        if data is None:  # nothing but comments or blank lines: one error, no cascade
+            self.problems.append(Problem(shown, "file is empty"))
+            return None
+        if not isinstance(data, PMap):
+            # nothing to compile: one error, not a cascade of "missing ..." ones
+            self.problems.append(Problem(shown, "the file must be a mapping"))
+            return None
+        node = expect_map(data, shown, "the file", self.problems)
+        if self.vocabulary:
+            check_file(node or PMap(), self.body_key, self.problems)
+        return node
 
     def _readable(self, path: Path) -> bool:
         # inside the folder once links are resolved, and not a FIFO or device (reads block)
         special = path.exists() and not path.is_file() and not path.is_dir()
         return not special and self.project.confined(path, self.folder)
 
-    def layered(self, path: Path, node: PMap, stack: tuple[Path, ...] = ()) -> Layered:
-        """Bases (in extends order) and then `node` itself, merged."""
-        if path in self._layered:
-            return self._layered[path]
+    def layered(
+        self, path: Path, node: PMap, stack: tuple[Path, ...] = (), *, base: bool = False
+    ) -> Layered:
+        """Bases (in extends order) and then `node` itself, merged (once per file and role;
+        later calls replay its problems and reads)."""
+        memo = self._layered.get((path, base))
+        if memo is not None:
+            self.problems.extend(memo[1])
+            self.reads.update(memo[2])
+            return memo[0]
+        start, outer = len(self.problems), self.reads
+        self.reads = set()
+        try:
+            if base:
+                self._check_base_keys(node)
+            result = self._layer(path, node, stack)
+        finally:
+            reads, self.reads = self.reads, outer | self.reads
+        self._layered[(path, base)] = (result, self.problems[start:], reads)
+        return result
+
+    def _layer(self, path: Path, node: PMap, stack: tuple[Path, ...]) -> Layered:
         result = Layered()
         for base in self._bases(path, node, stack):
             base_node = self.load(base)
             if base_node is None:
                 continue
-            if base not in self._layered:  # once per base, however many files extend it
-                self._check_base_keys(base_node)
-            inherited = self.layered(base, base_node, (*stack, path))
+            inherited = self.layered(base, base_node, (*stack, path), base=True)
             result.vars.extend(inherited.vars)
             result.persona = merge(result.persona, inherited.persona)
             result.allow_unknown = result.allow_unknown or inherited.allow_unknown
@@ -137,7 +166,6 @@ class SourceTree:
         result.persona = merge(result.persona, self._canonical(body_node))
         own_allow = expect_bool(node, "allow_unknown_keys", self.problems)
         result.allow_unknown = result.allow_unknown or own_allow
-        self._layered[path] = result
         return result
 
     def _canonical(self, body: PMap) -> PMap:
@@ -188,6 +216,7 @@ class SourceTree:
                 self.problems.append(Problem(loc, "extends takes file paths"))
                 continue
             base = self._resolved(name)
+            self.reads.add(base)  # looked for: creating a missing base changes the result
             rel = self.project.shown(self.folder)
             if not base.is_relative_to(root):
                 self.problems.append(
@@ -237,74 +266,162 @@ def folder_of(project: Project, kind: Kind) -> Path:
     return project.root / kind.folder
 
 
-def compile_resources(
+@dataclass(frozen=True)
+class Cut:
+    """Where one target of a file starts in its FileResult: at problem `problem` and ref()
+    call `ref`; `address` (None: it was dropped before rendering) reaches the repository's
+    duplicate check after problem `rendered` (the rest up to the next cut is its render's),
+    a duplicate reported at `loc`."""
+
+    problem: int
+    ref: int
+    address: str | None = None
+    loc: Loc | None = None
+    rendered: int = 0
+
+
+@dataclass
+class FileResult:
+    """One source file's compile, on its own: what the cache keeps per file
+    (personactl.compile.incremental merges them in file order)."""
+
+    path: Path
+    problems: list[Problem] = field(default_factory=list)
+    resources: dict[str, CompiledResource] = field(default_factory=dict)
+    cuts: list[Cut] = field(default_factory=list)
+    ref_calls: list[RefCall] = field(default_factory=list)
+    inputs: set[Path] = field(default_factory=set)  # every file read, looked for or loaded
+    env_reads: dict[str, str | None] = field(default_factory=dict)
+    env_asked: dict[str, str | None] = field(default_factory=dict)  # name -> refused why
+    secret_calls: set[str] = field(default_factory=set)
+
+    def cut(self, address: str | None = None, loc: Loc | None = None) -> None:
+        if address is None:
+            self.cuts.append(Cut(len(self.problems), len(self.ref_calls)))
+        else:  # the target being cut passed its own checks: mark where rendering starts
+            last = self.cuts[-1]
+            self.cuts[-1] = Cut(last.problem, last.ref, address, loc, len(self.problems))
+
+
+def kind_prologue(env: Environment, kind: Kind, problems: list[Problem]) -> None:
+    """Problems of a kind that belong to no file: the environment's overrides are persona
+    fields (DESIGN §2)."""
+    if kind.name == "personas":
+        check_bodies([env.overrides], problems)
+
+
+def compile_files(
     project: Project,
     env: Environment,
     kind: Kind,
     renderer: Renderer,
-    problems: list[Problem],
+    files: list[Path],
     extra_vars: Mapping[str, Any] | None = None,
-    files: list[Path] | None = None,
-) -> dict[str, CompiledResource]:
-    """Every resource of `kind` in the repository (or in `files`); `extra_vars` (--var)
-    beat every layer's vars."""
-    from personactl.schema import check_body  # heavy (pydantic); only when compiling
-
-    folder = folder_of(project, kind)
-    envelope = RESOURCE_FILES[kind.body_key]
-    variant_envelope = envelope.key("variants").entries
-    assert variant_envelope is not None
+    secret_calls: set[str] | None = None,
+) -> list[FileResult]:
+    """Each file of `kind` compiled on its own (its duplicates with other files are the
+    merge's to find); `extra_vars` (--var) beat every layer's vars; `secret_calls`: the
+    secret() names of the files compiled before these."""
     persona = kind.name == "personas"
     # persona bodies layer in one vocabulary (compile/vocabulary.py), shown in the env's
-    tree = SourceTree(project, folder, problems, body_key=kind.body_key, vocabulary=persona)
-    # the environment's overrides are persona fields (DESIGN §2)
-    if persona:
-        check_bodies([env.overrides], problems)
+    tree = SourceTree(
+        project, folder_of(project, kind), [], body_key=kind.body_key, vocabulary=persona
+    )
     overrides = canonical(env.overrides) if persona else PMap()
-    compiled: dict[str, CompiledResource] = {}
-    for path in source_files(folder) if files is None else files:
-        node = tree.load(path)
-        if node is None:
+    ctx = _Context(project, env, kind, renderer, extra_vars, overrides)
+    results: list[FileResult] = []
+    secrets = set(secret_calls or ())
+    for path in files:
+        out = FileResult(path)
+        results.append(out)
+        tree.problems, tree.reads = out.problems, set()
+        renderer.start_file(secrets)
+        _compile_file(ctx, tree, path, out)
+        out.ref_calls = list(renderer.ref_calls)
+        out.inputs = tree.reads | renderer.template_paths()
+        out.env_reads, out.env_asked = renderer.env_reads, renderer.env_asked
+        out.secret_calls = renderer.secret_calls - secrets
+        secrets |= out.secret_calls
+    return results
+
+
+@dataclass(frozen=True)
+class _Context:
+    project: Project
+    env: Environment
+    kind: Kind
+    renderer: Renderer
+    extra_vars: Mapping[str, Any] | None
+    overrides: PMap  # the environment's, in the kind's vocabulary
+
+
+def _compile_file(ctx: _Context, tree: SourceTree, path: Path, out: FileResult) -> None:
+    project, kind, problems = ctx.project, ctx.kind, out.problems
+    folder = folder_of(project, kind)
+    envelope = RESOURCE_FILES[kind.body_key]
+    node = tree.load(path)
+    if node is None:
+        return
+    check_envelope(node, envelope, problems)
+    name = node.get("name", default_name(folder, path))
+    if not isinstance(name, str) or not name:
+        problems.append(Problem(node.val_locs.get("name"), "name must be a non-empty string"))
+        return
+    if bad := address_problem(name) or _prefix_problem(name):
+        problems.append(Problem(node.val_locs.get("name", node.loc), f"name {name!r} {bad}"))
+        return
+    layered = tree.layered(path, node)
+    name = kind.prefix() + name
+    data = variants.data_path(project, node)
+    if data is not None:
+        tree.reads.add(data)  # an input like a base: an edited row recompiles the file
+    variant_envelope = envelope.key("variants").entries
+    assert variant_envelope is not None
+    for target in variants.targets(project, node, name, problems):
+        address, variant = target.address, target.variant
+        out.cut()
+        check_envelope(variant, variant_envelope, problems)
+        if bad := address_problem(address):
+            problems.append(Problem(variant.loc, f"address {address!r} {bad}"))
             continue
-        check_envelope(node, envelope, problems)
-        name = node.get("name", default_name(folder, path))
-        if not isinstance(name, str) or not name:
-            problems.append(Problem(node.val_locs.get("name"), "name must be a non-empty string"))
+        if address in out.resources:
+            duplicate_address(address, node.loc, out.resources, problems)
             continue
-        if bad := address_problem(name) or _prefix_problem(name):
-            problems.append(Problem(node.val_locs.get("name", node.loc), f"name {name!r} {bad}"))
-            continue
-        layered = tree.layered(path, node)
-        name = kind.prefix() + name
-        # input: data file (variants.data_path(project, node) names it)
-        for target in variants.targets(project, node, name, problems):
-            address, variant = target.address, target.variant
-            check_envelope(variant, variant_envelope, problems)
-            if bad := address_problem(address):
-                problems.append(Problem(variant.loc, f"address {address!r} {bad}"))
-                continue
-            if address in compiled:
-                duplicate_address(address, node.loc, compiled, problems)
-                continue
-            variables = to_plain(merge_all([project.vars, env.vars, *layered.vars, *target.vars]))
-            variables.update(extra_vars or {})
-            variables["personactl"] = {"address": address, "environment": env.name}
-            own = variant.get(kind.body_key) or PMap()
-            own = canonical(own) if persona else own
-            body = merge(merge(layered.persona, own), overrides)
-            rendered = renderer.render_tree(body, variables, problems, body.loc)
-            rendered = localize(rendered, env.api) if persona else rendered
-            _check_literal_secrets(rendered, problems, kind.name)
-            issues = check_body(kind.name, rendered, allow_unknown=layered.allow_unknown)
-            for issue in without_derived(issues, rendered):
-                loc = (
-                    variants.blame(target, body, issue.path)
-                    or locate(rendered, issue.path, key=issue.key)
-                    or node.loc
-                )
-                problems.append(Problem(loc, issue.message, issue.hint, issue.warning, (address,)))
-            compiled[address] = CompiledResource(address, project.shown(path), rendered, kind.name)
-    return compiled
+        out.cut(address, node.loc)
+        _compile_target(ctx, path, node, layered, target, out)
+
+
+def _compile_target(
+    ctx: _Context,
+    path: Path,
+    node: PMap,
+    layered: Layered,
+    target: variants.Target,
+    out: FileResult,
+) -> None:
+    from personactl.schema import check_body  # heavy (pydantic); only when compiling
+
+    project, env, kind, problems = ctx.project, ctx.env, ctx.kind, out.problems
+    persona = kind.name == "personas"
+    address, variant = target.address, target.variant
+    variables = to_plain(merge_all([project.vars, env.vars, *layered.vars, *target.vars]))
+    variables.update(ctx.extra_vars or {})
+    variables["personactl"] = {"address": address, "environment": env.name}
+    own = variant.get(kind.body_key) or PMap()
+    own = canonical(own) if persona else own
+    body = merge(merge(layered.persona, own), ctx.overrides)
+    rendered = ctx.renderer.render_tree(body, variables, problems, body.loc)
+    rendered = localize(rendered, env.api) if persona else rendered
+    _check_literal_secrets(rendered, problems, kind.name)
+    issues = check_body(kind.name, rendered, allow_unknown=layered.allow_unknown)
+    for issue in without_derived(issues, rendered):
+        loc = (
+            variants.blame(target, body, issue.path)
+            or locate(rendered, issue.path, key=issue.key)
+            or node.loc
+        )
+        problems.append(Problem(loc, issue.message, issue.hint, issue.warning, (address,)))
+    out.resources[address] = CompiledResource(address, project.shown(path), rendered, kind.name)
 
 
 def _prefix_problem(name: str) -> str:

@@ -16,7 +16,7 @@ import re
 import string
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -275,6 +275,7 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
         super().__init__(**options)
         self.templates_dir = str(templates_dir)
         self.budget = _Budget()
+        self.loaded: set[str] = set()  # template names loaded since Renderer.start_file
         self.filters = {name: self._guard(name, f) for name, f in self.filters.items()}
         self.filters["_metered_iter"] = self._metered_iter
         self.filters["_metered_concat"] = self._metered_concat
@@ -408,6 +409,14 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
             frame = frame.f_back  # type: ignore[assignment]
         return super().get_template(*args, **kwargs)
 
+    def _load_template(
+        self, name: str, globals: MutableMapping[str, Any] | None
+    ) -> jinja2.Template:
+        # every include/import/extends passes here, Jinja's cache or not (select_template
+        # too): a compile's inputs are the templates its files loaded (or tried to)
+        self.loaded.add(name)
+        return super()._load_template(name, globals)
+
     # --- bounded globals
 
     def _range(self, *args: int) -> range:
@@ -500,7 +509,8 @@ class Renderer:
         self.templates_dir = templates_dir
         self._secret_env_source = secret_env_names
         self._secret_env: dict[str, str] | None = None
-        self._secret_calls: set[str] = set()
+        # names secret() was called with so far: env() may not read them afterwards
+        self.secret_calls: set[str] = set()
         self.env = _BoundedSandbox(
             templates_dir,
             loader=_ConfinedLoader(root, templates_dir),
@@ -515,6 +525,8 @@ class Renderer:
         self.env.globals["ref"] = self._ref
         # env() values read while rendering: a cached result is only valid while they hold
         self.env_reads: dict[str, str | None] = {}
+        # every name env() was asked for -> why it was refused (None: it was read)
+        self.env_asked: dict[str, str | None] = {}
         # every ref() made, in order (a dict as an ordered set)
         self.ref_calls: dict[RefCall, None] = {}
         # the running command takes --var (preview, conversation, llm): hints may say so
@@ -527,13 +539,32 @@ class Renderer:
         self._file_reads: dict[str, frozenset[str] | None] = {}
         self._reused: dict[tuple[Any, ...], _Reused] = {}
 
-    def _env(self, name: str, default: Any = None) -> Any:
+    def start_file(self, secret_calls: set[str]) -> None:
+        """Record what one source file's compile reads from here on (env_reads, env_asked,
+        ref_calls, template_paths), `secret_calls` made before it."""
+        self.env_reads = {}
+        self.env_asked = {}
+        self.ref_calls = {}
+        self.env.loaded = set()
+        self.secret_calls = set(secret_calls)
+
+    def template_paths(self) -> set[Path]:
+        """The template files loaded (or looked for) since start_file."""
+        return {self.templates_dir.joinpath(*name.split("/")) for name in self.env.loaded}
+
+    def refusal(self, name: str, secret_calls: set[str]) -> str | None:
+        """Why env(name) is refused after `secret_calls` (None: it is read)."""
         if self._secret_env is None:
             source = self._secret_env_source
             self._secret_env = source() if source is not None else {}
         why = self._secret_env.get(name)
-        if why is None and name in self._secret_calls:
+        if why is None and name in secret_calls:
             why = "used with secret()"
+        return why
+
+    def _env(self, name: str, default: Any = None) -> Any:
+        why = self.refusal(name, self.secret_calls)
+        self.env_asked[name] = why
         if why is not None:
             raise _TemplateFunctionError(
                 f"env('{name}') reads a secret ({name} is {why})",
@@ -555,7 +586,7 @@ class Renderer:
             raise _TemplateFunctionError(f"secret() takes a quoted name: secret('{unquoted}')")
         if not isinstance(name, str) or not name:
             raise _TemplateFunctionError("secret() takes the name of an environment variable")
-        self._secret_calls.add(name)  # a computed name too: later env() calls are refused
+        self.secret_calls.add(name)  # a computed name too: later env() calls are refused
         return placeholder(name)
 
     @jinja2.pass_context

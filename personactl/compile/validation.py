@@ -59,7 +59,7 @@ def summary_of(project: Project, env: Environment) -> cache.Summary:
     if summary is None:
         from personactl.compile.compilation import compile_project, remember
 
-        result = compile_project(project, env.name)
+        result = compile_project(project, env.name, cached=True)
         remember(result, key)
         summary = result.summary()
     return summary
