@@ -185,3 +185,14 @@ def test_render_and_plan_match_an_uncached_run(repo: Path) -> None:
         assert cached.code == fresh.code == 0, cached.err
         assert cached.out == fresh.out
         assert "compiled 0 of" in cached.err or "compiled" not in cached.err
+
+
+def test_a_base_problem_from_the_cache_still_counts_its_personas(repo: Path) -> None:
+    edit(repo, "personas/_bases/base.yaml", "persona: {pipeline_mode: full, modle: x}\n")
+    first = validate(repo, "--env", "local")
+    assert "(in 2 personas: a, b)" in first.err, first.err
+    same_as_uncached(repo, first, "--env", "local")
+    edit(repo, "personas/a.yaml", FILES["personas/a.yaml"] + "# edited\n")
+    again = validate(repo, "--env", "local")
+    assert compiled(again) == {"local": {"a"}}
+    same_as_uncached(repo, again, "--env", "local")

@@ -102,8 +102,9 @@ def compiled(extra_vars: dict[str, str] | None = None) -> Any:
     from personactl.compile.compilation import compile_project
 
     o = opts()
+    # a command taking --var (even unused) compiles afresh: its hints name --var
     result = compile_project(
-        env_name=o.env, root=o.project_dir, extra_vars=extra_vars, cached=not extra_vars
+        env_name=o.env, root=o.project_dir, extra_vars=extra_vars, cached=extra_vars is None
     )
     echo_problems(result.warnings)
     result.raise_for_errors()

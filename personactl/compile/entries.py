@@ -52,7 +52,9 @@ def encode(result: FileResult, root: Path) -> dict[str, Any]:
         "env": result.env_reads,
         "asked": result.env_asked,
         "secrets": sorted(result.secret_calls),
-        "problems": [[_loc(p.loc), p.message, p.hint, p.warning] for p in result.problems],
+        "problems": [
+            [_loc(p.loc), p.message, p.hint, p.warning, list(p.subjects)] for p in result.problems
+        ],
         "cuts": [[c.problem, c.ref, c.address, _loc(c.loc), c.rendered] for c in result.cuts],
         "refs": [[c.owner, c.target, _loc(c.loc)] for c in result.ref_calls],
         "resources": [[r.address, r.source, r.kind, r.payload] for r in result.resources.values()],
@@ -69,8 +71,11 @@ def decode(path: Path, raw: Any, root: Path, *, with_inputs: bool = True) -> Fil
         out.env_reads = {_str(k): _str(v, optional=True) for k, v in raw["env"].items()}
         out.env_asked = {_str(k): _str(v, optional=True) for k, v in raw["asked"].items()}
         out.secret_calls = {_str(s) for s in raw["secrets"]}
-        for loc, message, hint, warning in raw["problems"]:
-            out.problems.append(Problem(_unloc(loc), _str(message), _str(hint), warning is True))
+        for loc, message, hint, warning, subjects in raw["problems"]:
+            about = tuple(_str(s) for s in subjects)
+            out.problems.append(
+                Problem(_unloc(loc), _str(message), _str(hint), warning is True, about)
+            )
         for problem, ref, address, loc, rendered in raw["cuts"]:
             if not all(isinstance(n, int) for n in (problem, ref, rendered)):
                 raise BadEntry(raw["cuts"])
