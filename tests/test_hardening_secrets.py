@@ -124,7 +124,7 @@ def test_a_stream_masks_a_secret_split_anywhere(value: str) -> None:
 
 NEWLINE = {**ENV, "CUSTOM_LLM_API_KEY": SECRETS["CUSTOM_LLM_API_KEY"] + "\n"}
 REFUSED = (
-    "secret CUSTOM_LLM_API_KEY contains a line break (CR or LF), which is never sent "
+    "personas/_bases/base.yaml:7:16: secret CUSTOM_LLM_API_KEY contains a line break (CR or LF), which is never sent "
     "(used by p01, p02) (hint: strip it, e.g. "
     "export CUSTOM_LLM_API_KEY=\"$(tr -d '\\r\\n' < FILE)\")\n"
 )
