@@ -27,7 +27,7 @@ SECRETS = {
 }
 # what `validate` says of the example repository
 EXAMPLE_VALID = (
-    "5 personas, 1 objective sets, 1 guardrails, 1 tools and 1 conversation templates are valid.\n"
+    "5 personas, 1 objective set, 1 guardrail, 1 tool and 1 conversation template are valid.\n"
 )
 # the folders of the example repository (besides personactl.yaml)
 EXAMPLE_DIRS = ("personas", "objectives", "guardrails", "tools", "templates", "conversations")

@@ -191,7 +191,7 @@ def test_unknown_model_name_is_a_warning(tmp_path: Path, capsys) -> None:
     assert lines[1].startswith(
         "personas/p.yaml:5:23: warning: p: unknown tts_engine 'newvoice'; known values: "
     )
-    assert lines[2] == "1 personas and 0 conversation templates are valid."
+    assert lines[2] == "1 persona and 0 conversation templates are valid."
 
 
 # --------------------------------------------------------------------------- extends

@@ -23,7 +23,17 @@ Format = Literal["text", "github", "json"]
 FORMATS: tuple[Format, ...] = ("text", "github", "json")
 
 
-_PLURALS = {"objectives": "objective sets"}
+# a kind's name for one and for several
+_NOUNS = {
+    "personas": ("persona", "personas"),
+    "objectives": ("objective set", "objective sets"),
+    "guardrails": ("guardrail", "guardrails"),
+    "tools": ("tool", "tools"),
+}
+
+
+def _count(n: int, nouns: tuple[str, str]) -> str:
+    return f"{n} {nouns[0] if n == 1 else nouns[1]}"
 
 
 @dataclass(frozen=True)
@@ -34,15 +44,16 @@ class Report:
     resources: dict[str, int] = field(default_factory=dict)  # kind -> count, other kinds
 
     def counts(self) -> str:
-        """`3 personas, 1 tools and 1 conversation templates` (kinds the repository has)."""
-        parts = [f"{self.personas} personas"]
+        """`3 personas, 1 tool and 2 conversation templates` (kinds the repository has)."""
+        parts = [_count(self.personas, _NOUNS["personas"])]
         # in the kinds' own order: the cache stores the counts with sorted keys
         parts += [
-            f"{self.resources[kind]} {_PLURALS.get(kind, kind)}"
+            _count(self.resources[kind], _NOUNS[kind])
             for kind in KIND_NAMES
             if kind in self.resources
         ]
-        return f"{', '.join(parts)} and {self.conversations} conversation templates"
+        templates = _count(self.conversations, ("conversation template", "conversation templates"))
+        return f"{', '.join(parts)} and {templates}"
 
     @property
     def errors(self) -> list[Problem]:
