@@ -43,11 +43,22 @@ class Problem:
     subjects: tuple[str, ...] = ()
 
     def format(self) -> str:
+        """The line users see: `path:line:col: message (hint: ...)` (DESIGN §4), or,
+        without a position, `error: message` / `warning: message`.  The one place that
+        decides the label; `label()` tells the CLI which word to colour."""
         where = f"{self.loc}: " if self.loc else ""
-        kind = "warning: " if self.warning else ""
-        text = f"{where}{kind}{self.message}"
+        label = self.label()
+        return f"{where}{label}: {self.text()}" if label else f"{where}{self.text()}"
+
+    def label(self) -> str:
+        """`warning`, `error` for an unlocated error (its position says it otherwise), or ""."""
+        return "warning" if self.warning else "" if self.loc else "error"
+
+    def text(self) -> str:
+        """The message with its subjects and hint, without position or label (annotations)."""
+        text = self.message
         if len(self.subjects) == 1:
-            text = f"{where}{kind}{self.subjects[0]}: {self.message}"
+            text = f"{self.subjects[0]}: {self.message}"
         elif self.subjects:
             text += f" ({_reach(self.subjects)})"
         if self.hint:

@@ -28,7 +28,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Options:
     project_dir: Path | None = None
     env: str | None = None
-    color: bool = True
+    no_color: bool = False
+
+    @property
+    def color(self) -> bool:
+        """Colour on stdout (the plan's signs)."""
+        return not self.no_color and color_allowed(sys.stdout)
+
+    @property
+    def err_color(self) -> bool:
+        """Colour on stderr (the `error:` / `warning:` labels)."""
+        return not self.no_color and color_allowed(sys.stderr)
 
 
 def _set_project(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
@@ -43,7 +53,7 @@ def _set_env(ctx: click.Context, _param: click.Parameter, value: str | None) -> 
 
 def _set_no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
-        ctx.ensure_object(Options).color = False
+        ctx.ensure_object(Options).no_color = True
 
 
 def _options(fn: F, *, env: bool) -> F:
@@ -93,9 +103,18 @@ def opts() -> Options:
     return click.get_current_context().ensure_object(Options)
 
 
-def echo_problems(problems: list[Problem]) -> None:
+_LABEL_COLORS = {"error": "red", "warning": "yellow"}
+
+
+def echo_problems(problems: list[Problem], options: Options | None = None) -> None:
+    """Each problem as its line on stderr; an unlocated one's `error:` / `warning:` label
+    coloured on a terminal.  `options` where no command context is left (the boundary)."""
+    color = (options or opts()).err_color
     for problem in problems:
-        click.echo(problem.format(), err=True)
+        line, label = problem.format(), problem.label()
+        if color and label and problem.loc is None:
+            line = click.style(label, fg=_LABEL_COLORS[label]) + line[len(label) :]
+        click.echo(line, err=True)
 
 
 def compiled(extra_vars: dict[str, str] | None = None) -> Any:
@@ -119,16 +138,17 @@ def deployed_ids(result: Any) -> dict[str, str]:
     try:
         state = open_state(result.project, result.env).load()
     except UserError as exc:
-        for problem in exc.problems:
-            click.echo(
+        echo_problems(
+            [
                 Problem(
                     problem.loc,
                     f"{problem.message}; references are shown as (known after apply)",
                     problem.hint,
                     warning=True,
-                ).format(),
-                err=True,
-            )
+                )
+                for problem in exc.problems
+            ]
+        )
         return {}
     return {address: resource.id for address, resource in state.resources.items()}
 
@@ -191,8 +211,6 @@ def cli(ctx: click.Context) -> None:
     Keep personas in git as layered YAML and Jinja; validate and compile them into
     Tavus API JSON, plan the changes against a deployed account, and apply them.
     """
-    o = ctx.ensure_object(Options)
-    o.color = o.color and color_allowed(sys.stdout)
 
 
 def color_allowed(stream: Any) -> bool:
@@ -217,15 +235,16 @@ def _tune_gc() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     _tune_gc()
+    options = Options()  # the boundary reads --no-color after the command's context is gone
     try:
         # standalone_mode=False: a click Exit raised in a command (plan --detailed-exitcode)
         # is *returned* as its code, not raised
-        code = cli.main(args=argv, prog_name="personactl", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="personactl", standalone_mode=False, obj=options)
     except UserError as exc:
-        echo_problems(exc.problems)
+        echo_problems(exc.problems, options)
         sys.exit(1)
     except SecretError as exc:
-        click.echo(str(exc), err=True)
+        echo_problems([Problem(None, str(exc))], options)
         sys.exit(1)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
@@ -242,17 +261,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except OSError as exc:  # the disk, not the configuration: still one line, exit 1
         where = f": {exc.filename}" if exc.filename else ""
-        click.echo(f"personactl: {exc.strerror or exc}{where}", err=True)
+        echo_problems([Problem(None, f"{exc.strerror or exc}{where}")], options)
         sys.exit(1)
     except Exception:  # a bug: say so, with what a report needs
         import traceback
 
         traceback.print_exc()
-        click.echo(
+        message = (
             f"personactl {__version__}: internal error (a bug, not your configuration); "
-            "please report it with the traceback above",
-            err=True,
+            "please report it with the traceback above"
         )
+        echo_problems([Problem(None, message)], options)
         sys.exit(3)
     sys.exit(code if isinstance(code, int) else 0)
 

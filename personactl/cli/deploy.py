@@ -10,7 +10,7 @@ import click
 
 from personactl.cli._app import cli, echo_problems, examples, global_options, opts
 from personactl.cli._complete import complete_address
-from personactl.errors import UserError
+from personactl.errors import Problem, UserError
 from personactl.output import PLAN_FORMATS, PlanFormat
 
 if TYPE_CHECKING:
@@ -50,14 +50,12 @@ def _confirm(_plan: Plan) -> bool:
 
 
 def _report_outcome(outcome: Outcome, plan: Plan) -> None:
-    from personactl import sensitive
     from personactl.cli._interrupts import EXIT_CODE
     from personactl.deploy.plan import ACTIONS
 
     if plan.empty:
         return
-    for warning in outcome.warnings:
-        click.echo(sensitive.scrub(f"warning: {warning}"), err=True)
+    echo_problems([Problem(None, warning, warning=True) for warning in outcome.warnings])
     for address in outcome.discarded_drafts:
         click.echo(f"{address}: discarded its unsaved PAL Maker draft", err=True)
     counts = {a: sum(1 for c in outcome.done if c.action == a) for a in ACTIONS}

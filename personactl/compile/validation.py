@@ -110,7 +110,7 @@ def by_position(problems: list[Problem]) -> list[Problem]:
 
 def _text_of(problem: Problem) -> str:
     """The message as the text format shows it, without position and severity."""
-    return replace(problem, loc=None, warning=False).format()
+    return problem.text()
 
 
 def _escape(text: str, *, prop: bool = False) -> str:
