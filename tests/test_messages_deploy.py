@@ -457,3 +457,37 @@ def test_plan_lines_are_coloured_on_a_tty_only(example_repo: Path) -> None:
         assert "\x1b[" not in run_on_a_tty(repo, "plan", **env)
     assert "\x1b[" not in run_on_a_tty(repo, "plan", "--no-color")
     assert "\x1b[" not in cli(repo, "plan").out  # not a terminal
+
+
+# -- 15. error lines ----------------------------------------------------------------------
+
+NOPE = (
+    "error: no persona 'nope' in this repository "
+    "(hint: run `personactl list` to see every address)\n"
+)
+
+
+def test_unlocated_errors_start_with_error_and_located_ones_do_not(example_repo: Path) -> None:
+    repo = example_repo
+    assert cli(repo, "render", "nope", code=1).err == NOPE
+    assert cli(repo, "preview", "weather-assistant", "--var", "novalue", code=1).err == (
+        "error: --var 'novalue' is not KEY=VALUE\n"
+    )
+    edit(repo, WEATHER, CONTEXT, CONTEXT.replace("context", "contxt"))
+    assert cli(repo, "render", "weather-assistant", code=1).err == (
+        f"{WEATHER}:6:3: weather-assistant: unknown key 'contxt' (hint: did you mean 'context'?)\n"
+    )
+    # validate's total line is no error line
+    assert cli(repo, "validate", code=1).err.splitlines()[-1] == "1 error in 1 file"
+
+
+def test_the_error_label_is_red_on_a_tty_only(example_repo: Path) -> None:
+    repo = example_repo
+    assert run_on_a_tty(repo, "render", "nope", stream="stderr") == f"{RED}error{RESET}{NOPE[5:]}"
+    for env in ({"TERM": "dumb"}, {"NO_COLOR": "1"}):
+        assert run_on_a_tty(repo, "render", "nope", stream="stderr", **env) == NOPE
+    assert run_on_a_tty(repo, "--no-color", "render", "nope", stream="stderr") == NOPE
+    assert run_on_a_tty(repo, "render", "nope", "--no-color", stream="stderr") == NOPE
+    # a located line has no label to colour
+    edit(repo, WEATHER, CONTEXT, CONTEXT.replace("context", "contxt"))
+    assert "\x1b[" not in run_on_a_tty(repo, "render", "weather-assistant", stream="stderr")
