@@ -18,12 +18,12 @@ PreviewFormat = Literal["json", "text"]
 PREVIEW_FORMATS: tuple[PreviewFormat, ...] = ("json", "text")
 
 
-def listing(items: Sequence[str], limit: int = 10) -> str:
-    """Items for a message, joined with ", ", past `limit` the rest counted
+def listing(items: Sequence[str], limit: int = 10, sep: str = ", ") -> str:
+    """Items for a message, joined with `sep`, past `limit` the rest counted
     (`a, b, c, … and 57 more`): a message stays one readable line."""
     if len(items) <= limit:
-        return ", ".join(items)
-    return ", ".join(items[:limit]) + f", … and {len(items) - limit} more"
+        return sep.join(items)
+    return sep.join(items[:limit]) + f"{sep}… and {len(items) - limit} more"
 
 
 def to_json(data: Any) -> str:

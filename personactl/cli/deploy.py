@@ -11,7 +11,7 @@ import click
 from personactl.cli._app import cli, echo_problems, examples, global_options, opts
 from personactl.cli._complete import complete_address
 from personactl.errors import Problem, UserError
-from personactl.output import PLAN_FORMATS, PlanFormat
+from personactl.output import PLAN_FORMATS, PlanFormat, listing
 
 if TYPE_CHECKING:
     from personactl.compile.compilation import Compilation
@@ -70,7 +70,7 @@ def _report_outcome(outcome: Outcome, plan: Plan) -> None:
     if outcome.failed:
         raise UserError(
             f"{len(outcome.failed)} change(s) failed: "
-            + "; ".join(f"{c.address} ({why})" for c, why in outcome.failed),
+            + listing([f"{c.address} ({why})" for c, why in outcome.failed], sep="; "),
             hint="successes are recorded in state; fix the cause and rerun apply",
         )
 
@@ -84,13 +84,13 @@ def _report_interrupted(outcome: Outcome, done: str) -> None:
     if outcome.abandoned:
         click.echo(
             "Abandoned in flight (the next apply finds any that happened): "
-            + ", ".join(f"{c.action} {c.address}" for c in outcome.abandoned),
+            + listing([f"{c.action} {c.address}" for c in outcome.abandoned]),
             err=True,
         )
     if outcome.not_started:
         click.echo(
             "Not started (run apply again to finish): "
-            + ", ".join(f"{c.action} {c.address}" for c in outcome.not_started),
+            + listing([f"{c.action} {c.address}" for c in outcome.not_started]),
             err=True,
         )
 
