@@ -42,12 +42,13 @@ class Problem:
     # several when one line of a shared base breaks them all (see `grouped`)
     subjects: tuple[str, ...] = ()
 
-    def format(self) -> str:
+    def format(self, *, labelled: bool = True) -> str:
         """The line users see: `path:line:col: message (hint: ...)` (DESIGN §4), or,
         without a position, `error: message` / `warning: message`.  The one place that
-        decides the label; `label()` tells the CLI which word to colour."""
+        decides the label; `label()` tells the CLI which word to colour.  An exception's
+        own text is not `labelled` (a library caller knows it caught an error)."""
         where = f"{self.loc}: " if self.loc else ""
-        label = self.label()
+        label = self.label() if labelled or self.warning else ""
         return f"{where}{label}: {self.text()}" if label else f"{where}{self.text()}"
 
     def label(self) -> str:
@@ -125,14 +126,14 @@ class UserError(PersonactlError):
 
     def __init__(self, message: str, loc: Loc | None = None, hint: str = "") -> None:
         self.problem = Problem(loc, message, hint)
-        super().__init__(self.problem.format())
+        super().__init__(self.problem.format(labelled=False))
 
     @property
     def problems(self) -> list[Problem]:
         return [self.problem]
 
     def __str__(self) -> str:
-        return "\n".join(p.format() for p in self.problems)
+        return "\n".join(p.format(labelled=False) for p in self.problems)
 
 
 class ConfigErrors(UserError):

@@ -67,13 +67,14 @@ def test_failing_endpoint_is_one_line(example_repo: Path, llm: LlmServer) -> Non
     result = chat(example_repo, llm, "500", "hi\n")
     assert result.code == 1
     assert result.err == (
-        f"HTTP 500 from {llm.base_url('500')}/chat/completions: "
+        f"error: HTTP 500 from {llm.base_url('500')}/chat/completions: "
         '{"error":{"message":"the model is down"}}\n'
     )
     broken = chat(example_repo, llm, "not-json", "hi\n")
     assert broken.code == 1
     assert broken.err == (
-        f"{llm.base_url('not-json')}/chat/completions: a chunk is not JSON: this is not json\n"
+        f"error: {llm.base_url('not-json')}/chat/completions: a chunk is not JSON: "
+        "this is not json\n"
     )
     echoed = chat(example_repo, llm, "401-echo", "hi\n")
     assert echoed.code == 1 and "Bearer (sensitive)" in echoed.err

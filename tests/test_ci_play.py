@@ -244,7 +244,8 @@ def test_two_at_once_one_fails_fast_naming_the_holder(
     took = time.monotonic() - started
     assert holder.poll() is None, "the holder finished before the second apply asked"
     user, host = getpass.getuser(), socket.gethostname()
-    line = re.escape(f"state is locked: held by {user}@{host} (pid {holder.pid}) running apply")
+    held = f"held by {user}@{host} (pid {holder.pid}) running apply"
+    line = re.escape(f"error: state is locked: {held}")
     assert re.search(rf"^{line} since \d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00 ", refused, re.M), (
         refused
     )

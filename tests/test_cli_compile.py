@@ -177,14 +177,14 @@ def test_environment_vars_reach_templates(tmp_path: Path, capsys) -> None:
 def test_user_errors_exit_1_on_one_line(example_repo, monkeypatch, capsys, args, message) -> None:
     monkeypatch.chdir(example_repo)
     code, out, err = run_main(capsys, *args)
-    assert (code, out, err) == (1, "", message)
+    assert (code, out, err) == (1, "", f"error: {message}")
 
 
 def test_no_project_found(cli_run, tmp_path: Path) -> None:
     result = cli_run("validate", cwd=tmp_path)
     assert result.code == 1
     assert result.err == (
-        f"no personactl.yaml found in {tmp_path.resolve()} or any parent directory "
+        f"error: no personactl.yaml found in {tmp_path.resolve()} or any parent directory "
         "(hint: run `personactl init` or pass -C DIR)\n"
     )
 

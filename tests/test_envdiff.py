@@ -121,7 +121,7 @@ def test_detailed_exitcode_and_addresses(repo: Path) -> None:
 )
 def test_diff_usage_errors(repo: Path, args: list[str], message: str) -> None:
     result = run_cli("diff", *args, cwd=repo)
-    assert (result.code, result.out, result.err) == (1, "", message + "\n")
+    assert (result.code, result.out, result.err) == (1, "", f"error: {message}\n")
 
 
 def test_a_broken_environment_is_reported(repo: Path) -> None:

@@ -240,14 +240,17 @@ def test_an_unknown_pointer_is_one_line_with_a_did_you_mean(repo: Path) -> None:
     code, out, err = _explain(repo, "helper/kids", "/layers/llm/modle")
     assert (code, out) == (1, "")
     assert err == (
-        "no field /layers/llm/modle in helper/kids (hint: did you mean '/layers/llm/model'?)\n"
+        "error: no field /layers/llm/modle in helper/kids "
+        "(hint: did you mean '/layers/llm/model'?)\n"
     )
 
 
 def test_an_unknown_address_has_a_did_you_mean(repo: Path) -> None:
     code, out, err = _explain(repo, "helper/kid")
     assert (code, out) == (1, "")
-    assert err == "no persona 'helper/kid' in this repository (hint: did you mean 'helper/kids'?)\n"
+    assert err == (
+        "error: no persona 'helper/kid' in this repository (hint: did you mean 'helper/kids'?)\n"
+    )
 
 
 def test_a_tool_address(example_repo: Path) -> None:
@@ -292,7 +295,8 @@ def test_a_repository_with_errors_still_explains_what_compiled(repo: Path) -> No
     lines = err.splitlines()
     assert lines[0].startswith("personas/broken.yaml:2:1: invalid YAML: ")
     assert lines[-1] == (
-        "no persona 'broken' in this repository (hint: run `personactl list` to see every address)"
+        "error: no persona 'broken' in this repository "
+        "(hint: run `personactl list` to see every address)"
     )
 
 

@@ -220,7 +220,9 @@ def test_unknown_env_name_is_refused_and_nothing_written(tmp_path: Path, cli_run
     _persona_repo(tmp_path, "persona: {system_prompt: hi}\n")
     result = cli_run("apply", "--auto-approve", "--env", "../../x", cwd=tmp_path)
     assert result.code == 1
-    assert result.err.splitlines() == ["unknown environment '../../x' (hint: environments: local)"]
+    assert result.err.splitlines() == [
+        "error: unknown environment '../../x' (hint: environments: local)"
+    ]
     assert not list(tmp_path.parent.glob("x.json"))
     assert not (tmp_path / ".personactl" / "state").exists()
 
@@ -231,7 +233,7 @@ def test_non_ascii_api_key_is_one_line_without_the_key(tmp_path: Path, cli_run: 
     result = cli_run("plan", "--env", "prod", cwd=tmp_path, env={"TAVUS_API_KEY": "kéy-SECRET"})
     assert result.code == 1
     assert result.err.splitlines() == [
-        "environment variable TAVUS_API_KEY holds non-ASCII or control characters (hint: an "
+        "error: environment variable TAVUS_API_KEY holds non-ASCII or control characters (hint: an "
         "API key is printable ASCII: check for a stray character or line break)"
     ]
 
@@ -340,6 +342,6 @@ def test_corrupt_local_database_is_one_line(tmp_path: Path, cli_run: Any) -> Non
     result = cli_run("plan", cwd=tmp_path)
     assert result.code == 1
     assert result.err.splitlines() == [
-        f"{db}: the local backend's database failed: file is not a database "
+        f"error: {db}: the local backend's database failed: file is not a database "
         "(hint: make the file writable, or move it away to start with an empty one)"
     ]

@@ -159,7 +159,7 @@ def test_a_saved_plan_is_refused_when_a_secret_gained_a_line_break(
     server.reset_stats()
     result = run_cli("apply", "plan.json", "--auto-approve", cwd=repo, env=NEWLINE)
     assert result.code == 1
-    assert result.err.endswith(REFUSED)
+    assert result.err.endswith(f"error: {REFUSED}")  # a saved plan has no positions
     assert server.stats()["requests"].get("POST /v2/personas", 0) == 0
     assert_no_secrets(result.out, result.err, root=repo)
 
@@ -189,7 +189,7 @@ def test_a_carriage_return_in_a_header_secret_is_one_line(
     result = run_cli("llm", "check", "p", cwd=repo, env=env)
     assert (result.code, result.out) == (1, "")
     assert result.err == (
-        "secret TTS_API_KEY contains a line break (CR or LF), which is never sent "
+        "error: secret TTS_API_KEY contains a line break (CR or LF), which is never sent "
         "(hint: strip it, e.g. export TTS_API_KEY=\"$(tr -d '\\r\\n' < FILE)\")\n"
     )
     assert llm.received == []

@@ -104,7 +104,7 @@ def test_a_damaged_saved_plan_is_refused_with_nothing_sent(
 
     result = cli(repo, "apply", "plan.json", "--auto-approve")
     assert one_line(result) == (
-        f"plan.json: not a personactl plan ({detail}) "
+        f"error: plan.json: not a personactl plan ({detail}) "
         "(hint: make one with `personactl plan --out FILE`; nothing was changed)"
     )
     assert result.out == ""
@@ -164,7 +164,7 @@ def test_state_with_wrong_values_is_one_line_and_nothing_is_sent(
 
     result = cli(repo, *(["apply", "--auto-approve"] if command == "apply" else ["plan"]))
     assert one_line(result) == (
-        f".personactl/state/remote.json: state is unreadable ({detail.format(**ids)}) "
+        f"error: .personactl/state/remote.json: state is unreadable ({detail.format(**ids)}) "
         "(hint: restore it from version control or a backup; nothing was sent)"
     )
     assert server.stats()["total"] == 0

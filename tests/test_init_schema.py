@@ -134,7 +134,7 @@ def test_init_refuses_an_existing_project(tmp_path: Path, capsys) -> None:
     code, out, err = run_main(capsys, "init", str(tmp_path))
     assert (code, out) == (1, "")
     assert err == (
-        f"{tmp_path}: init would overwrite 1 file: personactl.yaml "
+        f"error: {tmp_path}: init would overwrite 1 file: personactl.yaml "
         "(hint: pass --force to overwrite them)\n"
     )
     assert (tmp_path / "personactl.yaml").read_text() == "version: 1\n# mine\n"

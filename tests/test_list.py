@@ -65,14 +65,16 @@ def test_no_such_address_points_at_list(cli_run, example_repo: Path) -> None:
     result = cli_run("render", "tools:lookup", cwd=example_repo)
     assert (result.code, result.out) == (1, "")
     assert result.err == (
-        "no tool 'tools:lookup' in this repository (hint: did you mean 'tools:lookup_patient'?)\n"
+        "error: no tool 'tools:lookup' in this repository "
+        "(hint: did you mean 'tools:lookup_patient'?)\n"
     )
     result = cli_run("render", "zzz", cwd=example_repo)
     assert result.err == (
-        "no persona 'zzz' in this repository (hint: run `personactl list` to see every address)\n"
+        "error: no persona 'zzz' in this repository "
+        "(hint: run `personactl list` to see every address)\n"
     )
     result = cli_run("render", "objectives:intak", cwd=example_repo)
     assert result.err == (
-        "no objective set 'objectives:intak' in this repository "
+        "error: no objective set 'objectives:intak' in this repository "
         "(hint: did you mean 'objectives:intake'?)\n"
     )

@@ -214,7 +214,7 @@ def test_speculative_fails_when_the_endpoint_does(example_repo: Path, llm: LlmSe
 def test_speculative_needs_enough_words(example_repo: Path, llm: LlmServer) -> None:
     result = check(example_repo, llm, "good", "-s", "4", "--utterance", "hi there")
     assert result.code == 1
-    assert result.err == "--speculative 4 needs an utterance of at least 4 words (got 2)\n"
+    assert result.err == "error: --speculative 4 needs an utterance of at least 4 words (got 2)\n"
 
 
 def test_conversation_context_and_persona_headers(tmp_path: Path, llm: LlmServer) -> None:
@@ -272,7 +272,7 @@ def test_persona_without_custom_llm_is_one_error(tmp_path: Path) -> None:
         result = run_cli(*args, cwd=repo, input="hi\n")
         assert result.code == 1
         assert result.err == (
-            "persona 'plain' has no custom LLM (layers.llm.base_url is not set) "
+            "error: persona 'plain' has no custom LLM (layers.llm.base_url is not set) "
             "(hint: llm check and chat talk to a persona's own OpenAI-compatible endpoint)\n"
         )
 
@@ -283,5 +283,5 @@ def test_missing_secret_is_one_error(example_repo: Path, llm: LlmServer) -> None
         cwd=example_repo,
     )  # fmt: skip
     assert result.code == 1
-    assert result.err.startswith("secret CUSTOM_LLM_API_KEY is not set in the environment")
+    assert result.err.startswith("error: secret CUSTOM_LLM_API_KEY is not set in the environment")
     assert llm.received == []

@@ -171,10 +171,11 @@ def test_target_with_no_such_address_is_one_line(example_repo: Path) -> None:
     r = cli(example_repo, "plan", "--target", "weather-asistant", code=1)
     assert r.out == ""
     assert r.err == (
-        "--target weather-asistant: no such address (hint: did you mean 'weather-assistant'?)\n"
+        "error: --target weather-asistant: no such address "
+        "(hint: did you mean 'weather-assistant'?)\n"
     )
     r = cli(example_repo, "plan", "--target", "nothing/*", code=1)
-    assert r.err == "--target nothing/*: no such address\n"
+    assert r.err == "error: --target nothing/*: no such address\n"
 
 
 # -- 5. a stale lock --------------------------------------------------------------------
@@ -219,7 +220,7 @@ def test_stale_lock_of_a_dead_process_says_so_once(example_repo: Path) -> None:
     pid = stale_lock(repo, "local")
     r = cli(repo, "apply", "--auto-approve", code=1)
     assert r.err == (
-        "state is locked by a process that is no longer running: held by "
+        "error: state is locked by a process that is no longer running: held by "
         f"{getpass.getuser()}@{socket.gethostname()} (pid {pid}) running apply since "
         "2026-01-01T00:00:00Z (hint: clear the stale lock with `personactl state unlock`)\n"
     )
@@ -237,7 +238,7 @@ def test_reapplying_an_applied_plan_says_already_applied(example_repo: Path) -> 
     cli(repo, "apply", "plan.json")
     r = cli(repo, "apply", "plan.json", code=1)
     assert r.err == (
-        "plan already applied: state records every change it makes; nothing was changed "
+        "error: plan already applied: state records every change it makes; nothing was changed "
         "(hint: `personactl plan` shows what is left to do)\n"
     )
 
@@ -353,7 +354,7 @@ def test_init_refuses_lists_overwrites_and_says_next(tmp_path: Path) -> None:
     (target / "personas/storyteller.yaml").write_text("# mine\n")
     r = run_cli("init", cwd=target)
     assert (r.code, r.out) == (1, "")
-    assert r.err.startswith(f"{target}: init would overwrite 14 files: .github/workflows/")
+    assert r.err.startswith(f"error: {target}: init would overwrite 14 files: .github/workflows/")
     assert r.err.endswith(", … and 4 more (hint: pass --force to overwrite them)\n")
     assert len(r.err.splitlines()) == 1
     assert (target / "personas/storyteller.yaml").read_text() == "# mine\n"

@@ -118,7 +118,7 @@ def test_a_prompt_edit_makes_render_check_fail(user_repo: Path, pre_commit_home:
         "rendered/storyteller/crime.json:29:1: stale: differs from the compiled persona\n"
         "rendered/storyteller/horror.json:29:1: stale: differs from the compiled persona\n"
         "rendered/old-persona.json: stale: no persona renders to it any more\n"
-        "4 rendered file(s) under rendered/ are stale "
+        "error: 4 rendered file(s) under rendered/ are stale "
         "(hint: run `personactl render --out rendered/` and commit the result)\n"
     ) in out
     assert_no_secrets(proc.stdout, proc.stderr)

@@ -119,7 +119,7 @@ def test_preview_missing_and_unknown_inputs(example_repo: Path, capsys) -> None:
     assert (code, out) == (1, "")
     # `user` is not an input: in preview it is a variable for the persona's templates
     assert err.splitlines() == [
-        "missing required input 'user_name' (string) (hint: pass --var user_name=...)",
+        "error: missing required input 'user_name' (string) (hint: pass --var user_name=...)",
     ]
 
 
@@ -141,7 +141,7 @@ def test_preview_vars_override_persona_variables(example_repo: Path, capsys) -> 
 def test_preview_unknown_address(example_repo: Path, capsys) -> None:
     code, out, err = run_main(capsys, "-C", str(example_repo), "preview", "storyteller")
     assert (code, out) == (1, "")
-    assert err.startswith("no persona 'storyteller' in this repository")
+    assert err.startswith("error: no persona 'storyteller' in this repository")
 
 
 def test_preview_defaults_and_empty_parts(cli_run, tmp_path: Path, capsys) -> None:

@@ -54,7 +54,7 @@ def test_unreachable_api_is_one_line_naming_the_host(tmp_path: Path) -> None:
     assert r.code == 1
     last = r.err.splitlines()[-1]
     assert re.fullmatch(
-        rf"GET /v2/personas failed after 6 attempts: ConnectError: .*\(API at {url}\)", last
+        rf"error: GET /v2/personas failed after 6 attempts: ConnectError: .*\(API at {url}\)", last
     ), r.err
     assert all(
         line.startswith("retry: GET /v2/personas: ConnectError") for line in r.err.splitlines()[:-1]

@@ -192,7 +192,7 @@ def test_conversation_render_resolves_refs(cli_run, example_repo: Path) -> None:
     refused = cli_run("conversation", "create", "maya", "--var", "user_name=Maya", cwd=example_repo)
     assert (refused.code, refused.out) == (1, "")
     assert refused.err == (
-        "conversation maya references tools:lookup_patient, not deployed in environment "
+        "error: conversation maya references tools:lookup_patient, not deployed in environment "
         "'local' (hint: run `personactl apply` first)\n"
     )
     _state(

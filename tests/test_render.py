@@ -119,11 +119,11 @@ def test_render_unknown_address(cli_run, example_repo: Path) -> None:
     result = cli_run("render", "storyteller", cwd=example_repo)
     assert result.code == 1
     assert result.out == ""
-    assert result.err.startswith("no persona 'storyteller' in this repository (hint: ")
+    assert result.err.startswith("error: no persona 'storyteller' in this repository (hint: ")
     assert "Traceback" not in result.err
     result = cli_run("render", "weather-assistent", cwd=example_repo)
     assert result.err == (
-        "no persona 'weather-assistent' in this repository "
+        "error: no persona 'weather-assistent' in this repository "
         "(hint: did you mean 'weather-assistant'?)\n"
     )
 

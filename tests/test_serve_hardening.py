@@ -116,7 +116,8 @@ def test_serve_with_a_corrupt_database_is_one_line(tmp_path: Path) -> None:
     result = _serve(tmp_path, "--port", "0")
     assert result.code == 1
     assert result.err.splitlines()[-1:] == [
-        f"{tmp_path / 's.db'}: cannot use it as the server's database: file is not a database"
+        f"error: {tmp_path / 's.db'}: cannot use it as the server's database: "
+        "file is not a database"
     ]
 
 
@@ -140,7 +141,7 @@ def test_serve_with_a_corrupt_database_is_one_line(tmp_path: Path) -> None:
 def test_serve_with_bad_faults_is_one_line(tmp_path: Path, faults: str, line: str) -> None:
     result = _serve(tmp_path, env={"PERSONACTL_SERVE_FAULTS": faults})
     assert result.code == 1
-    assert result.err.splitlines() == [line]
+    assert result.err.splitlines() == [f"error: {line}"]
 
 
 def test_serve_on_a_busy_port_is_one_line(tmp_path: Path) -> None:
@@ -150,4 +151,4 @@ def test_serve_on_a_busy_port_is_one_line(tmp_path: Path) -> None:
     assert result.code == 1
     lines = result.err.splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith(f"cannot listen on 127.0.0.1:{port}: Address already in use")
+    assert lines[0].startswith(f"error: cannot listen on 127.0.0.1:{port}: Address already in use")

@@ -109,8 +109,8 @@ def test_a_newer_schema_is_refused(pg_dsn: str) -> None:
     with pytest.raises(UserError) as info:
         store(pg_dsn).load()
     assert info.value.problem.format() == (
-        f"postgres state 127.0.0.1/{pg_dsn.rsplit('/', 1)[1]}: the state tables are at schema "
-        f"version {SCHEMA_VERSION + 1}, newer than this personactl knows ({SCHEMA_VERSION}) "
+        f"error: postgres state 127.0.0.1/{pg_dsn.rsplit('/', 1)[1]}: the state tables are at "
+        f"schema version {SCHEMA_VERSION + 1}, newer than this personactl knows ({SCHEMA_VERSION}) "
         "(hint: upgrade personactl; nothing was changed)"
     )
 
@@ -348,7 +348,7 @@ def test_state_commands_on_postgres(
         for args in (["state", "rm", "p02"], ["apply", "--auto-approve"]):
             refused = pg_cli(repo, pg_dsn, *args)
             assert refused.code == 1 and refused.err.startswith(
-                f"state is locked: {holder_text(proc.pid)}"
+                f"error: state is locked: {holder_text(proc.pid)}"
             ), refused.both
     finally:
         proc.send_signal(signal.SIGKILL)
@@ -422,11 +422,11 @@ def test_pull_push_lineage_serial_and_force(
     wrong = push(repo, pg_dsn, {**state, "environment": "prod"}, "--force")
     assert wrong.code == 1
     assert wrong.err.startswith(
-        "s.json: not a state of environment 'remote' (it is the state of environment 'prod')"
+        "error: s.json: not a state of environment 'remote' (it is the state of environment 'prod')"
     )
     (repo / "s.json").write_text("{nope")
     assert pg_cli(repo, pg_dsn, "state", "push", "s.json").err.startswith(
-        "s.json: not a state of environment 'remote' (Expecting property name"
+        "error: s.json: not a state of environment 'remote' (Expecting property name"
     )
 
 
@@ -494,11 +494,11 @@ def test_the_dsn_never_reaches_output_or_files(
     assert [r.code for r in failures] == [1, 1, 1, 1]
     assert [len(r.err.splitlines()) for r in failures] == [1, 1, 1, 1]
     assert failures[0].err.startswith(
-        "postgres state 127.0.0.1/db: cannot connect: connection failed: "
+        "error: postgres state 127.0.0.1/db: cannot connect: connection failed: "
     )
     assert 'role "nobody" does not exist' in failures[1].err
     assert failures[2].err == (
-        f"environment variable {DSN_ENV} does not hold a valid PostgreSQL connection string "
+        f"error: environment variable {DSN_ENV} does not hold a valid PostgreSQL connection string "
         "(hint: postgresql://USER:PASSWORD@HOST:5432/DBNAME, or key=value pairs)\n"
     )
     assert 'database "missing_db" does not exist' in failures[3].err
@@ -530,7 +530,7 @@ def test_a_missing_dsn_variable_is_one_line(tmp_path: Path) -> None:
         result = run_cli(*args, cwd=repo, env=ENV)
         assert result.code == 1
         assert result.err == (
-            f"environment variable {DSN_ENV} is not set (hint: export the PostgreSQL "
+            f"error: environment variable {DSN_ENV} is not set (hint: export the PostgreSQL "
             f"connection string of the state of environment 'remote' as {DSN_ENV})\n"
         )
 
@@ -553,7 +553,7 @@ def test_without_psycopg_one_line_says_what_to_install(tmp_path: Path, pg_dsn: s
             continue
         assert proc.returncode == 1
         assert proc.stderr == (
-            "a postgres state needs psycopg, which is not installed "
+            "error: a postgres state needs psycopg, which is not installed "
             "(hint: pip install 'personactl[postgres]')\n"
         )
 
