@@ -89,7 +89,7 @@ def data_path(project: Project, node: PMap) -> Path | None:
 
 
 def data_files(project: Project, files: list[Path]) -> list[Path]:
-    """The readable data files the resource files among `files` name: the all-or-nothing
+    """The readable data files the resource files among `files` name: the whole-repository
     cache hashes them with the sources.  Only files mentioning the key are parsed."""
     found: set[Path] = set()
     for file in files:
