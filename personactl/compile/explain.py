@@ -222,16 +222,14 @@ def _target(project: Project, node: PMap, name: str, address: str) -> variants.T
 
 
 def _variant_level(target: variants.Target, name: str, node: PMap) -> list[tuple[Any, Setting]]:
-    """The variables of a variant's level with who set them: a data row, the matrix's
-    values, then the explicit variant's vars (variants.targets stacks them so)."""
-    source = node.get("variants_from")
-    roles: list[Setting] = []
-    if target.row is not None:
-        roles.append(Setting("data", None, None, str(source)))
-    if len(target.vars) > len(roles) + 1:
-        roles.append(Setting("matrix", None, None))
-    roles.append(Setting("variant", None, None, name))
-    return list(zip(target.vars, roles[-len(target.vars) :], strict=True)) if target.vars else []
+    """The variables of a variant's level, each with who set it."""
+    source = str(node.get("variants_from"))
+    who = {
+        "data": Setting("data", None, None, source),
+        "matrix": Setting("matrix", None, None),
+        "variant": Setting("variant", None, None, name),
+    }
+    return [(layer, who[s]) for layer, s in zip(target.vars, target.sources, strict=True)]
 
 
 def _layered(

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from personactl.compile.envelope import expect_map
 from personactl.compile.source import MAX_FILE_BYTES, PList, PMap, core_scalar, load_file, load_text
@@ -42,6 +42,9 @@ class Row:
     loc: Loc  # the row's first line: errors about the persona it makes point here
 
 
+VarSource = Literal["data", "matrix", "variant"]
+
+
 @dataclass(frozen=True)
 class Target:
     """One resource a file compiles to."""
@@ -50,6 +53,8 @@ class Target:
     variant: PMap  # the explicit `variants:` entry (empty when there is none)
     vars: tuple[Any, ...]  # the variant level, lowest first: row, matrix values, variant vars
     row: Loc | None = None  # the data row it came from
+    # which of those each entry of `vars` is (personactl explain names them)
+    sources: tuple[VarSource, ...] = ()
 
 
 class _Bad(Exception):
@@ -119,7 +124,10 @@ def targets(project: Project, node: PMap, name: str, problems: list[Problem]) ->
     if generated is None:
         if not explicit:
             return [Target(name, PMap(), ())]
-        return [Target(f"{name}/{k}", v, (v.get("vars"),)) for k, v in explicit.items()]
+        return [
+            Target(f"{name}/{k}", v, (v.get("vars"),), sources=("variant",))
+            for k, v in explicit.items()
+        ]
     keys = {t.address for t in generated}  # empty after a problem: that one is reported
     for key in explicit if generated else ():
         if key not in keys:
@@ -138,6 +146,7 @@ def targets(project: Project, node: PMap, name: str, problems: list[Problem]) ->
             explicit.get(t.address, PMap()),
             (*t.vars, explicit.get(t.address, PMap()).get("vars")),
             t.row,
+            (*t.sources, "variant"),
         )
         for t in generated
     ]
@@ -187,8 +196,12 @@ def _product(rows: list[Row | None], matrix: _Matrix) -> Iterator[Target]:
             for (name, _values), (_text, value, loc) in zip(matrix, combo, strict=True):
                 values.put(name, value, loc, loc)
             segments = ([row.key] if row else []) + [text for text, _v, _l in combo]
-            layers = (row.vars, values) if row else (values,)
-            yield Target("/".join(segments), PMap(), layers, row.loc if row else None)
+            if row:
+                yield Target(
+                    "/".join(segments), PMap(), (row.vars, values), row.loc, ("data", "matrix")
+                )
+            else:
+                yield Target("/".join(segments), PMap(), (values,), None, ("matrix",))
 
 
 def _rows_of(project: Project, node: PMap, problems: list[Problem]) -> list[Row] | None:
