@@ -11,7 +11,9 @@ thousand personas re-reads only the files that changed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +22,13 @@ from personactl.compile.source import PMap, load_file
 from personactl.errors import UserError
 from personactl.kinds import PERSONAS, RESOURCE_KINDS
 from personactl.output import write_atomic
-from personactl.project import PROJECT_FILE, WORKDIR, load_project
+from personactl.project import PROJECT_FILE, WORKDIR, Project, load_project
 
 _CACHE = f"{WORKDIR}/cache/names.json"
 _CACHE_VERSION = 1
 
 
-def _names_in(path: Path, folder: Path, root: Path) -> tuple[list[str], bool]:
+def _names_in(path: Path, folder: Path, project: Callable[[], Project]) -> tuple[list[str], bool]:
     """[name, *variants] of one defining file, and whether they depend on a data file
     (`variants_from`, `matrix`: not cached under the file's own stamp)."""
     data, _problems = load_file(path, path.name)
@@ -37,8 +39,7 @@ def _names_in(path: Path, folder: Path, root: Path) -> tuple[list[str], bool]:
         from personactl.compile import variants  # imports the compiler: only for such files
 
         with contextlib.suppress(UserError):  # no readable personactl.yaml: no variants
-            project = load_project(root)
-            made = variants.targets(project, node, name, [])
+            made = variants.targets(project(), node, name, [])
             return [name, *(t.address.removeprefix(f"{name}/") for t in made)], True
         return [name], True
     found = node.get("variants")
@@ -50,6 +51,8 @@ class _Names:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        # loaded for the first file whose variants come from data, then kept
+        self.project = functools.cache(lambda: load_project(root))
         self.cache: dict[str, Any] = {}
         self.fresh: dict[str, Any] = {}
         with contextlib.suppress(OSError, ValueError):  # no cache yet, or a damaged one
@@ -65,7 +68,7 @@ class _Names:
             key, stamp = path.relative_to(self.root).as_posix(), [stat.st_size, stat.st_mtime_ns]
             entry = self.cache.get(key)
             if not (isinstance(entry, list) and entry[:1] == [stamp] and len(entry) == 2):
-                names, from_data = _names_in(path, folder, self.root)
+                names, from_data = _names_in(path, folder, self.project)
                 entry = [None if from_data else stamp, names]
             self.fresh[key] = entry
             out.append(entry[1])
@@ -97,7 +100,9 @@ def addresses(root: Path) -> list[str]:
 def conversation_names(root: Path) -> list[str]:
     """Every conversation template's name, sorted."""
     folder = root / "conversations"
-    return sorted(_names_in(path, folder, root)[0][0] for path in source_files(folder))
+    return sorted(
+        _names_in(path, folder, lambda: load_project(root))[0][0] for path in source_files(folder)
+    )
 
 
 def environment_names(root: Path) -> list[str]:
