@@ -67,6 +67,12 @@ def placeholder(name: str) -> str:
 _ENCODED = re.compile(r"\\u0000personactl-secret:([^\\]*)\\u0000")
 
 
+def is_placeholder(value: object) -> bool:
+    """Whether `value` is a string that starts as a secret() placeholder: a value that
+    checks of its content (a URL's scheme, a name's pattern) cannot see."""
+    return isinstance(value, str) and value.startswith(_PREFIX)
+
+
 def contains(value: Any) -> bool:
     """Whether any string inside `value` holds a secret placeholder."""
     if isinstance(value, str):

@@ -3,25 +3,23 @@
 Public API: `SchemaIssue`, `check_persona`, `check_conversation`, `check_body` (any
 kind), `persona_json_schema`, `conversation_json_schema`, `project_json_schema`,
 `persona_file_json_schema`, `conversation_file_json_schema`, `file_json_schemas`,
-`SENSITIVE_KEYS`, `SECRET_FIELDS`.
+`SENSITIVE_KEYS`, `SECRET_FIELDS`, and the models `Persona`, `Layers`,
+`Conversation`, `ConversationProperties`.
+
+Importing this package does not import pydantic: a valid body is recognised by
+`quick`; the models (`models`) load only to word what is wrong with one, or for the
+JSON Schemas and the model classes.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
-from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
-
-from personactl.errors import did_you_mean
-
-from ._issues import Path, SchemaIssue, convert
-from .conversation import Conversation, ConversationProperties
-from .guardrail import Guardrail
-from .objectives import ObjectiveSet, check_objectives_semantics
-from .persona import LAYER_MODELS, Layers, Persona
+from . import quick
+from ._issues import Path, SchemaIssue
+from .objective_checks import check_objectives_semantics
+from .quick import BodyKind
 from .semantic import (
     KNOWN_LLM_MODELS,
     KNOWN_PERCEPTION_MODELS,
@@ -31,7 +29,10 @@ from .semantic import (
     check_conversation_semantics,
     check_persona_semantics,
 )
-from .tool import AUTH_SECRETS, RegistryTool, check_tool_semantics
+from .tool_checks import AUTH_SECRETS, check_tool_semantics
+
+if TYPE_CHECKING:
+    from .models import Conversation, ConversationProperties, Layers, Persona
 
 __all__ = [
     "KNOWN_LLM_MODELS",
@@ -77,126 +78,77 @@ SECRET_FIELDS: dict[str, tuple[tuple[Path, frozenset[str]], ...]] = {
 }
 """Per kind: (where in the body, key names) of values that must come from secret()."""
 
-_LAYER_FIELDS: dict[str, list[str]] = {}
-for _layer, _model in LAYER_MODELS.items():
-    for _field in _model.model_fields:
-        _LAYER_FIELDS.setdefault(_field, []).append(_layer)
+_SEMANTICS: dict[BodyKind, Callable[[Any], list[SchemaIssue]] | None] = {
+    "personas": check_persona_semantics,
+    "conversations": check_conversation_semantics,
+    "objectives": check_objectives_semantics,
+    "guardrails": None,
+    "tools": check_tool_semantics,
+}
 
 
-def _persona_elsewhere(parent: Path, key: str) -> str:
-    """A hint for an unknown key that is valid somewhere else in a persona."""
-    if parent == () and key in LAYER_MODELS:
-        return f"{key!r} is a layer: put it under layers"
-    if parent == ("layers",):
-        hint = did_you_mean(key, LAYER_MODELS)
-        if hint:
-            return hint
-    layers = [layer for layer in _LAYER_FIELDS.get(key, []) if ("layers", layer) != parent]
-    if layers:
-        return f"{key!r} is a field of " + " / ".join(f"layers.{layer}" for layer in layers)
-    if parent == () and key in Conversation.model_fields:
-        return f"{key!r} belongs in a conversation request, not in the persona"
-    return ""
+def _check(kind: BodyKind, payload: Any, allow_unknown: bool) -> list[SchemaIssue]:
+    if quick.valid(kind, payload):
+        issues: list[SchemaIssue] = []
+    else:
+        from . import models  # pydantic: only for a body with something to report
 
-
-def _conversation_elsewhere(parent: Path, key: str) -> str:
-    if parent == () and key in ConversationProperties.model_fields:
-        return f"{key!r} goes under properties"
-    return ""
-
-
-def _check(
-    model: type[BaseModel], payload: Any, allow_unknown: bool, elsewhere: Any
-) -> list[SchemaIssue]:
-    if not isinstance(payload, dict):
-        return [SchemaIssue((), "expected an object")]
-    try:
-        model.model_validate(payload)
-    except ValidationError as exc:
-        return convert(exc, model, allow_unknown, elsewhere)
-    return []
+        issues = models.issues(kind, payload, allow_unknown)
+    semantics = _SEMANTICS[kind]
+    if isinstance(payload, dict) and semantics is not None:
+        issues.extend(semantics(payload))
+    return issues
 
 
 def check_persona(payload: dict[str, Any], *, allow_unknown: bool = False) -> list[SchemaIssue]:
     """All problems of a persona object: type errors, unknown keys, semantic checks."""
-    issues = _check(Persona, payload, allow_unknown, _persona_elsewhere)
-    if isinstance(payload, dict):
-        issues.extend(check_persona_semantics(payload))
-    return issues
+    return _check("personas", payload, allow_unknown)
 
 
 def check_body(
     kind: str, payload: dict[str, Any], *, allow_unknown: bool = False
 ) -> list[SchemaIssue]:
     """All problems of the body of a resource of `kind` (personactl.kinds.KindName)."""
-    if kind == "personas":
-        return check_persona(payload, allow_unknown=allow_unknown)
-    model, semantics = _RESOURCE_CHECKS[kind]
-    issues = _check(model, payload, allow_unknown, None)
-    if isinstance(payload, dict) and semantics is not None:
-        issues.extend(semantics(payload))
-    return issues
-
-
-_RESOURCE_CHECKS: dict[str, tuple[type[BaseModel], Callable[[Any], list[SchemaIssue]] | None]] = {
-    "objectives": (ObjectiveSet, check_objectives_semantics),
-    "guardrails": (Guardrail, None),
-    "tools": (RegistryTool, check_tool_semantics),
-}
+    if kind not in _SEMANTICS or kind == "conversations":
+        raise ValueError(f"no resource kind {kind!r}")
+    body_kind: BodyKind = kind  # type: ignore[assignment]  # checked just above
+    return _check(body_kind, payload, allow_unknown)
 
 
 def check_conversation(body: dict[str, Any], *, allow_unknown: bool = False) -> list[SchemaIssue]:
     """All problems of a POST /v2/conversations body."""
-    issues = _check(Conversation, body, allow_unknown, _conversation_elsewhere)
-    if isinstance(body, dict):
-        issues.extend(check_conversation_semantics(body))
-    return issues
+    return _check("conversations", body, allow_unknown)
 
 
-@cache
-def _schemas() -> dict[str, dict[str, Any]]:
-    # the file-format models only matter to `personactl schema`: not loaded by a compile
-    from .files import file_schemas, with_draft
+def _json_schema(name: str) -> dict[str, Any]:
+    from . import models
 
-    persona_body = Persona.model_json_schema()
-    conversation_body = Conversation.model_json_schema()
-    bodies = {
-        "persona": persona_body,
-        "conversation": conversation_body,
-        "objectives": ObjectiveSet.model_json_schema(),
-        "guardrail": Guardrail.model_json_schema(),
-        "tool": RegistryTool.model_json_schema(),
-    }
-    return {
-        "persona": with_draft(persona_body, "Tavus persona"),
-        "conversation": with_draft(conversation_body, "Tavus conversation request"),
-        **file_schemas(bodies),
-    }
+    return models.json_schema(name)
 
 
 def persona_json_schema() -> dict[str, Any]:
     """JSON Schema of the persona object."""
-    return copy.deepcopy(_schemas()["persona"])
+    return _json_schema("persona")
 
 
 def conversation_json_schema() -> dict[str, Any]:
     """JSON Schema of the conversation request body."""
-    return copy.deepcopy(_schemas()["conversation"])
+    return _json_schema("conversation")
 
 
 def project_json_schema() -> dict[str, Any]:
     """JSON Schema of personactl.yaml."""
-    return copy.deepcopy(_schemas()["project"])
+    return _json_schema("project")
 
 
 def persona_file_json_schema() -> dict[str, Any]:
     """JSON Schema of a persona file (personas/*.yaml)."""
-    return copy.deepcopy(_schemas()["persona_file"])
+    return _json_schema("persona_file")
 
 
 def conversation_file_json_schema() -> dict[str, Any]:
     """JSON Schema of a conversation template (conversations/*.yaml)."""
-    return copy.deepcopy(_schemas()["conversation_file"])
+    return _json_schema("conversation_file")
 
 
 def file_json_schemas() -> dict[str, dict[str, Any]]:
@@ -209,4 +161,16 @@ def file_json_schemas() -> dict[str, dict[str, Any]]:
         "guardrail-file.json": "guardrail_file",
         "tool-file.json": "tool_file",
     }
-    return {name: copy.deepcopy(_schemas()[key]) for name, key in names.items()}
+    return {name: _json_schema(key) for name, key in names.items()}
+
+
+_MODEL_NAMES = frozenset({"Conversation", "ConversationProperties", "Layers", "Persona"})
+
+
+def __getattr__(name: str) -> Any:
+    """The model classes, loaded (with pydantic) on first use."""
+    if name in _MODEL_NAMES:
+        from . import models
+
+        return getattr(models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

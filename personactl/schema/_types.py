@@ -14,8 +14,6 @@ from typing import Annotated, Any
 from pydantic import PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-SECRET_PREFIX = "\x00personactl-secret:"
-
 CHOICE_ERROR = "personactl_choice"
 TYPE_ERROR = "personactl_type"
 
@@ -154,8 +152,3 @@ RetrievalStrategy = Annotated[
 
 StrList = list[str]
 JsonObject = dict[str, Any]
-
-
-def is_secret(value: object) -> bool:
-    """True for a secret placeholder string standing in for a sensitive value."""
-    return isinstance(value, str) and value.startswith(SECRET_PREFIX)

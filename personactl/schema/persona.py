@@ -262,10 +262,3 @@ LAYER_MODELS: dict[str, type[BaseModel]] = {
     "capabilities": CapabilitiesLayer,
     "knowledge_base": KnowledgeBaseLayer,
 }
-
-# legacy key -> current key (same layer)
-LEGACY_PERCEPTION_KEYS: dict[str, str] = {
-    "perception_tools": "visual_tools",
-    "perception_tool_prompt": "visual_tool_prompt",
-    "ambient_awareness_queries": "visual_awareness_queries",
-}

@@ -16,10 +16,9 @@ from urllib.parse import urlsplit
 from personactl.compile.source import PMap
 from personactl.errors import did_you_mean
 from personactl.output import json_key
+from personactl.sensitive import is_placeholder
 
 from ._issues import Path, SchemaIssue, show
-from ._types import is_secret
-from .persona import LEGACY_PERCEPTION_KEYS
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -54,6 +53,13 @@ KNOWN_STT_ENGINES: tuple[str, ...] = (
 KNOWN_PERCEPTION_MODELS: tuple[str, ...] = ("raven-1", "raven-0", "basic", "off")
 KNOWN_TURN_DETECTION_MODELS: tuple[str, ...] = ("sparrow-1", "sparrow-0", "time-based", "timebased")
 KNOWN_TRANSPORT_TYPES: tuple[str, ...] = ("livekit", "daily")
+
+# legacy key -> current key (same layer)
+LEGACY_PERCEPTION_KEYS: dict[str, str] = {
+    "perception_tools": "visual_tools",
+    "perception_tool_prompt": "visual_tool_prompt",
+    "ambient_awareness_queries": "visual_awareness_queries",
+}
 
 JSON_TYPES = ("string", "number", "integer", "boolean", "object", "array", "null")
 
@@ -221,7 +227,7 @@ def _check_llm(llm: Mapping[str, Any]) -> list[SchemaIssue]:
             issues.append(
                 SchemaIssue(("layers", "llm", "model"), "an llm layer with base_url needs a model")
             )
-        if isinstance(base_url, str) and not is_secret(base_url) and not is_http_url(base_url):
+        if isinstance(base_url, str) and not is_placeholder(base_url) and not is_http_url(base_url):
             issues.append(
                 SchemaIssue(
                     ("layers", "llm", "base_url"),
@@ -235,7 +241,7 @@ def _check_llm(llm: Mapping[str, Any]) -> list[SchemaIssue]:
 
 
 def _check_known(value: Any, path: Path, known: tuple[str, ...]) -> list[SchemaIssue]:
-    if not isinstance(value, str) or is_secret(value) or value in known:
+    if not isinstance(value, str) or is_placeholder(value) or value in known:
         return []
     return [
         SchemaIssue(
@@ -258,7 +264,7 @@ def check_tools(tools: list[Any], base: Path) -> list[SchemaIssue]:
         function = _dict(_dict(tool).get("function"))
         fpath: Path = (*base, i, "function")
         name = function.get("name")
-        if isinstance(name, str) and not is_secret(name):
+        if isinstance(name, str) and not is_placeholder(name):
             if not TOOL_NAME_RE.match(name):
                 issues.append(
                     SchemaIssue(
@@ -492,7 +498,7 @@ def _object_schemas(
 def check_conversation_semantics(body: Mapping[str, Any]) -> list[SchemaIssue]:
     issues: list[SchemaIssue] = []
     callback = body.get("callback_url")
-    if isinstance(callback, str) and not is_secret(callback) and not is_http_url(callback):
+    if isinstance(callback, str) and not is_placeholder(callback) and not is_http_url(callback):
         issues.append(
             SchemaIssue(
                 ("callback_url",),
