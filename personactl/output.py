@@ -112,11 +112,12 @@ def _umask() -> int:
     return current
 
 
-def write_atomic(path: Path, text: str, *, shared: bool = False) -> None:
+def write_atomic(path: Path, text: str, *, shared: bool = False, durable: bool = True) -> None:
     """Write via a temp file, fsync and rename: readers see the old or the new file, never half.
 
     The file is private (0600, mkstemp's) unless `shared`: then 0666 less the umask, as
-    any tool's output (rendered JSON, schemas, plans: nothing a secret reaches)."""
+    any tool's output (rendered JSON, schemas, plans: nothing a secret reaches).  Not
+    `durable`: no fsync, for a cache (a power cut may leave it empty: only a miss)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -125,7 +126,8 @@ def write_atomic(path: Path, text: str, *, shared: bool = False) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,10 +121,9 @@ class Project:
             names.setdefault(env.api_key_env, f"the api_key_env of environment '{env.name}'")
             names.setdefault(env.state.dsn_env, f"the dsn_env of environment '{env.name}'")
         for folder in self.source_dirs:
-            for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
+            for path in files_under(folder, self.root):
                 try:
-                    readable = path.is_file() and self.confined(path, folder)
-                    text = path.read_text(encoding="utf-8") if readable else ""
+                    text = path.read_text(encoding="utf-8")
                 except (OSError, UnicodeDecodeError):  # reported where the file is loaded
                     continue
                 for name in _SECRET_CALL.findall(text):
@@ -138,6 +138,32 @@ class Project:
             return path.relative_to(self.root).as_posix()
         except ValueError:
             return str(path)
+
+
+def files_under(folder: Path, root: Path) -> list[Path]:
+    """Every file under `folder`, sorted, that no link takes out of it: what `rglob("*")`
+    with `is_file()` and `confined` give (links to directories not followed), resolving
+    only the links instead of every file (a walk of real directories cannot leave)."""
+    if not folder.is_dir() or not folder.resolve().is_relative_to(root):
+        return []
+    found: list[Path] = []
+    pending = [folder]
+    while pending:
+        directory = pending.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:  # unreadable: whoever reads its files reports it
+            continue
+        for entry in entries:
+            path = directory / entry.name
+            if entry.is_symlink():
+                if path.is_file() and confined(path, folder, root):
+                    found.append(path)
+            elif entry.is_dir(follow_symlinks=False):
+                pending.append(path)
+            elif entry.is_file(follow_symlinks=False):
+                found.append(path)
+    return sorted(found)
 
 
 def confined(path: Path, folder: Path, root: Path) -> bool:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import sqlite3
 from pathlib import Path
 
 import click
@@ -63,6 +61,9 @@ def serve(
     **fault_options: float | None,
 ) -> None:
     """A local Tavus-compatible API (every resource kind, conversations) over SQLite."""
+    import socket
+    import sqlite3
+
     from personactl.serve import app as server
     from personactl.serve.store import Store
 

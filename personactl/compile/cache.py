@@ -32,7 +32,7 @@ from typing import Any
 from personactl.compile import variants
 from personactl.errors import Loc, Problem
 from personactl.output import write_atomic
-from personactl.project import PROJECT_FILE, Environment, Project
+from personactl.project import PROJECT_FILE, Environment, Project, files_under
 
 _CODE = Path(__file__).parent.parent  # the whole package: schema/, kinds.py, refs.py count too
 DISABLE_ENV = "PERSONACTL_NO_CACHE"
@@ -72,11 +72,8 @@ class Digests:
         """personactl.yaml and every file under the source folders."""
         files = [self.project.root / PROJECT_FILE]
         for folder in self.project.source_dirs:
-            if folder.is_dir():
-                # files compiling refuses (links out of the folder, devices) are not read
-                files.extend(
-                    p for p in folder.rglob("*") if p.is_file() and self.project.confined(p, folder)
-                )
+            # files compiling refuses (links out of the folder, devices) are not read
+            files.extend(files_under(folder, self.project.root))
         return sorted(files)
 
     def name(self, path: Path | str) -> str:
@@ -213,7 +210,7 @@ def store(
         ],
     }
     with contextlib.suppress(OSError):  # a read-only checkout still works, uncached
-        write_atomic(_path(project, env), json.dumps(data, sort_keys=True) + "\n")
+        write_atomic(_path(project, env), json.dumps(data, sort_keys=True) + "\n", durable=False)
 
 
 # --- per-file entries (personactl.compile.incremental): one file per environment
@@ -262,6 +259,7 @@ def store_files(
         write_atomic(
             _path(project, env, "files"),
             json.dumps({"key": common, "files": entries}, separators=(",", ":")) + "\n",
+            durable=False,
         )
 
 

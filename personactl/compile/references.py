@@ -14,9 +14,14 @@ from personactl.errors import Loc, Problem, did_you_mean
 LIST_HINT = "run `personactl list` to see every address"
 
 
-def graph(resources: Mapping[str, CompiledResource]) -> dict[str, set[str]]:
-    """address -> the addresses its payload references (known ones only)."""
-    return {a: refs.targets(r.payload) & resources.keys() for a, r in resources.items()}
+def graph(
+    resources: Mapping[str, CompiledResource], calls: Iterable[RefCall]
+) -> dict[str, set[str]]:
+    """address -> the addresses its payload references (known ones only), for the
+    resources that called ref(): only ref() makes the placeholders, so the others (most
+    of a large repository) need no scan."""
+    owners = sorted({c.owner for c in calls if c.owner is not None and c.owner in resources})
+    return {a: refs.targets(resources[a].payload) & resources.keys() for a in owners}
 
 
 def check(
@@ -32,7 +37,7 @@ def check(
                     did_you_mean(call.target, resources) or LIST_HINT,
                 )
             )
-    for cycle in cycles(graph(resources)):
+    for cycle in cycles(graph(resources, calls)):
         where = next(
             (c.loc for c in calls if c.owner == cycle[0] and c.target == cycle[1]),
             Loc(resources[cycle[0]].source, 1, 1),
@@ -55,7 +60,7 @@ def cycles(edges: Mapping[str, set[str]]) -> list[list[str]]:
             continue
         path: list[str] = [start]
         on_path = {start}
-        stack = [iter(sorted(edges[start]))]
+        stack = [iter(sorted(edges[start]))]  # a target outside `edges` has no edges
         while stack:
             nxt = next(stack[-1], None)
             if nxt is None:
@@ -70,5 +75,5 @@ def cycles(edges: Mapping[str, set[str]]) -> list[list[str]]:
             elif nxt not in done:
                 path.append(nxt)
                 on_path.add(nxt)
-                stack.append(iter(sorted(edges[nxt])))
+                stack.append(iter(sorted(edges.get(nxt, ()))))
     return sorted(found.values())
