@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -15,7 +18,10 @@ from tests.conftest import EXAMPLE_VALID, REPO, build_tree, run_cli, run_main
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     out = [prefix]
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # loads the root's lazy command modules
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         if isinstance(command, click.Group):
             out.extend(_commands(command, (*prefix, name)))
         else:
@@ -243,3 +249,29 @@ def test_repo_example_validates_in_place(
 ) -> None:
     result = cli_run("-C", str(REPO), "validate")
     assert result.code == 0, result.err
+
+
+def test_the_lazy_command_map_names_the_module_of_every_command() -> None:
+    from personactl.cli._app import COMMAND_MODULES
+
+    modules = {"compile", "completion", "conversation", "deploy", "diff", "llm", "serve", "state"}
+    for module in modules:
+        importlib.import_module(f"personactl.cli.{module}")
+    defined = {name: command.callback.__module__ for name, command in cli.commands.items()}
+    assert {n: f"personactl.cli.{m}" for n, m in COMMAND_MODULES.items()} == defined
+
+
+def test_validate_imports_no_other_command_module(example_repo: Path) -> None:
+    code = (
+        "import sys\n"
+        "from personactl.cli import main\n"
+        "try:\n    main(['-C', sys.argv[1], 'validate'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('personactl.cli.')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(example_repo)], capture_output=True, text=True, check=True
+    )
+    loaded = out.stdout.strip().splitlines()[-1]
+    assert "personactl.cli.compile" in loaded
+    for other in ("deploy", "serve", "state", "llm", "conversation"):
+        assert f"personactl.cli.{other}'" not in loaded

@@ -324,13 +324,43 @@ def test_a_damaged_cache_is_discarded(tmp_path: Path, cli_run: Any, damage: Any)
     summary = cache / "validate-local.json"
     summary.write_text(json.dumps(damage(json.loads(summary.read_text()))))
     files = cache / "files-local.json"
-    raw = json.loads(files.read_text())
-    for entry in raw["files"].values():  # keys still valid: the shape must be checked
-        entry["resources"] = [["a", 1, "personas", []]]
-    files.write_text(json.dumps(raw))
+    header, *lines = files.read_text().splitlines()
+    damaged = []
+    for line in lines:  # keys and checksums still valid: the shape must be checked
+        name, head, bodies = line.split("\t")
+        entry = json.loads(head)
+        entry["resources"] = [["a", 1, "personas"]]
+        damaged.append("\t".join([name, json.dumps(entry), bodies]))
+    files.write_text("\n".join([header, *damaged]) + "\n")
     for args in (["validate"], ["plan"], ["validate"]):
         result = cli_run(*args, cwd=tmp_path)
         assert result.code == 0, (args, result.err)
+    assert "Plan: 1 to create" in cli_run("plan", cwd=tmp_path).out
+
+
+@pytest.mark.parametrize("bodies", ["[[]]", "[]", "[1]", "{}"])
+def test_cached_bodies_edited_checksum_and_all_are_compiled_around(
+    tmp_path: Path, cli_run: Any, bodies: str
+) -> None:
+    """The bodies of a cache line are read after the line is accepted (by its checksum):
+    a line edited with its checksum recomputed is found then, and compiled around."""
+    import zlib
+
+    _persona_repo(tmp_path, "persona: {system_prompt: hi}\n")
+    assert cli_run("validate", cwd=tmp_path).code == 0
+    (tmp_path / ".personactl" / "cache" / "validate-local.json").unlink()  # validate recompiles
+    files = tmp_path / ".personactl" / "cache" / "files-local.json"
+    header, *lines = files.read_text().splitlines()
+    crafted = []
+    for line in lines:
+        name, head, _bodies = line.split("\t")
+        entry = {**json.loads(head), "crc": zlib.crc32(bodies.encode())}
+        crafted.append("\t".join([name, json.dumps(entry), bodies]))
+    files.write_text("\n".join([header, *crafted]) + "\n")
+    first = cli_run("plan", cwd=tmp_path)
+    assert (first.code, first.err) == (0, "")
+    assert '+ create a\n    + /system_prompt: "hi"' in first.out
+    assert cli_run("validate", cwd=tmp_path).code == 0
     assert "Plan: 1 to create" in cli_run("plan", cwd=tmp_path).out
 
 

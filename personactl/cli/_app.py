@@ -175,11 +175,39 @@ def examples(*lines: str) -> str:
     return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
+# command -> the module of personactl.cli that defines it: a run imports its own command's
+# module only (tests/test_cli_compile.py holds this equal to what the modules define)
+COMMAND_MODULES: dict[str, str] = {
+    **dict.fromkeys(
+        ("validate", "render", "list", "explain", "preview", "init", "schema"), "compile"
+    ),
+    **dict.fromkeys(("plan", "apply", "import"), "deploy"),
+    **dict.fromkeys(("llm", "chat"), "llm"),
+    "completion": "completion",
+    "conversation": "conversation",
+    "diff": "diff",
+    "serve": "serve",
+    "state": "state",
+}
+
+
 class Group(click.Group):
     """A group whose command list shows each command's first sentence whole, wrapped
-    rather than cut off with "..." (click shortens it to fit one line)."""
+    rather than cut off with "..." (click shortens it to fit one line).  The root group
+    loads a command's module when the command is asked for (`lazy`)."""
 
     group_class = type  # subgroups (state, conversation, llm) are Groups too
+    lazy: dict[str, str] = {}  # noqa: RUF012 - replaced, never mutated
+
+    def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: ARG002 - click's
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:  # noqa: ARG002
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            import importlib
+
+            importlib.import_module(f"personactl.cli.{self.lazy[cmd_name]}")
+        return self.commands.get(cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [
@@ -211,6 +239,9 @@ def cli(ctx: click.Context) -> None:
     Keep personas in git as layered YAML and Jinja; validate and compile them into
     Tavus API JSON, plan the changes against a deployed account, and apply them.
     """
+
+
+cli.lazy = COMMAND_MODULES  # type: ignore[attr-defined]  # click.group's type is Group
 
 
 def color_allowed(stream: Any) -> bool:

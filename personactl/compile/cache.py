@@ -242,25 +242,39 @@ def enabled() -> bool:
     return not os.environ.get(DISABLE_ENV)
 
 
-def load_files(project: Project, env: Environment) -> tuple[str, dict[str, Any]]:
-    """The common key, and the entries (source path -> raw entry) stored under it."""
+def load_files(project: Project, env: Environment) -> tuple[str, dict[str, str]]:
+    """The common key, and the entry lines (source path -> line) stored under it."""
     common = _common_key(project, env)
-    raw = _read(_path(project, env, "files"), common)
-    entries = raw.get("files") if raw else None
-    return common, entries if isinstance(entries, dict) else {}
+    try:
+        text = _path(project, env, "files").read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return common, {}
+    header, _, rest = text.partition("\n")
+    if header != _files_header(common):
+        return common, {}
+    lines = {}
+    for line in rest.splitlines():
+        name, _, _ = line.partition("\t")
+        lines[name] = line
+    return common, lines
 
 
-def store_files(
-    project: Project, env: Environment, common: str, entries: dict[str, dict[str, Any]]
-) -> None:
-    """`entries`: source path -> entry (with its key; env values as hashes), every
-    source file of this compile: the entries of deleted files are gone."""
+def _files_header(common: str) -> str:
+    return json.dumps({"format": "lines-1", "key": common})
+
+
+def store_files(project: Project, env: Environment, common: str, lines: list[str]) -> None:
+    """`lines`: the entry line of every source file of this compile (personactl.compile.
+    entries.to_line; env values as hashes): the entries of deleted files are gone."""
     with contextlib.suppress(OSError):
-        write_atomic(
-            _path(project, env, "files"),
-            json.dumps({"key": common, "files": entries}, separators=(",", ":")) + "\n",
-            durable=False,
-        )
+        text = "\n".join([_files_header(common), *lines]) + "\n"
+        write_atomic(_path(project, env, "files"), text, durable=False)
+
+
+def forget_files(project: Project, env: Environment) -> None:
+    """Drop the per-file entries (found damaged)."""
+    with contextlib.suppress(OSError):
+        _path(project, env, "files").unlink()
 
 
 def value_hashes(reads: dict[str, str | None]) -> dict[str, str | None]:

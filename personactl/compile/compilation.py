@@ -17,6 +17,7 @@ from personactl.compile.conversations import (
     load_conversations,
     render_body,
 )
+from personactl.compile.entries import DamagedCache
 from personactl.compile.personas import CompiledPersona, CompiledResource
 from personactl.compile.source import PList, PMap
 from personactl.compile.templating import Renderer
@@ -195,12 +196,37 @@ def compile_cached(project: Project, env_name: str | None = None) -> Compilation
     env = project.environment(env_name)
     key, summary = cache.load(project, env)
     if summary is not None and not any(not p.warning for p in summary.problems):
-        resources = incremental.from_cache(project, env)
-        if resources is not None:
-            return Compilation(project, env, None, resources, {}, list(summary.problems))
-    result = compile_project(project, env.name, cached=True)
+        try:
+            resources = incremental.from_cache(project, env)
+            if resources is not None:
+                _read_bodies(resources)
+                return Compilation(project, env, None, resources, {}, list(summary.problems))
+        except DamagedCache:
+            pass  # compile_incremental drops it
+    result = compile_incremental(project, env.name, bodies=True)
     remember(result, key)
     return result
+
+
+def compile_incremental(project: Project, env_name: str, *, bodies: bool) -> Compilation:
+    """compile_project with the per-file cache; `bodies`: read every cached body now
+    (plan and apply read them all anyway).  A cache edited by hand, found when its
+    bodies are read, is dropped and the compile runs again."""
+    from personactl.compile import cache
+
+    try:
+        result = compile_project(project, env_name, cached=True)
+        if bodies:
+            _read_bodies(result.resources)
+    except DamagedCache:
+        cache.forget_files(project, project.environment(env_name))
+        result = compile_project(project, env_name, cached=True)
+    return result
+
+
+def _read_bodies(resources: Mapping[str, CompiledResource]) -> None:
+    for resource in resources.values():
+        _ = resource.payload
 
 
 def remember(result: Compilation, key: str) -> None:

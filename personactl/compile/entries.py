@@ -1,21 +1,40 @@
 """One source file's compile (personactl.compile.personas.FileResult) as plain JSON data and
 back: the per-file entries of the incremental cache, and what the forked compile's child
-sends.  Decoding trusts nothing: an entry of another shape raises BadEntry."""
+sends.  Decoding trusts nothing: an entry of another shape raises BadEntry.
+
+In the cache an entry is one line, `name TAB head TAB bodies`: the head (everything but
+the bodies, with a checksum of them) is parsed when the file's key is checked; the
+bodies, most of the bytes, only when a command reads them; an entry still valid is
+written back as the line it was."""
 
 from __future__ import annotations
 
+import json
 import os
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from personactl.compile.personas import CompiledResource, Cut, FileResult
 from personactl.compile.templating import RefCall
-from personactl.errors import Loc, Problem
+from personactl.errors import Loc, Problem, UserError
 from personactl.kinds import KIND_NAMES
 
 
 class BadEntry(Exception):
     """A cached or received entry that is not one this code wrote."""
+
+
+class DamagedCache(UserError):
+    """A cache line whose bodies, checksum and all, are not what this code wrote: found
+    only when they are read, after the line was accepted (an edit by hand)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the compile cache under .personactl/cache is damaged",
+            hint="delete .personactl/cache: it is rebuilt by the next command",
+        )
 
 
 def _loc(loc: Loc | None) -> list[Any] | None:
@@ -82,10 +101,62 @@ def decode(path: Path, raw: Any, root: Path, *, with_inputs: bool = True) -> Fil
             out.cuts.append(Cut(problem, ref, _str(address, optional=True), _unloc(loc), rendered))
         for owner, target, loc in raw["refs"]:
             out.ref_calls.append(RefCall(_str(owner, optional=True), _str(target), _unloc(loc)))
-        for address, source, kind, payload in raw["resources"]:
-            if kind not in KIND_NAMES or not isinstance(payload, dict):
+        bodies = _Bodies(raw["bodies"]) if "bodies" in raw else None
+        for i, (address, source, kind, *payload) in enumerate(raw["resources"]):
+            body: Any = bodies.loader(i) if bodies is not None else payload[0]
+            if kind not in KIND_NAMES or not (callable(body) or isinstance(body, dict)):
                 raise BadEntry(kind)
-            out.resources[_str(address)] = CompiledResource(address, _str(source), payload, kind)
+            out.resources[_str(address)] = CompiledResource(address, _str(source), body, kind)
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise BadEntry(str(exc)) from None
     return out
+
+
+class _Bodies:
+    """The bodies of one cache line, parsed together on the first one asked for.  The
+    checksum was verified when the line was accepted, so they are the text written."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.parsed: list[Any] | None = None
+
+    def loader(self, i: int) -> Callable[[], dict[str, Any]]:
+        def load() -> dict[str, Any]:
+            try:
+                if self.parsed is None:
+                    self.parsed = json.loads(self.text)
+                body = self.parsed[i]
+            except (ValueError, TypeError, IndexError, KeyError):
+                raise DamagedCache() from None
+            if not isinstance(body, dict):
+                raise DamagedCache()
+            return body
+
+        return load
+
+
+def to_line(name: str, data: dict[str, Any]) -> str:
+    """An entry (`encode`'s, with the cache's key and env hashes) as one cache line."""
+    bodies = json.dumps([payload for *_, payload in data["resources"]], separators=(",", ":"))
+    head = {**data, "resources": [r[:3] for r in data["resources"]], "crc": _crc(bodies)}
+    return f"{name}\t{json.dumps(head, separators=(',', ':'))}\t{bodies}"
+
+
+def from_line(line: str) -> tuple[str, dict[str, Any]] | None:
+    """(name, raw entry with its bodies unparsed), or None for a line of another shape."""
+    parts = line.split("\t")  # JSON text escapes tabs: only the two separators are raw
+    if len(parts) != 3:
+        return None
+    name, head, bodies = parts
+    try:
+        raw = json.loads(head)
+    except ValueError:
+        return None
+    if not isinstance(raw, dict) or raw.get("crc") != _crc(bodies):
+        return None
+    raw["bodies"] = bodies
+    return name, raw
+
+
+def _crc(text: str) -> int:
+    return zlib.crc32(text.encode())

@@ -45,36 +45,39 @@ class Stored:
 
     def __init__(self, project: Project, env: Environment) -> None:
         self.project = project
-        self.common, self.raw = cache.load_files(project, env)
-        self.valid: dict[Path, dict[str, Any]] = {}  # path -> its raw entry, when valid
+        self.common, self.lines = cache.load_files(project, env)
+        self.valid: dict[Path, str] = {}  # path -> its cache line, when valid
 
     def get(self, path: Path) -> FileResult | None:
         """The cached compile of `path` if none of its inputs changed."""
-        raw = self.raw.get(entries.shown(self.project.root, path))
-        if not isinstance(raw, dict) or not isinstance(raw.get("inputs"), list):
+        line = self.lines.get(entries.shown(self.project.root, path))
+        parsed = entries.from_line(line) if line is not None else None
+        if line is None or parsed is None:
             return None
+        raw = parsed[1]
         try:
+            if not isinstance(raw.get("inputs"), list):
+                return None
             if raw.get("key") != cache.file_key(self.project, self.common, raw["inputs"]):
                 return None
             if not cache.env_unchanged(raw["env"]):
                 return None
-            # inputs stay in the raw entry, stored again as it is (see entry())
             found = entries.decode(path, raw, self.project.root, with_inputs=False)
         except (entries.BadEntry, TypeError, AttributeError):
             return None
         # the entry holds hashes: the values are the current ones, which match them
         found.env_reads = {name: os.environ.get(name) for name in found.env_reads}
-        self.valid[path] = raw
+        self.valid[path] = line
         return found
 
-    def entry(self, path: Path, result: FileResult) -> dict[str, Any]:
+    def line(self, path: Path, result: FileResult) -> str:
         kept = self.valid.get(path)
-        if kept is not None:  # served from the cache and not compiled since
+        if kept is not None:  # served from the cache and not compiled since: as it was
             return kept
         data = entries.encode(result, self.project.root)
         data["env"] = cache.value_hashes(result.env_reads)
         data["key"] = cache.file_key(self.project, self.common, data["inputs"])
-        return data
+        return entries.to_line(entries.shown(self.project.root, path), data)
 
 
 def compile_all(
@@ -102,11 +105,11 @@ def compile_all(
     secrets = _in_secret_order(project, env, renderer, files, results, extra_vars, compiled)
     resources = _merge(env, files, results, renderer, problems)
     renderer.secret_calls = secrets
-    if stored is not None and (compiled or len(stored.raw) != len(files)):
+    if stored is not None and (compiled or len(stored.lines) != len(files)):
         for path in compiled:
             stored.valid.pop(path, None)
-        by_name = {entries.shown(project.root, p): stored.entry(p, results[p]) for _k, p in files}
-        cache.store_files(project, env, stored.common, by_name)
+        lines = [stored.line(p, results[p]) for _k, p in files]
+        cache.store_files(project, env, stored.common, lines)
     if os.environ.get(DEBUG_ENV):
         names = [project.shown(p) for _k, p in files if p in compiled]
         print(

@@ -6,7 +6,7 @@ rendering; what differs is the kind's folder, body key, schema and address prefi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,17 +31,45 @@ from personactl.output import to_plain
 from personactl.project import Environment, Project
 
 
-@dataclass(frozen=True)
 class CompiledResource:
-    address: str
-    source: str
-    # the Tavus body (a PMap with positions when freshly compiled); secrets and ref()s are
-    # placeholders (see personactl.sensitive, personactl.refs)
-    payload: dict[str, Any]
-    kind: KindName = "personas"
+    """One compiled resource.  `payload`: the Tavus body (a PMap with positions when
+    freshly compiled); secrets and ref()s are placeholders (see personactl.sensitive,
+    personactl.refs).  A cached one reads its body when first asked for it: `validate`
+    after an edit needs the addresses of the other files' resources, not their bodies."""
+
+    __slots__ = ("_load", "_payload", "address", "kind", "source")
+
+    def __init__(
+        self,
+        address: str,
+        source: str,
+        payload: dict[str, Any] | Callable[[], dict[str, Any]],
+        kind: KindName = "personas",
+    ) -> None:
+        self.address, self.source, self.kind = address, source, kind
+        self._payload: dict[str, Any] | None = None if callable(payload) else payload
+        self._load = payload if callable(payload) else None
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        if self._payload is None:
+            assert self._load is not None
+            self._payload, self._load = self._load(), None
+        return self._payload
 
     def masked(self) -> dict[str, Any]:
         return dict(sensitive.mask(self.payload))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CompiledResource):
+            return NotImplemented
+        mine = (self.address, self.source, self.kind, self.payload)
+        return mine == (other.address, other.source, other.kind, other.payload)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable payload, as the dataclass had
+
+    def __repr__(self) -> str:
+        return f"CompiledResource({self.address!r}, {self.source!r}, kind={self.kind!r})"
 
 
 CompiledPersona = CompiledResource  # one of kind personas (preview, plan and apply use them)

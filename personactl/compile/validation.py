@@ -68,9 +68,9 @@ def summary_of(project: Project, env: Environment) -> cache.Summary:
     """What `validate` reports for one environment, from the cache when inputs are unchanged."""
     key, summary = cache.load(project, env)
     if summary is None:
-        from personactl.compile.compilation import compile_project, remember
+        from personactl.compile.compilation import compile_incremental, remember
 
-        result = compile_project(project, env.name, cached=True)
+        result = compile_incremental(project, env.name, bodies=False)
         remember(result, key)
         summary = result.summary()
     return summary
