@@ -44,3 +44,29 @@ def test_a_folder_that_is_a_link_out_of_the_root_lists_nothing(tmp_path: Path) -
     (root / "personas").symlink_to(tmp_path / "elsewhere")
     assert files_under(root / "personas", root) == [] == _slow(root / "personas", root)
     assert files_under(root / "missing", root) == []
+
+
+def test_source_files_are_what_rglob_lists(tmp_path: Path) -> None:
+    from personactl.compile.personas import source_files
+
+    folder = tmp_path / "personas"
+    for name in ("a.yaml", "b.yml", "_base.yaml", "t/c.yaml", "t/_d/e.yaml", "_x/f.yaml"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("persona: {}\n")
+    (folder / "dir.yaml").mkdir()
+    (folder / "dir.yaml" / "g.yaml").write_text("persona: {}\n")
+    (folder / "linked.yaml").symlink_to(folder / "a.yaml")
+    (folder / "linkdir").symlink_to(folder / "t")  # not entered, as rglob does not
+    expected = sorted(
+        p
+        for p in folder.rglob("*.yaml")
+        if not any(part.startswith("_") for part in p.relative_to(folder).parts)
+    )
+    assert source_files(folder) == expected
+    assert [p.relative_to(folder).as_posix() for p in expected] == [
+        "a.yaml",
+        "dir.yaml",
+        "dir.yaml/g.yaml",
+        "linked.yaml",
+        "t/c.yaml",
+    ]

@@ -67,6 +67,7 @@ class Digests:
         self.project = project
         self.root = f"{project.root}{os.sep}"
         self._known: dict[str, str] = {}  # by path string: Path objects are slow to hash
+        self.mentioning: set[str] = set()  # files whose bytes hold variants.DATA_KEY
 
     def sources(self) -> list[Path]:
         """personactl.yaml and every file under the source folders."""
@@ -88,7 +89,10 @@ class Digests:
         if found is None:
             try:
                 with open(key, "rb") as f:
-                    found = hashlib.sha256(f.read()).hexdigest()
+                    data = f.read()
+                found = hashlib.sha256(data).hexdigest()
+                if variants.DATA_KEY in data:
+                    self.mentioning.add(key)
             except OSError:  # missing, a directory, unreadable: compiling says which
                 found = self.ABSENT
             self._known[key] = found
@@ -111,12 +115,17 @@ def _key(project: Project, env: Environment) -> str:
     found = digests(project)
     h = hashlib.sha256(f"{_code_version()}\0{env.name}\0".encode())
     sources = found.sources()
+
+    def add(paths: list[Path]) -> None:
+        for path in paths:
+            digest = found.of(path)
+            if digest == Digests.ABSENT:
+                raise OSError(f"cannot read {path}")
+            h.update(f"{found.name(path)}\0{digest}\0".encode())
+
+    add(sources)
     # the data files variants_from names may live anywhere in the project (data/)
-    for path in [*sources, *variants.data_files(project, sources)]:
-        digest = found.of(path)
-        if digest == Digests.ABSENT:
-            raise OSError(f"cannot read {path}")
-        h.update(f"{found.name(path)}\0{digest}\0".encode())
+    add(variants.data_files(project, [p for p in sources if str(p) in found.mentioning]))
     return h.hexdigest()
 
 

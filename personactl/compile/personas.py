@@ -6,6 +6,7 @@ rendering; what differs is the kind's folder, body key, schema and address prefi
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -268,11 +269,23 @@ def source_files(folder: Path) -> list[Path]:
     """Files that define something (not bases): *.yaml, skipping names starting with '_'."""
     if not folder.is_dir():
         return []
-    found = [
-        p
-        for p in folder.rglob("*.yaml")
-        if not any(part.startswith("_") for part in p.relative_to(folder).parts)
-    ]
+    # what rglob("*.yaml") lists (links to directories not entered), without pathlib's
+    # per-entry cost: every command lists them
+    found: list[Path] = []
+    pending = [folder]
+    while pending:
+        directory = pending.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("_"):
+                continue
+            if entry.name.endswith(".yaml"):
+                found.append(directory / entry.name)
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(directory / entry.name)
     return sorted(found)
 
 

@@ -26,6 +26,7 @@ from personactl.project import Project
 MAX_VARIANTS = 100_000
 FORMATS = {".csv": "csv", ".yaml": "yaml", ".yml": "yaml", ".json": "json"}
 DATA_KEYS = ("variants_from", "variants_key", "matrix")
+DATA_KEY = b"variants_from"  # a resource file without these bytes reads no data file
 _NEEDS_KEY = "variants_key: COLUMN names the column holding each row's variant key"
 _KEY_HINT = "a variant key is one address segment: no '/', not empty, '.' or '..'"
 # one CSV cell (RFC 4180): quoted ("" is a quote inside) or plain up to , or a line end
@@ -94,17 +95,14 @@ def data_path(project: Project, node: PMap) -> Path | None:
 
 
 def data_files(project: Project, files: list[Path]) -> list[Path]:
-    """The readable data files the resource files among `files` name: the whole-repository
-    cache hashes them with the sources.  Only files mentioning the key are parsed."""
+    """The readable data files that the resource files among `files` name: the whole-
+    repository cache hashes them with the sources.  `files`: those whose bytes mention
+    DATA_KEY (the cache has read them already): only they are parsed."""
     found: set[Path] = set()
     for file in files:
         if file.suffix != ".yaml":  # resource files are *.yaml (personas.source_files)
             continue
-        try:
-            mentions = b"variants_from" in file.read_bytes()
-        except OSError:  # compiling reports it
-            continue
-        data, _problems = load_file(file, file.name) if mentions else (None, [])
+        data, _problems = load_file(file, file.name)
         path = data_path(project, data) if isinstance(data, PMap) else None
         if path is not None and path.is_file() and project.confined(path, project.root):
             found.add(path)

@@ -43,12 +43,16 @@ def _is_object(v: Any) -> bool:
     return isinstance(v, dict) and all(isinstance(k, str) for k in v)
 
 
+def _is_null(v: Any) -> bool:
+    return v is None
+
+
 _TYPES: dict[str, Check] = {
     "string": lambda v: isinstance(v, str),
     "integer": lambda v: type(v) is int,
     "number": _is_number,
     "boolean": lambda v: type(v) is bool,
-    "null": lambda v: v is None,
+    "null": _is_null,
     "array": lambda v: isinstance(v, list),
     "object": _is_object,
 }
@@ -73,17 +77,25 @@ def _length(name: str, limit: int) -> Check:
 
 
 class _Compiler:
+    """Schemas to predicates, with the shapes pydantic emits (an object's properties, a
+    list's items, `anyOf` with null) as one closure each: a body is checked per compile
+    of every persona."""
+
     def __init__(self, defs: dict[str, Any]) -> None:
         self.defs = defs
         self.compiled: dict[str, Check] = {}
+        self.compiling: set[str] = set()
 
     def ref(self, ref: str) -> Check:
         name = ref.removeprefix("#/$defs/")
         if name == ref or name not in self.defs:
             raise Unsupported(f"$ref {ref!r}")
-        if name not in self.compiled:
-            self.compiled[name] = lambda v: self.compiled[name](v)  # recursion: bound late
-            self.compiled[name] = self.node(self.defs[name])
+        if name in self.compiled:
+            return self.compiled[name]
+        if name in self.compiling:  # recursion: bound late
+            return lambda v: self.compiled[name](v)
+        self.compiling.add(name)
+        self.compiled[name] = self.node(self.defs[name])
         return self.compiled[name]
 
     def node(self, schema: Any) -> Check:
@@ -91,24 +103,27 @@ class _Compiler:
             return _anything
         if not isinstance(schema, dict):
             raise Unsupported(f"schema {schema!r}")
-        found = [self.keyword(k, v, schema) for k, v in schema.items() if k not in _ANNOTATIONS]
-        checks = [c for c in found if c is not None]
-        if len(checks) == 1:
-            return checks[0]
-        return lambda v: all(c(v) for c in checks)
+        keys = {k: v for k, v in schema.items() if k not in _ANNOTATIONS}
+        kind = keys.get("type")
+        if kind == "object" and keys.keys() <= {"type", *_OBJECT}:
+            return self.object(keys, typed=True)
+        if kind == "array" and keys.keys() <= {"type", *_ARRAY}:
+            return self.array(keys)
+        if keys.keys() == {"anyOf"}:
+            return self.any_of(keys["anyOf"])
+        found = [self.keyword(k, v, keys) for k, v in keys.items()]
+        return _all([c for c in found if c is not None])
 
     def keyword(self, key: str, value: Any, schema: dict[str, Any]) -> Check | None:
         if key == "type":
-            types = [value] if isinstance(value, str) else value
-            if not all(t in _TYPES for t in types):
+            kinds = [value] if isinstance(value, str) else value
+            if not all(t in _TYPES for t in kinds):
                 raise Unsupported(f"type {value!r}")
-            preds = [_TYPES[t] for t in types]
-            return preds[0] if len(preds) == 1 else lambda v: any(p(v) for p in preds)
+            return _any([_TYPES[t] for t in kinds])
         if key == "$ref":
             return self.ref(value)
         if key == "anyOf":
-            alts = [self.node(s) for s in value]
-            return lambda v: any(a(v) for a in alts)
+            return self.any_of(value)
         if key in ("enum", "const"):
             members = value if key == "enum" else [value]
             if not all(isinstance(m, str) for m in members):
@@ -122,39 +137,84 @@ class _Compiler:
         if key == "items":
             item = self.node(value)
             return lambda v: not isinstance(v, list) or all(item(x) for x in v)
-        if key == "properties":
-            return self.object(schema)
-        if key in ("required", "additionalProperties"):
-            return None if "properties" in schema else self.object(schema)
+        if key in _OBJECT:  # without `type: object`: only objects are held to them
+            return None if any(k in schema for k in _OBJECT if k < key) else self.object(schema)
         raise Unsupported(f"keyword {key!r}")
 
-    def object(self, schema: dict[str, Any]) -> Check:
+    def any_of(self, alternatives: list[Any]) -> Check:
+        checks = [self.node(s) for s in alternatives]
+        others = [c for c in checks if c is not _is_null]
+        if len(others) == 1 < len(checks):  # Optional[X], pydantic's most common shape
+            (other,) = others
+            return lambda v: v is None or other(v)
+        return _any(checks)
+
+    def array(self, schema: dict[str, Any]) -> Check:
+        item = self.node(schema.get("items", True))
+        low, high = schema.get("minItems", 0), schema.get("maxItems")
+
+        def check(v: Any) -> bool:
+            if not isinstance(v, list) or len(v) < low or (high is not None and len(v) > high):
+                return False
+            if item is not _anything:
+                for x in v:
+                    if not item(x):
+                        return False
+            return True
+
+        return check
+
+    def object(self, schema: dict[str, Any], *, typed: bool = False) -> Check:
         props = {k: self.node(s) for k, s in schema.get("properties", {}).items()}
         required = tuple(schema.get("required", ()))
         extra = schema.get("additionalProperties", True)
-        rest: Check | None = (
-            None if extra is True else (None if extra is False else self.node(extra))
-        )
+        rest: Check | None = None if isinstance(extra, bool) else self.node(extra)
         closed = extra is False
 
         def check(v: Any) -> bool:
             if not isinstance(v, dict):
-                return True
+                return not typed
             for key in required:
                 if key not in v:
                     return False
             for key, item in v.items():
                 sub = props.get(key)
-                if not isinstance(key, str):
-                    return False
                 if sub is not None:
                     if not sub(item):
                         return False
-                elif closed or (rest is not None and not rest(item)):
+                elif closed or not isinstance(key, str) or (rest is not None and not rest(item)):
                     return False
             return True
 
         return check
+
+
+_OBJECT = ("additionalProperties", "properties", "required")
+_ARRAY = ("items", "maxItems", "minItems")
+
+
+def _all(checks: list[Check]) -> Check:
+    if not checks:
+        return _anything
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda v: first(v) and second(v)
+    return lambda v: all(c(v) for c in checks)
+
+
+def _any(checks: list[Check]) -> Check:
+    if len(checks) == 1:
+        return checks[0]
+
+    def check(v: Any) -> bool:
+        for c in checks:  # noqa: SIM110 - no generator per value checked
+            if c(v):
+                return True
+        return False
+
+    return check
 
 
 @cache
