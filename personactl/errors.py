@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from personactl.sensitive import scrub
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Loc:
     """A source position: file path (as shown to users), 1-based line and column."""
 

@@ -32,17 +32,17 @@ def merge_all(layers: list[Any]) -> PMap:
 
 def _merge_maps(base: dict[str, Any], over: dict[str, Any]) -> PMap:
     out = PMap(getattr(over, "loc", None) or getattr(base, "loc", None))
-    base_keys = getattr(base, "key_locs", {})
-    base_vals = getattr(base, "val_locs", {})
-    for key, value in base.items():
-        out.put(key, value, base_keys.get(key), base_vals.get(key))
+    out.update(base)  # the base's entries and positions in bulk: most keys are inherited
+    if isinstance(base, PMap):
+        out.key_locs.update(base.key_locs)
+        out.val_locs.update(base.val_locs)
     over_keys = getattr(over, "key_locs", {})
     over_vals = getattr(over, "val_locs", {})
     for key, value in over.items():
         if value is None:
             out.pop(key, None)
             continue
-        merged = merge(out[key], value) if key in out else merge(None, value)
+        merged = merge(out.get(key), value)
         out.put(key, merged, over_keys.get(key), over_vals.get(key))
     return out
 
