@@ -678,8 +678,19 @@ class Renderer:
         """`source` rendered: compiled once, and reused for the same inputs."""
         template = self._compiled.get(source)
         if template is None:
-            template = self.env.from_string(source)
+            # parsed once for both: what it reads (before compiling, which may fold
+            # constants in the tree) and the code (from_string would parse it again)
+            tree = self.env.parse(source)
+            try:
+                reads = self._inputs(tree, ())
+            except jinja2.TemplateSyntaxError:  # an unknown filter: the compile says where
+                reads = None
+            code = self.env.compile(tree)
+            template = self.env.template_class.from_code(
+                self.env, code, self.env.make_globals(None), None
+            )
             self._compiled[source] = template
+            self._reads.setdefault(source, reads)
         budget = self.env.budget
         key = self._reuse_key(source, variables)
         if key is not None and (reused := self._reused.get(key)) is not None:
