@@ -418,6 +418,8 @@ def _compile_file(ctx: _Context, tree: SourceTree, path: Path, out: FileResult) 
         tree.reads.add(data)  # an input like a base: an edited row recompiles the file
     variant_envelope = envelope.key("variants").entries
     assert variant_envelope is not None
+    # the variables every target of the file starts from, layered once
+    file_vars = merge_all([project.vars, ctx.env.vars, *layered.vars])
     for target in variants.targets(project, node, name, problems):
         address, variant = target.address, target.variant
         out.cut()
@@ -429,7 +431,7 @@ def _compile_file(ctx: _Context, tree: SourceTree, path: Path, out: FileResult) 
             duplicate_address(address, node.loc, out.resources, problems)
             continue
         out.cut(address, node.loc)
-        _compile_target(ctx, path, node, layered, target, out)
+        _compile_target(ctx, path, node, layered, file_vars, target, out)
 
 
 def _compile_target(
@@ -437,6 +439,7 @@ def _compile_target(
     path: Path,
     node: PMap,
     layered: Layered,
+    file_vars: PMap,
     target: variants.Target,
     out: FileResult,
 ) -> None:
@@ -445,7 +448,7 @@ def _compile_target(
     project, env, kind, problems = ctx.project, ctx.env, ctx.kind, out.problems
     persona = kind.name == "personas"
     address, variant = target.address, target.variant
-    variables = to_plain(merge_all([project.vars, env.vars, *layered.vars, *target.vars]))
+    variables = to_plain(merge_all([file_vars, *target.vars]) if target.vars else file_vars)
     variables.update(ctx.extra_vars or {})
     variables["personactl"] = {"address": address, "environment": env.name}
     own = variant.get(kind.body_key) or PMap()
