@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import jinja2
-from jinja2 import nodes
+from jinja2 import meta, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -720,9 +720,7 @@ class Renderer:
     def _inputs(self, tree: nodes.Template, including: tuple[str, ...]) -> frozenset[str] | None:
         """The variables a template reads, with those of the templates it includes,
         imports or extends (by constant name); None if it calls an _UNREPEATABLE."""
-        # every name loaded: the template's own (loop, set) as well, a superset of the
-        # context it reads (meta.find_undeclared_variables compiles the template to know)
-        names = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}
+        names = set(meta.find_undeclared_variables(tree))
         if names & _UNREPEATABLE or any(
             f.name in _RANDOM_FILTERS for f in tree.find_all(nodes.Filter)
         ):
