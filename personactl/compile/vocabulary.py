@@ -85,23 +85,27 @@ def _renamed(key: str, parent: Parent, api: Api, fields: tuple[Field, ...]) -> s
 
 def rename(tree: Any, api: Api, at: Parent = (), fields: tuple[Field, ...] = FIELDS) -> Any:
     """`tree` (the object at `at` in a persona) with every name of each field as `api`
-    calls it; a copy where anything changes, positions kept.  Of two names of one field
-    in one object, the one already named for `api` wins (else the first)."""
+    calls it; a copy where anything changes (else `tree` itself: shared subtrees stay
+    shared), positions kept.  Of two names of one field in one object, the one already
+    named for `api` wins (else the first)."""
     if not isinstance(tree, dict) or (at not in _PARENTS and not _fields_at(at, fields)):
         return tree
     out: dict[str, Any] = PMap(tree.loc) if isinstance(tree, PMap) else {}
     key_locs = getattr(tree, "key_locs", {})
     val_locs = getattr(tree, "val_locs", {})
+    changed = False
     for key, value in tree.items():
         new = _renamed(key, at, api, fields)
         if new in out and new != key:
+            changed = True
             continue  # the field is already there under the target name (or an earlier one)
         child = rename(value, api, (*at, key), fields)
+        changed = changed or new != key or child is not value
         if isinstance(out, PMap):
             out.put(new, child, key_locs.get(key), val_locs.get(key))
         else:
             out[new] = child
-    return out
+    return out if changed else tree
 
 
 def canonical(body: PMap) -> PMap:
