@@ -394,6 +394,11 @@ class _Context:
     renderer: Renderer
     extra_vars: Mapping[str, Any] | None
     overrides: PMap  # the environment's, in the kind's vocabulary
+    # a subtree without templates (a base's, shared by many personas) -> its literal
+    # credentials, found once; the subtree is held so that its id stays its own
+    literal_secrets: dict[tuple[int, frozenset[str]], tuple[Any, list[Problem]]] = field(
+        default_factory=dict
+    )
 
 
 def _compile_file(ctx: _Context, tree: SourceTree, path: Path, out: FileResult) -> None:
@@ -456,7 +461,7 @@ def _compile_target(
     body = merge(merge(layered.persona, own), ctx.overrides)
     rendered = ctx.renderer.render_tree(body, variables, problems, body.loc)
     rendered = localize(rendered, env.api) if persona else rendered
-    _check_literal_secrets(rendered, problems, kind.name)
+    _check_literal_secrets(rendered, problems, kind.name, ctx.literal_secrets)
     issues = check_body(kind.name, rendered, allow_unknown=layered.allow_unknown)
     for issue in without_derived(issues, rendered):
         loc = (
@@ -492,7 +497,12 @@ def duplicate_address(
     )
 
 
-def _check_literal_secrets(tree: Any, problems: list[Problem], kind: KindName) -> None:
+_SecretsMemo = dict[tuple[int, frozenset[str]], tuple[Any, list[Problem]]]
+
+
+def _check_literal_secrets(
+    tree: Any, problems: list[Problem], kind: KindName, memo: _SecretsMemo
+) -> None:
     """Credentials (per kind: schema.SECRET_FIELDS) that are not a secret() are errors."""
     from personactl.schema import SECRET_FIELDS  # once per resource, not once per node
 
@@ -500,7 +510,7 @@ def _check_literal_secrets(tree: Any, problems: list[Problem], kind: KindName) -
         node = tree
         for part in where:
             node = node.get(part) if isinstance(node, PMap) and isinstance(part, str) else None
-        _literal_secrets(node, problems, keys)
+        _literal_secrets(node, problems, keys, memo)
 
 
 def _secret_or_template(value: str) -> bool:
@@ -508,7 +518,23 @@ def _secret_or_template(value: str) -> bool:
     return sensitive.contains(value) or "{{" in value or "{%" in value
 
 
-def _literal_secrets(tree: Any, problems: list[Problem], keys: frozenset[str]) -> None:
+def _literal_secrets(
+    tree: Any, problems: list[Problem], keys: frozenset[str], memo: _SecretsMemo
+) -> None:
+    if isinstance(tree, (PMap, PList)) and tree.static:  # rendering returned it as it was
+        found = memo.get((id(tree), keys))
+        if found is None:
+            found = (tree, [])
+            _literal_walk(tree, found[1], keys, memo)
+            memo[(id(tree), keys)] = found
+        problems.extend(found[1])
+    else:
+        _literal_walk(tree, problems, keys, memo)
+
+
+def _literal_walk(
+    tree: Any, problems: list[Problem], keys: frozenset[str], memo: _SecretsMemo
+) -> None:
     if isinstance(tree, PMap):
         for k, v in tree.items():
             if k in keys and isinstance(v, str) and v and not _secret_or_template(v):
@@ -521,8 +547,8 @@ def _literal_secrets(tree: Any, problems: list[Problem], keys: frozenset[str]) -
                     )
                 )
             elif isinstance(v, (PMap, PList)):
-                _literal_secrets(v, problems, keys)
+                _literal_secrets(v, problems, keys, memo)
     elif isinstance(tree, PList):
         for item in tree:
             if isinstance(item, (PMap, PList)):
-                _literal_secrets(item, problems, keys)
+                _literal_secrets(item, problems, keys, memo)
