@@ -85,11 +85,17 @@ def names(value: Any) -> set[str]:
     if isinstance(value, str):
         return set(_PLACEHOLDER.findall(value))
     try:
-        return set(_ENCODED.findall(json.dumps(value)))
+        return names_in_json(json.dumps(value))
     except (TypeError, ValueError):  # not JSON data: walk it
         found: set[str] = set()
         _walk_strings(value, lambda s: found.update(_PLACEHOLDER.findall(s)))
         return found
+
+
+def names_in_json(text: str) -> set[str]:
+    """Every secret name in a payload encoded by `json.dumps` (for callers that need its
+    references too, refs.targets_in_json: one encode for both)."""
+    return set(_ENCODED.findall(text))
 
 
 # Values this process has resolved for a request: an API may echo a request body
