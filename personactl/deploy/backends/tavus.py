@@ -204,7 +204,9 @@ class TavusBackend:
             resp: httpx.Response | None = None
             try:
                 with self._clients.lend() as client:
-                    resp = client.request(method, path, json=body, params=params)
+                    # an absolute URL: httpx merges a path into base_url with two URL parses
+                    url = httpx.URL(self.api_url + path)
+                    resp = client.request(method, url, json=body, params=params)
             except httpx.LocalProtocolError as exc:
                 # refused by our own HTTP client: resending cannot help, and its message
                 # holds the offending header value (the key) as bytes
