@@ -55,7 +55,7 @@ def _derive_once(value: str, salt: str, n: int, r: int, p: int) -> str:
 def digest(value: str, salt: str | None = None) -> str:
     """The scrypt digest of `value` (with this run's salt for it unless given)."""
     if salt is None:
-        salt = _run_salts.setdefault(value, secrets.token_hex(16))
+        salt = _run_salts.get(value) or _run_salts.setdefault(value, secrets.token_hex(16))
     return _derive_once(value, salt, _N, _R, _P)
 
 
