@@ -414,16 +414,9 @@ def _view(kind: Kind, body: JSON) -> JSON:
 def check_types(body: JSON, kind: Literal["persona", "conversation"]) -> None:
     """Refuse (ValueError: 400) a body whose known fields have the wrong type, as the
     API does; unknown keys and semantic checks are personactl's, not the API's."""
-    # pydantic: on write only
-    from pydantic import ValidationError
+    from personactl.schema import check_conversation, check_persona, quick
 
-    from personactl.schema import Conversation, Persona, check_conversation, check_persona
-
-    try:
-        (Persona if kind == "persona" else Conversation).model_validate(body)
-    except ValidationError:
-        pass  # the full check below says which field, in the words personactl uses
-    else:
+    if quick.valid("personas" if kind == "persona" else "conversations", body):
         return  # no type error: the rest of the full check (semantics) is not the API's
     check = check_persona if kind == "persona" else check_conversation
     for issue in check(body, allow_unknown=True):
