@@ -65,14 +65,25 @@ def _hashed(desired: Any, previous: Any, environ: Mapping[str, str]) -> Any:
         return previous if is_current(previous) and verify(real, previous) else digest(real)
     if isinstance(desired, dict):
         prev = previous if isinstance(previous, dict) else {}
-        return {k: _hashed(v, prev.get(k), environ) for k, v in desired.items()}
+        return {
+            k: _hashed(v, prev.get(k), environ) if _may_hold_secret(v) else v
+            for k, v in desired.items()
+        }
     if isinstance(desired, list):
         prev_list = previous if isinstance(previous, list) else []
         return [
             _hashed(v, prev_list[i] if i < len(prev_list) else None, environ)
+            if _may_hold_secret(v)
+            else v
             for i, v in enumerate(desired)
         ]
     return desired
+
+
+def _may_hold_secret(value: Any) -> bool:
+    """Worth a look by `_hashed`: a container, or a string with a placeholder (the
+    other leaves, most of a payload, are kept without a call of their own)."""
+    return isinstance(value, (dict, list)) or (isinstance(value, str) and sensitive.contains(value))
 
 
 @dataclass
