@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import os
 import secrets
 import threading
 from typing import Any
@@ -28,18 +29,34 @@ _PARAMS = f"n={_N},r={_R},p={_P}"
 _MAXMEM = 64 * 1024 * 1024
 
 _run_salts: dict[str, str] = {}  # value -> its salt in this process
-# Single flight: threads asking for one derivation at once (16 parallel creates of
-# personas sharing a key, in `personactl serve`) wait for the first and then hit the
-# memo, instead of running 16 scrypts of 16 MiB side by side.
-_derive_lock = threading.Lock()
+# Single flight per derivation: threads asking for one derivation at once (16 parallel
+# creates of personas sharing a key, in `personactl serve`) wait for the first and then
+# hit the memo, instead of running 16 scrypts of 16 MiB side by side; derivations of
+# different values or salts run at once, one per core (scrypt releases the GIL; more
+# at once would only add 16 MiB each).
+_flights_lock = threading.Lock()
+_flights: dict[tuple[str, str, int, int, int], threading.Lock] = {}  # derivations under way
+_cores = threading.BoundedSemaphore(os.cpu_count() or 1)
+
+
+def _derive_once(value: str, salt: str, n: int, r: int, p: int) -> str:
+    key = (value, salt, n, r, p)
+    with _flights_lock:
+        flight = _flights.setdefault(key, threading.Lock())
+    try:
+        with flight, _cores:
+            return derive(value, salt, n, r, p)
+    finally:
+        with _flights_lock:  # done: later callers hit the memo (and the table stays small)
+            if _flights.get(key) is flight:
+                del _flights[key]
 
 
 def digest(value: str, salt: str | None = None) -> str:
     """The scrypt digest of `value` (with this run's salt for it unless given)."""
     if salt is None:
-        salt = _run_salts.setdefault(value, secrets.token_hex(16))
-    with _derive_lock:
-        return derive(value, salt, _N, _R, _P)
+        salt = _run_salts.get(value) or _run_salts.setdefault(value, secrets.token_hex(16))
+    return _derive_once(value, salt, _N, _R, _P)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -64,8 +81,7 @@ def verify(value: str, stored: Any) -> bool:
     try:
         params, salt, _hash = stored[len(SCHEME) :].split("$")
         cost = dict(item.split("=", 1) for item in params.split(","))
-        with _derive_lock:
-            again = derive(value, salt, int(cost["n"]), int(cost["r"]), int(cost["p"]))
+        again = _derive_once(value, salt, int(cost["n"]), int(cost["r"]), int(cost["p"]))
     except (ValueError, KeyError):  # malformed, or parameters scrypt refuses
         return False
     if not hmac.compare_digest(again, stored):

@@ -35,7 +35,12 @@ def targets(value: Any) -> set[str]:
     """Every address referenced anywhere in a payload."""
     if isinstance(value, str):
         return set(_PLACEHOLDER.findall(value))
-    return set(_ENCODED.findall(json.dumps(value)))
+    return targets_in_json(json.dumps(value))
+
+
+def targets_in_json(text: str) -> set[str]:
+    """Every address referenced in a payload encoded by `json.dumps`."""
+    return set(_ENCODED.findall(text))
 
 
 def resolve(value: Any, ids: Mapping[str, str], missing: str | None = KNOWN_AFTER_APPLY) -> Any:

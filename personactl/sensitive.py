@@ -65,6 +65,7 @@ def placeholder(name: str) -> str:
 # The same placeholders as json.dumps writes them: one C-speed encode answers
 # "where are the secrets" for a whole payload without a Python-level walk.
 _ENCODED = re.compile(r"\\u0000personactl-secret:([^\\]*)\\u0000")
+_ENCODED_PREFIX = "\\u0000personactl-secret:"
 
 
 def is_placeholder(value: object) -> bool:
@@ -85,11 +86,17 @@ def names(value: Any) -> set[str]:
     if isinstance(value, str):
         return set(_PLACEHOLDER.findall(value))
     try:
-        return set(_ENCODED.findall(json.dumps(value)))
+        return names_in_json(json.dumps(value))
     except (TypeError, ValueError):  # not JSON data: walk it
         found: set[str] = set()
         _walk_strings(value, lambda s: found.update(_PLACEHOLDER.findall(s)))
         return found
+
+
+def names_in_json(text: str) -> set[str]:
+    """Every secret name in a payload encoded by `json.dumps` (for callers that need its
+    references too, refs.targets_in_json: one encode for both)."""
+    return set(_ENCODED.findall(text))
 
 
 # Values this process has resolved for a request: an API may echo a request body
@@ -259,7 +266,9 @@ def resolve(value: Any, environ: Mapping[str, str] | None = None) -> Any:
     """A copy with real secret values, for the request body only; every value resolved
     is remembered for `scrub`.  A secret that is not set or holds a line break is an error."""
     source = os.environ if environ is None else environ
-    problems = {n: why for n in sorted(names(value)) if (why := unusable(n, source))}
+    encoded = _json_or_none(value)
+    found = names(value) if encoded is None else names_in_json(encoded)
+    problems = {n: why for n in sorted(found) if (why := unusable(n, source))}
     if problems:
         raise SecretError(problems)
 
@@ -268,10 +277,25 @@ def resolve(value: Any, environ: Mapping[str, str] | None = None) -> Any:
         remember(value)
         return value
 
+    if encoded is not None and encoded.count(_ENCODED_PREFIX) == len(_ENCODED.findall(encoded)):
+        # every placeholder was found in the JSON text: substituted there (each value
+        # JSON-escaped), one C-speed decode makes the copy instead of a walk
+        return json.loads(_ENCODED.sub(lambda m: json.dumps(value_of(m))[1:-1], encoded))
+
     def sub(text: str) -> str:
         return _PLACEHOLDER.sub(value_of, text)
 
     return map_strings(value, sub, _PREFIX)
+
+
+def _json_or_none(value: Any) -> str | None:
+    """`value` (an object or array) as `json.dumps` writes it; None for anything else."""
+    if not isinstance(value, (dict, list)):
+        return None
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):  # not JSON data (a sentinel inside): walked instead
+        return None
 
 
 def map_strings(value: Any, fn: Callable[[str], str], marker: str) -> Any:

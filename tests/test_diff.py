@@ -315,6 +315,22 @@ def test_kept_as_sent_reports_dropped_fields_not_secrets():
     ]
 
 
+@pytest.mark.parametrize(
+    ("sent", "got", "lost"),
+    [
+        ({"a": {"b": [1, {"c": "x"}]}}, {"a": {"b": [1, {"c": "x"}]}}, []),
+        ({"a": {"b": [1]}}, {"a": {"b": [1.0]}}, []),  # JSON equality: 1 is 1.0
+        ({"a": {"b": True}}, {"a": {"b": 1}}, ["/a/b"]),  # but true is not 1
+        ({"a": [True]}, {"a": [1]}, ["/a"]),
+        ({"a": {"b": 1, "c": 2}}, {"a": {"c": 2, "b": 1}}, []),  # key order never matters
+        ({"a": [KEY]}, {"a": [MASK]}, []),  # a secret matches what is read back
+        ({"a": {"b": 1}}, {}, ["/a"]),
+    ],
+)
+def test_kept_as_sent_compares_as_json(sent: dict, got: dict, lost: list[str]) -> None:
+    assert kept_as_sent(sent, got) == lost
+
+
 # -- plan building -------------------------------------------------------------------
 
 

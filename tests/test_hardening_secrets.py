@@ -203,6 +203,28 @@ def test_resolve_names_the_secret_never_the_value() -> None:
     assert PLAIN[:8] not in str(exc.value) and "K contains a line break" in str(exc.value)
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["K", "KÉY", 'K"Q', "K\\B"],  # the last three are escaped in JSON text: walked instead
+)
+def test_resolve_substitutes_every_placeholder_exactly(name: str) -> None:
+    value = 'v"al\\ue é ☃ \udcff'  # quotes, a backslash, non-ASCII, a surrogate (bytes)
+    key = sensitive.placeholder(name)
+    payload = {
+        "layers": {"llm": {"api_key": key, "headers": {"Authorization": f"Bearer {key}"}}},
+        "tools": [{"n": 1, "f": 1.5, "b": True, "z": None, "s": [key, "plain"]}],
+    }
+    resolved = sensitive.resolve(payload, {name: value})
+    assert resolved == {
+        "layers": {
+            "llm": {"api_key": value, "headers": {"Authorization": f"Bearer {value}"}},
+        },
+        "tools": [{"n": 1, "f": 1.5, "b": True, "z": None, "s": [value, "plain"]}],
+    }
+    assert payload["layers"]["llm"]["api_key"] == key  # a copy: the payload is unchanged
+    assert sensitive.resolve([], {}) == [] and sensitive.resolve("x", {}) == "x"
+
+
 def test_a_header_http_refuses_is_not_retried_nor_printed_as_bytes(
     server: LiveServer,  # noqa: F811
 ) -> None:

@@ -152,3 +152,27 @@ def test_serve_on_a_busy_port_is_one_line(tmp_path: Path) -> None:
     lines = result.err.splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(f"error: cannot listen on 127.0.0.1:{port}: Address already in use")
+
+
+def _nested(levels: int, innermost: object) -> object:
+    value = innermost
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("levels", [63, 64, 65, 66])
+def test_the_depth_limit_counts_every_value_from_the_root_at_0(levels: int) -> None:
+    from personactl.serve.app import MAX_DEPTH, _depth_ok
+
+    # the innermost value (a scalar, an empty array) lies at depth `levels`
+    assert _depth_ok(_nested(levels, 1)) == (levels <= MAX_DEPTH)
+    assert _depth_ok(_nested(levels, [])) == (levels <= MAX_DEPTH)
+    assert _depth_ok({"wide": [_nested(levels - 2, 1)] * 3}) == (levels <= MAX_DEPTH)
+
+
+def test_a_shallow_body_of_many_brackets_is_accepted(client: httpx.Client) -> None:
+    # more brackets than the depth limit, nested 3 deep: walked, not refused
+    body = {**PERSONA, "layers": {"llm": {"tools": [{"type": "function"} for _ in range(80)]}}}
+    resp = client.post("/v2/personas", json=body)
+    assert resp.status_code == 200, resp.text

@@ -240,3 +240,20 @@ def test_list_abandoned_early_cancels_the_pages_ahead():
     assert first == [f"p{i}" for i in range(7)]
     assert len(asked) <= 1 + 4 + 1  # page 1, the window ahead, one refill: not 100 pages
     assert backend.request_count() == len(asked)
+
+
+def test_requests_share_a_connection_per_request_in_flight(server):  # noqa: F811
+    """Clients of one connection each are lent per request: one for requests one after
+    another, never more than the requests in flight at once, each kept warm."""
+    backend = TavusBackend(server.url, API_KEY)
+    try:
+        for _ in range(5):
+            backend.create(PERSONAS, PERSONA)
+        assert len(backend._clients._every) == 1
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda _: backend.create(PERSONAS, PERSONA), range(40)))
+        assert 1 <= len(backend._clients._every) <= 4
+        assert len(list(backend.list_all(PERSONAS))) == 45
+    finally:
+        backend.close()
+    assert backend._clients._every == []

@@ -38,17 +38,25 @@ def same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def canonical(obj: Any) -> str:
+    """JSON text equal for equal JSON data (key order aside): equal texts are `same`."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def fingerprint(obj: Any) -> str:
-    canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    return "sha256:" + hashlib.sha256(canonical(obj).encode()).hexdigest()
 
 
-def hashed(desired: Any, previous: Any, environ: Mapping[str, str]) -> Any:
+def hashed(
+    desired: Any, previous: Any, environ: Mapping[str, str], *, secrets: bool | None = None
+) -> Any:
     """The payload as state keeps it: each sensitive string as a salted digest
     (the previous digest is kept when the value did not change, so state does not churn;
-    an older-format one is rewritten)."""
+    an older-format one is rewritten).  `secrets`: whether it holds any, if known."""
     # one C-speed scan of the whole payload, not one per level
-    return _hashed(desired, previous, environ) if sensitive.contains(desired) else desired
+    if secrets is None:
+        secrets = sensitive.contains(desired)
+    return _hashed(desired, previous, environ) if secrets else desired
 
 
 def _hashed(desired: Any, previous: Any, environ: Mapping[str, str]) -> Any:
@@ -57,14 +65,25 @@ def _hashed(desired: Any, previous: Any, environ: Mapping[str, str]) -> Any:
         return previous if is_current(previous) and verify(real, previous) else digest(real)
     if isinstance(desired, dict):
         prev = previous if isinstance(previous, dict) else {}
-        return {k: _hashed(v, prev.get(k), environ) for k, v in desired.items()}
+        return {
+            k: _hashed(v, prev.get(k), environ) if _may_hold_secret(v) else v
+            for k, v in desired.items()
+        }
     if isinstance(desired, list):
         prev_list = previous if isinstance(previous, list) else []
         return [
             _hashed(v, prev_list[i] if i < len(prev_list) else None, environ)
+            if _may_hold_secret(v)
+            else v
             for i, v in enumerate(desired)
         ]
     return desired
+
+
+def _may_hold_secret(value: Any) -> bool:
+    """Worth a look by `_hashed`: a container, or a string with a placeholder (the
+    other leaves, most of a payload, are kept without a call of their own)."""
+    return isinstance(value, (dict, list)) or (isinstance(value, str) and sensitive.contains(value))
 
 
 @dataclass
@@ -170,6 +189,9 @@ def kept_as_sent(sent: Mapping[str, Any], live: Mapping[str, Any], ptr: str = ""
         if _secret_string(value):
             continue
         got = live.get(key, _MISSING)
+        comparable = got is not _MISSING and isinstance(value, (dict, list))
+        if comparable and canonical(value) == canonical(got):
+            continue  # kept: one C-speed comparison instead of a walk
         if isinstance(value, Mapping) and isinstance(got, Mapping):
             lost.extend(kept_as_sent(value, got, p))
         elif got is _MISSING or not _same_but_secrets(value, got):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from personactl.deploy.execute import (
 )
 from personactl.deploy.plan import Plan, build_plan, matches_target
 from personactl.deploy.state import Resource, State, StateStore, now
+from personactl.digests import digest
 from personactl.errors import ConfigErrors, Loc, Problem, UserError, did_you_mean
 from personactl.kinds import Api, kind_of
 from personactl.project import Environment, Project
@@ -100,12 +102,15 @@ def _require_secrets(
     payloads: Mapping[str, Any],
     environ: Mapping[str, str],
     locate: Callable[[], Mapping[str, Loc]] | None = None,
-) -> None:
+) -> set[str]:
     """One line per secret not set or not sendable, naming the resources that need it, at
-    the string that calls secret() (`locate`: name -> position, asked only on error)."""
+    the string that calls secret() (`locate`: name -> position, asked only on error).
+    Returns the names of every secret the payloads use."""
     users: dict[str, list[str]] = {}
+    used: set[str] = set()
     for address, payload in payloads.items():
         for name in sensitive.names(payload):
+            used.add(name)
             if sensitive.unusable(name, environ):
                 users.setdefault(name, []).append(address)
     locs = locate() if users and locate is not None else {}
@@ -120,6 +125,21 @@ def _require_secrets(
         problems.append(Problem(locs.get(name), f"secret {name} {why} (used by {shown})", hint))
     if problems:
         raise ConfigErrors(problems)
+    return used
+
+
+def _digest_ahead(
+    names: Iterable[str], state: State, environ: Mapping[str, str]
+) -> ThreadPoolExecutor:
+    """Start deriving each secret's digest (one scrypt each, tens of ms) on threads of
+    its own, while the API is listed; the plan then finds them memoised.  Only against
+    an empty state: with digests in state, the plan first verifies against theirs and
+    keeps their salt (a digest made ahead would be a second derivation)."""
+    values = [environ[n] for n in sorted(names)] if not state.resources else []
+    pool = ThreadPoolExecutor(max(1, len(values)), thread_name_prefix="personactl-digest")
+    for value in values:
+        pool.submit(digest, value)
+    return pool
 
 
 def make_plan(
@@ -139,17 +159,20 @@ def make_plan(
             raise UserError(
                 f"--target {target}: no such address", hint=did_you_mean(target, comp.resources)
             )
-    _require_secrets({a: p.payload for a, p in comp.resources.items()}, environ, comp.secret_locs)
-    plan = build_plan(
-        environment=comp.env.name,
-        backend=comp.env.backend,
-        desired=comp.resources,
-        state=state,
-        live=live_by_id(backend, kinds_in(known, comp.env.api)),
-        environ=environ,
-        targets=targets,
-        prune=prune,
-    )
+    payloads = {a: p.payload for a, p in comp.resources.items()}
+    names = _require_secrets(payloads, environ, comp.secret_locs)
+    with _digest_ahead(names, state, environ):
+        live = live_by_id(backend, kinds_in(known, comp.env.api))
+        plan = build_plan(
+            environment=comp.env.name,
+            backend=comp.env.backend,
+            desired=comp.resources,
+            state=state,
+            live=live,
+            environ=environ,
+            targets=targets,
+            prune=prune,
+        )
     # the compile's warnings travel with the plan (the Markdown plan shows them in PR comments)
     command = comp.project.command(comp.env, "").rstrip()
     return replace(plan, warnings=[p.format() for p in comp.warnings], command=command)

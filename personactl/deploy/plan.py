@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
@@ -113,11 +114,12 @@ class Plan:
 # -- building a plan ----------------------------------------------------------------
 
 
-def secret_digests(payload: Any, environ: Mapping[str, str]) -> dict[str, str]:
-    """name -> salted digest for each secret a payload uses (to detect changes before apply)."""
+def secret_digests(names: Iterable[str], environ: Mapping[str, str]) -> dict[str, str]:
+    """name -> salted digest for each secret a payload uses, by name (to detect changes
+    before apply)."""
     return {
         name: digest(sensitive.resolve(sensitive.placeholder(name), environ))
-        for name in sorted(sensitive.names(payload))
+        for name in sorted(names)
     }
 
 
@@ -157,13 +159,18 @@ def _planned(
     environ: Mapping[str, str],
     ids: Mapping[str, str],
 ) -> Change | None:
-    # references to resources already deployed become their ids; the others stay
-    # placeholders that apply fills in once those are created
-    desired = refs.resolve(dict(item.payload), ids, missing=None)
+    # one encode of the payload answers where its secrets and references are
+    encoded = json.dumps(item.payload)
+    secret_names = sensitive.names_in_json(encoded)
+    desired = dict(item.payload)
+    if refs.targets_in_json(encoded):
+        # references to resources already deployed become their ids; the others stay
+        # placeholders that apply fills in once those are created
+        desired = refs.resolve(desired, ids, missing=None)
     deployed = live.get(resource.id) if resource else None
     previous = resource.applied if resource else None
-    applied = hashed(desired, previous, environ)
-    digests = secret_digests(desired, environ)
+    applied = hashed(desired, previous, environ, secrets=bool(secret_names))
+    digests = secret_digests(secret_names, environ)
     if resource is None or deployed is None:
         ops = [{"op": "add", "path": pointer("", k), "value": v} for k, v in desired.items()]
         return Change(

@@ -209,32 +209,40 @@ async def _body(request: Request) -> Any:
         if size > MAX_BODY_BYTES:
             raise _TooLarge(f"the request body is larger than {MAX_BODY_BYTES:,} bytes")
         chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
         # NaN and Infinity are not JSON: stored, they would break every later list
-        value = json.loads(b"".join(chunks), parse_constant=_not_json)
+        value = json.loads(raw, parse_constant=_not_json)
     except RecursionError:
         value = None  # deeper than Python's own limit: refused below
         depth_ok = False
     except ValueError as exc:
         raise ValueError(f"the request body is not valid JSON: {exc}") from exc
     else:
-        depth_ok = _depth_ok(value)
+        # every level of nesting opens with its own bracket: few brackets, no walk
+        depth_ok = raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH or _depth_ok(value)
     if not depth_ok:
         raise ValueError(f"the request body is nested deeper than {MAX_DEPTH} levels")
     return value
 
 
 def _depth_ok(value: Any) -> bool:
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
+    """Whether nothing in `value` lies deeper than MAX_DEPTH (the root is at depth 0),
+    walked level by level over the arrays and objects only."""
+    level, depth = [value], 0
+    while True:
+        children = [
+            child
+            for item in level
+            if isinstance(item, (dict, list))
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not children:
+            return True
+        depth += 1
         if depth > MAX_DEPTH:
             return False
-        children = (
-            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
-        )
-        stack.extend((child, depth + 1) for child in children)
-    return True
+        level = [c for c in children if isinstance(c, (dict, list))]
 
 
 def _int_param(request: Request, name: str, default: int, minimum: int, maximum: int) -> int:

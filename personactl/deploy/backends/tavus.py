@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 import random
+import ssl
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -65,6 +67,53 @@ def _server_message(resp: httpx.Response) -> str:
     return str(data)[:200]
 
 
+class _Clients:
+    """httpx clients of one connection each, lent one per request (the most recently
+    returned first, so its connection is still warm).
+
+    Not one client shared by every thread: httpcore's pool rescans every connection
+    against every queued request on each request and each response, which at 16
+    parallel creates cost more CPU than the rest of the request.  A client is made
+    only when all are busy, so there are at most as many as requests ever in flight
+    at once, and their connections are reused across thread pools (apply's workers,
+    the list pages)."""
+
+    def __init__(self, make: Callable[[], httpx.Client]) -> None:
+        self._make = make
+        self._lock = threading.Lock()
+        self._idle: list[httpx.Client] = []
+        self._every: list[httpx.Client] = []
+
+    @contextmanager
+    def lend(self) -> Iterator[httpx.Client]:
+        with self._lock:
+            client = self._idle.pop() if self._idle else None
+        if client is None:
+            client = self._make()
+            with self._lock:
+                self._every.append(client)
+        try:
+            yield client
+        finally:
+            with self._lock:
+                self._idle.append(client)
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._every, self._idle = self._every, [], []
+        for client in clients:
+            client.close()
+
+
+def _tls_context(api_url: str) -> ssl.SSLContext:
+    """One verifying TLS context for every client (httpx builds one per client
+    otherwise: 50-90 ms each).  A plain-http API needs none: it gets an empty one that
+    trusts no certificate, so nothing could ever be sent over unverified TLS."""
+    if api_url.startswith("https:"):
+        return httpx.create_ssl_context()
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
 def _conflict(resp: httpx.Response) -> Any:
     try:
         data = resp.json()
@@ -87,7 +136,6 @@ class TavusBackend:
         page_size: int = 100,
         list_parallelism: int = 8,
         backoff_base: float = 0.5,
-        max_connections: int = 32,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
@@ -98,15 +146,18 @@ class TavusBackend:
         self.backoff_base = backoff_base
         self._secret = api_key  # only for the header and for redaction; never in repr
         sensitive.remember(api_key)  # an echo of it, in any encoding, is scrubbed too
-        self._client = httpx.Client(
-            base_url=self.api_url,
-            headers={"x-api-key": api_key, "user-agent": f"personactl/{__version__}"},
-            timeout=timeout,
-            # apply runs up to 16 workers on this client: keep a connection each
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-            transport=transport,
+        headers = {"x-api-key": api_key, "user-agent": f"personactl/{__version__}"}
+        one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        tls = _tls_context(self.api_url)
+        self._clients = _Clients(
+            lambda: httpx.Client(
+                base_url=self.api_url,
+                headers=headers,
+                timeout=timeout,
+                limits=one,
+                verify=tls,
+                transport=transport,
+            )
         )
         self._count_lock = threading.Lock()
         self._requests = 0
@@ -152,7 +203,10 @@ class TavusBackend:
                 self._requests += 1
             resp: httpx.Response | None = None
             try:
-                resp = self._client.request(method, path, json=body, params=params)
+                with self._clients.lend() as client:
+                    # an absolute URL: httpx merges a path into base_url with two URL parses
+                    url = httpx.URL(self.api_url + path)
+                    resp = client.request(method, url, json=body, params=params)
             except httpx.LocalProtocolError as exc:
                 # refused by our own HTTP client: resending cannot help, and its message
                 # holds the offending header value (the key) as bytes
@@ -341,4 +395,4 @@ class TavusBackend:
             return self._requests
 
     def close(self) -> None:
-        self._client.close()
+        self._clients.close()
