@@ -254,7 +254,7 @@ def color_allowed(stream: Any) -> bool:
 # and makes few reference cycles; with CPython's default gen-0 threshold (700) the
 # cyclic GC runs thousands of times for nothing, ~20% of `validate` on 900 personas
 # (benchmarks/compile.py).  mypy does the same.  Only ever raised, never lowered.
-_GC_THRESHOLD = (50_000, 20, 20)
+_GC_THRESHOLD = (200_000, 20, 20)
 
 
 def _tune_gc() -> None:

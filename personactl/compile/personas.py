@@ -7,6 +7,7 @@ rendering; what differs is the kind's folder, body key, schema and address prefi
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,7 +155,11 @@ class SourceTree:
 
     def _readable(self, path: Path) -> bool:
         # inside the folder once links are resolved, and not a FIFO or device (reads block)
-        special = path.exists() and not path.is_file() and not path.is_dir()
+        try:
+            mode = path.stat().st_mode
+        except (OSError, ValueError):  # missing: reading it says so
+            mode = None
+        special = mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
         return not special and self.project.confined(path, self.folder)
 
     def layered(
