@@ -40,21 +40,11 @@ sys.path.insert(0, str(HERE))
 
 import _floor  # noqa: E402
 import _synth  # noqa: E402
+from _serve import console_script  # noqa: E402
 
 GOAL_RATIO = 1.5
 GOAL_EDIT_RATIO = 0.5
 GOAL_STARTUP = 4.0
-
-
-def console_script() -> str:
-    """The venv's `personactl` entry point (next to this interpreter)."""
-    candidate = Path(sys.executable).parent / "personactl"
-    if candidate.exists():
-        return str(candidate)
-    found = subprocess.run(["which", "personactl"], capture_output=True, text=True).stdout.strip()
-    if not found:
-        sys.exit("personactl is not installed in this environment (pip install -e .)")
-    return found
 
 
 def run_timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int, str]:
