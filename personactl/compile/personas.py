@@ -7,6 +7,7 @@ rendering; what differs is the kind's folder, body key, schema and address prefi
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -294,10 +295,13 @@ def source_files(folder: Path) -> list[Path]:
     return sorted(found)
 
 
+_UNSAFE_CHAR = re.compile(r"[\x00-\x1f\\\x7f]")
+
+
 def address_problem(address: str) -> str:
     """Why `address` cannot name a persona ("" if it can): it becomes a file name
     (`render --out DIR`), a state key and part of messages."""
-    if any(ord(c) < 32 or c in "\\\x7f" for c in address):
+    if _UNSAFE_CHAR.search(address):
         return "contains a control character or a backslash"
     if any(part in ("", ".", "..") for part in address.split("/")):
         return "has an empty, '.' or '..' path segment"

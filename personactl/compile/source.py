@@ -122,8 +122,11 @@ class PList(list[Any]):
 
 def _loc(path: str, node: yaml.Node) -> Loc:
     mark = node.start_mark
-    block = isinstance(node, yaml.ScalarNode) and node.style in ("|", ">")
+    block = type(node) is yaml.ScalarNode and node.style in _BLOCK_STYLES
     return Loc(path, mark.line + 1, mark.column + 1, block)
+
+
+_BLOCK_STYLES = frozenset(("|", ">"))
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int], depth: int = 0) -> int:
@@ -274,7 +277,9 @@ class _Builder:
                 self.problems.append(Problem(key_loc, f"duplicate key '{key}'{where}"))
                 continue
             val_loc = _loc(self.path, value_node)
-            out.put(key, self.build(value_node, val_loc, depth + 1), key_loc, val_loc)
+            out[key] = self.build(value_node, val_loc, depth + 1)  # PMap.put, inlined: per node
+            out.key_locs[key] = key_loc
+            out.val_locs[key] = val_loc
         return out
 
 
