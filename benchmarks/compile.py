@@ -19,6 +19,9 @@ Reports, in one run:
 - `personactl --version` start-up against `python -c pass` (median of --startup-runs;
   goal: < 4x).
 
+The subprocess runs are interleaved (floor, cold, edit, warm; then the next round), so that
+a burst of load on a shared machine slows every measure alike rather than one series.
+
 Prints a table, then one JSON line (prefixed `RESULT `) with every figure.
 """
 
@@ -80,30 +83,30 @@ def peak_rss_kb(cmd: list[str]) -> int | None:
     return int(text[-1]) if text and text[-1].isdigit() else None
 
 
-def series(
-    cmd: list[str],
-    runs: int,
-    expect_ok: bool = True,
-    env: dict[str, str] | None = None,
-    before: Any = None,
-) -> dict[str, Any]:
-    """`runs` timed runs of `cmd`; `before(i)` (untimed) prepares run i."""
-    walls, rss = [], []
-    text = ""
+def interleaved(
+    runs: int, steps: dict[str, tuple[list[str], dict[str, str] | None, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Each step (cmd, env, before(i)) once per round, `runs` rounds: a burst of load on a
+    shared machine then falls on every step alike instead of on one whole series."""
+    walls: dict[str, list[float]] = {name: [] for name in steps}
+    outputs: dict[str, str] = {}
     for i in range(runs):
-        if before is not None:
-            before(i)
-        wall, maxrss, code, text = run_timed(cmd, env)
-        if expect_ok and code != 0:
-            sys.exit(f"{' '.join(cmd)} failed (exit {code}):\n{text[-2000:]}")
-        walls.append(wall)
-        rss.append(maxrss)
+        for name, (cmd, env, before) in steps.items():
+            if before is not None:
+                before(i)
+            wall, _rss, code, text = run_timed(cmd, env)
+            if code != 0:
+                sys.exit(f"{' '.join(cmd)} failed (exit {code}):\n{text[-2000:]}")
+            walls[name].append(wall)
+            outputs[name] = text
     return {
-        "best_s": min(walls),
-        "median_s": statistics.median(walls),
-        "runs": walls,
-        "maxrss_kb": max(rss),
-        "output": text,
+        name: {
+            "best_s": min(w),
+            "median_s": statistics.median(w),
+            "walls": w,
+            "output": outputs[name],
+        }
+        for name, w in walls.items()
     }
 
 
@@ -184,16 +187,6 @@ def main() -> None:
     validate_cmd = [*pin, exe, "-C", str(repo), "--env", "local", "validate"]
     print(f"repo: {repo} ({personas} personas, {n_files} YAML files)", file=sys.stderr)
 
-    # cold: no cache read or written (what a fresh CI checkout pays)
-    cold_env = {**os.environ, "PERSONACTL_NO_CACHE": "1"}
-    validate = series(validate_cmd, args.runs, env=cold_env)
-    if f"{personas} personas" not in validate["output"]:
-        sys.exit(f"unexpected validate output:\n{validate['output'][-2000:]}")
-    # warm: unchanged inputs, so .personactl/cache answers (the first run fills it)
-    run_timed(validate_cmd)
-    warm = series(validate_cmd, args.runs)
-    if f"{personas} personas" not in warm["output"]:
-        sys.exit(f"unexpected cached validate output:\n{warm['output'][-2000:]}")
     # one-file edit: a different persona file each run, so only it compiles again
     persona_files = sorted(
         p for p in (repo / "personas").rglob("*.yaml") if "_bases" not in p.parts
@@ -203,11 +196,23 @@ def main() -> None:
         path = persona_files[i % len(persona_files)]
         path.write_text(path.read_text() + f"# edit {i}\n")
 
-    edited = series(validate_cmd, args.runs, before=edit_one)
-    if f"{personas} personas" not in edited["output"]:
-        sys.exit(f"unexpected validate output after an edit:\n{edited['output'][-2000:]}")
     floor_cmd = [*pin, sys.executable, str(HERE / "_floor.py"), str(repo)]
-    floor = series(floor_cmd, args.runs)
+    run_timed(validate_cmd)  # fills .personactl/cache: the edit and warm runs start from it
+    timed = interleaved(
+        args.runs,
+        {
+            "floor": (floor_cmd, None, None),
+            # cold: no cache read or written (what a fresh CI checkout pays)
+            "cold": (validate_cmd, {**os.environ, "PERSONACTL_NO_CACHE": "1"}, None),
+            "edit": (validate_cmd, None, edit_one),
+            # warm: unchanged inputs since the edit run, so .personactl/cache answers
+            "warm": (validate_cmd, None, None),
+        },
+    )
+    validate, floor, edited, warm = (timed[k] for k in ("cold", "floor", "edit", "warm"))
+    for name, result in timed.items():
+        if name != "floor" and f"{personas} personas" not in result["output"]:
+            sys.exit(f"unexpected validate output ({name}):\n{result['output'][-2000:]}")
     rss = {
         "validate": peak_rss_kb(["env", "PERSONACTL_NO_CACHE=1", *validate_cmd]),
         "floor": peak_rss_kb(floor_cmd),
@@ -215,8 +220,14 @@ def main() -> None:
     }
     inproc = in_process(repo, args.runs)
 
-    version = series([*pin, exe, "--version"], args.startup_runs)
-    python = series([*pin, sys.executable, "-c", "pass"], args.startup_runs)
+    startup = interleaved(
+        args.startup_runs,
+        {
+            "version": ([*pin, exe, "--version"], None, None),
+            "python": ([*pin, sys.executable, "-c", "pass"], None, None),
+        },
+    )
+    version, python = startup["version"], startup["python"]
 
     res: dict[str, Any] = {
         "personas": personas,
