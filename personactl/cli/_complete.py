@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from click.shell_completion import CompletionItem
+
+if TYPE_CHECKING:  # click.shell_completion loads on a Tab, not on every command
+    from click.shell_completion import CompletionItem
 
 
 def _root(ctx: click.Context) -> Path | None:
@@ -32,6 +35,8 @@ def _completer(
     def complete(
         ctx: click.Context, _param: click.Parameter, incomplete: str
     ) -> list[CompletionItem]:
+        from click.shell_completion import CompletionItem
+
         root = _root(ctx)
         try:
             found = names(root) if root is not None else []
