@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,13 +141,12 @@ class Project:
             return str(path)
 
 
-def files_under(folder: Path, root: Path) -> list[Path]:
-    """Every file under `folder`, sorted, that no link takes out of it: what `rglob("*")`
-    with `is_file()` and `confined` give (links to directories not followed), resolving
-    only the links instead of every file (a walk of real directories cannot leave)."""
-    if not folder.is_dir() or not folder.resolve().is_relative_to(root):
-        return []
-    found: list[Path] = []
+def walk(
+    folder: Path, skip: Callable[[str], bool] | None = None
+) -> Iterator[tuple[Path, os.DirEntry[str]]]:
+    """Every entry under `folder` with its path, as `rglob("*")` finds them: directories
+    entered, links to directories not; an entry whose name `skip` refuses is neither
+    yielded nor entered.  By scandir: pathlib's per-entry cost is most of a listing."""
     pending = [folder]
     while pending:
         directory = pending.pop()
@@ -155,15 +155,26 @@ def files_under(folder: Path, root: Path) -> list[Path]:
         except OSError:  # unreadable: whoever reads its files reports it
             continue
         for entry in entries:
+            if skip is not None and skip(entry.name):
+                continue
             path = directory / entry.name
-            if entry.is_symlink():
-                if path.is_file() and confined(path, folder, root):
-                    found.append(path)
-            elif entry.is_dir(follow_symlinks=False):
+            yield path, entry
+            if entry.is_dir(follow_symlinks=False):
                 pending.append(path)
-            elif entry.is_file(follow_symlinks=False):
-                found.append(path)
-    return sorted(found)
+
+
+def files_under(folder: Path, root: Path) -> list[Path]:
+    """Every file under `folder`, sorted, that no link takes out of it: what `rglob("*")`
+    with `is_file()` and `confined` give (links to directories not followed), resolving
+    only the links instead of every file (a walk of real directories cannot leave)."""
+    if not folder.is_dir() or not folder.resolve().is_relative_to(root):
+        return []
+    return sorted(
+        path
+        for path, entry in walk(folder)
+        if (entry.is_file(follow_symlinks=False) and not entry.is_symlink())
+        or (entry.is_symlink() and path.is_file() and confined(path, folder, root))
+    )
 
 
 def confined(path: Path, folder: Path, root: Path) -> bool:

@@ -6,7 +6,6 @@ rendering; what differs is the kind's folder, body key, schema and address prefi
 
 from __future__ import annotations
 
-import os
 import re
 import stat
 from collections.abc import Callable, Mapping
@@ -31,7 +30,7 @@ from personactl.compile.vocabulary import canonical, check_bodies, check_file, l
 from personactl.errors import Loc, Problem
 from personactl.kinds import Kind, KindName, split_address
 from personactl.output import to_plain
-from personactl.project import Environment, Project
+from personactl.project import Environment, Project, walk
 
 
 class CompiledResource:
@@ -275,24 +274,12 @@ def source_files(folder: Path) -> list[Path]:
     """Files that define something (not bases): *.yaml, skipping names starting with '_'."""
     if not folder.is_dir():
         return []
-    # what rglob("*.yaml") lists (links to directories not entered), without pathlib's
-    # per-entry cost: every command lists them
-    found: list[Path] = []
-    pending = [folder]
-    while pending:
-        directory = pending.pop()
-        try:
-            entries = list(os.scandir(directory))
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.name.startswith("_"):
-                continue
-            if entry.name.endswith(".yaml"):
-                found.append(directory / entry.name)
-            if entry.is_dir(follow_symlinks=False):
-                pending.append(directory / entry.name)
-    return sorted(found)
+    # what rglob("*.yaml") lists, by scandir: every command lists them
+    return sorted(
+        path
+        for path, _entry in walk(folder, skip=lambda name: name.startswith("_"))
+        if path.name.endswith(".yaml")
+    )
 
 
 _UNSAFE_CHAR = re.compile(r"[\x00-\x1f\\\x7f]")
