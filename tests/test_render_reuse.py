@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from personactl.compile.compilation import compile_project
-from tests.conftest import build_tree
+from tests.conftest import build_tree, run_cli
 
 PROJECT = "version: 1\n"
 
@@ -119,3 +119,30 @@ def test_a_reused_single_expression_keeps_its_type(tmp_path: Path) -> None:
         "p/two": (10, ["a", "b"]),
         "p/three": (2, ["a", "b"]),
     }
+
+
+def test_a_loop_variable_named_like_a_persona_variable_keeps_the_reuse(tmp_path: Path) -> None:
+    """The key is what the template reads from outside: `story` is its own loop variable,
+    so three variants that differ only in a `story` variable render once."""
+    build_tree(
+        tmp_path,
+        {
+            "personactl.yaml": PROJECT,
+            "templates/list.j2": "{% for story in stories %}{{ story }} {% endfor %}",
+            "personas/p.yaml": """
+                vars: {stories: [a, b]}
+                persona:
+                  system_prompt: "{% include 'list.j2' %}"
+                  pipeline_mode: full
+                variants:
+                  one: {vars: {story: x}}
+                  two: {vars: {story: y}}
+                  three: {vars: {story: z}}
+            """,
+        },
+    )
+    debug = {"PERSONACTL_DEBUG_COMPILE": "1", "PERSONACTL_NO_CACHE": "1"}
+    result = run_cli("-C", str(tmp_path), "validate", env=debug)
+    assert result.code == 0, result.err
+    assert "compiled with 1 Jinja renders in this process (local)" in result.err.splitlines()
+    assert set(_prompts(tmp_path).values()) == {"a b "}

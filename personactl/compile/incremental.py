@@ -5,7 +5,8 @@ whose inputs changed compile again.  The checks across files run on the merged r
 every time: duplicate addresses here, ref() (compile/references.py) and conversations in
 compile_project.  Merging in file order gives exactly what one full compile gives.
 
-`PERSONACTL_DEBUG_COMPILE=1` prints `compiled K of N files (env): a.yaml, ...` to stderr.
+`PERSONACTL_DEBUG_COMPILE=1` prints `compiled K of N files (env): a.yaml, ...` to stderr, and
+how many Jinja renders ran (the rest were reused).
 """
 
 from __future__ import annotations
@@ -114,6 +115,10 @@ def compile_all(
         names = [project.shown(p) for _k, p in files if p in compiled]
         print(
             f"compiled {len(names)} of {len(files)} files ({env.name}): {', '.join(names)}",
+            file=sys.stderr,
+        )
+        print(
+            f"compiled with {renderer.renders} Jinja renders in this process ({env.name})",
             file=sys.stderr,
         )
     return resources

@@ -543,6 +543,7 @@ class Renderer:
         self._reads: dict[str, frozenset[str] | None] = {}
         self._file_reads: dict[str, frozenset[str] | None] = {}
         self._reused: dict[tuple[Any, ...], _Reused] = {}
+        self.renders = 0  # Jinja renders run (not reused): PERSONACTL_DEBUG_COMPILE shows it
 
     def start_file(self, secret_calls: set[str]) -> None:
         """Record what one source file's compile reads from here on (env_reads, env_asked,
@@ -704,6 +705,7 @@ class Renderer:
             return reused.text
         self._value_loc = loc
         started, built = time.thread_time(), budget.built
+        self.renders += 1
         text = template.render(variables)
         if key is not None and len(text) <= MAX_REUSED_CHARS and len(self._reused) < MAX_REUSED:
             spent = time.thread_time() - started
