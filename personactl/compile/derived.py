@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # pydantic is loaded only when compiling
+if TYPE_CHECKING:  # the schema package loads when a body is checked
     from personactl.schema import SchemaIssue
 
 

@@ -444,7 +444,7 @@ def _compile_target(
     target: variants.Target,
     out: FileResult,
 ) -> None:
-    from personactl.schema import check_body  # heavy (pydantic); only when compiling
+    from personactl.schema import check_body  # loaded when a body is first checked
 
     project, env, kind, problems = ctx.project, ctx.env, ctx.kind, out.problems
     persona = kind.name == "personas"

@@ -534,9 +534,14 @@ def run(
     log_level: str = "info",
 ) -> None:
     """Serve until interrupted.  Faults default to $PERSONACTL_SERVE_FAULTS."""
-    # The write checks' pydantic schema, imported before listening: imported by the first
-    # create instead, it stalls every request in flight for half a second (the GIL).
-    import personactl.schema  # noqa: F401
+    # The write checks, imported before listening: the models (pydantic) word a refused
+    # body, and imported by the first one instead they would stall every request in
+    # flight for half a second (the GIL); the quick predicates are built here too.
+    import personactl.schema.models  # noqa: F401
+    from personactl.schema import quick
+
+    quick.checker("personas")
+    quick.checker("conversations")
 
     store = Store(db_path, seed_system=seed_system)
     try:
