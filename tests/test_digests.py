@@ -137,3 +137,11 @@ def test_personas_sharing_a_secret_cost_one_scrypt_per_run(tmp_path: Path) -> No
     assert _derivations(repo, apply=True) == 1
     # the next run verifies 30 state digests that share one salt: one derivation again
     assert _derivations(repo, apply=False) == 1
+
+
+def test_a_remembered_match_is_only_that_exact_pair() -> None:
+    stored = digests.digest("value-one")
+    assert digests.verify("value-one", stored) and digests.verify("value-one", stored)
+    tampered = stored[:-1] + ("0" if stored[-1] != "0" else "1")
+    assert not digests.verify("value-one", tampered)
+    assert not digests.verify("value-two", stored)
