@@ -275,3 +275,10 @@ def test_validate_imports_no_other_command_module(example_repo: Path) -> None:
     assert "personactl.cli.compile" in loaded
     for other in ("deploy", "serve", "state", "llm", "conversation"):
         assert f"personactl.cli.{other}'" not in loaded
+
+
+def test_a_misspelled_command_is_matched_against_every_command(tmp_path: Path) -> None:
+    result = run_cli("-C", str(tmp_path), "valdate")
+    assert result.code == 1
+    assert "No such command 'valdate'. Did you mean 'validate'?" in result.err
+    assert "Did you mean 'import'?" in run_cli("-C", str(tmp_path), "imprt").err

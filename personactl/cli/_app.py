@@ -209,6 +209,14 @@ class Group(click.Group):
             importlib.import_module(f"personactl.cli.{self.lazy[cmd_name]}")
         return self.commands.get(cmd_name)
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in self.commands and args[0] not in self.lazy:
+            for name in self.lazy:  # a misspelling: click suggests from the loaded commands
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [
             (name, command.get_short_help_str(limit=sys.maxsize))
