@@ -212,6 +212,34 @@ def test_import_errors(example_repo):
 # -- the state file (in process) --------------------------------------------------------
 
 
+def test_journal_syncs_a_create_intent_before_it_is_sent(tmp_path, monkeypatch):
+    """The intent of a create is on disk before the recorder returns (the create is
+    sent next); an outcome is written through to the OS at once (a killed process loses
+    nothing) and reaches the disk with the next fsync, at the latest when recording ends."""
+    path = tmp_path / "state" / "env.json"
+    store = FileStore(path, "env")
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    recorder = store.recorder(State("env"))
+
+    def journaled() -> list[str]:
+        return [json.loads(line)["op"] for line in store.journal_path.read_text().splitlines()]
+
+    recorder.creating("a", {"persona_name": "a"})
+    assert journaled() == ["creating"] and len(synced) == 1
+    recorder.put("a", Resource("p1", {"persona_name": "a"}))
+    recorder.remove("b")
+    assert journaled() == ["creating", "put", "rm"] and len(synced) == 1
+    recorder.creating("c", {"persona_name": "c"})  # one fsync covers every line before it
+    assert len(synced) == 2
+    recorder.put("c", Resource("p3", {"persona_name": "c"}))
+    recorder.close()
+    assert len(synced) >= 3  # the journal's last line, then the state file itself
+    assert not store.journal_path.exists()
+    assert sorted(store.load().resources) == ["a", "c"]
+
+
 def test_save_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "state" / "env.json"
     state = State("env")

@@ -1,8 +1,8 @@
 """The file state store, the embedded default: one JSON file per environment.
 
 The file is rewritten atomically (temp file, fsync, rename).  While an apply
-runs, every success is first appended to a journal next to it (one fsynced JSON
-line each), so a process killed mid-apply loses nothing it created; the next
+runs, every success is first appended to a journal next to it (one JSON line
+each), so a process killed mid-apply loses nothing it created; the next
 load folds the journal in and saves.  Each create is journaled as pending before it is
 sent: if the process dies before recording the id, the next apply looks for the
 resource instead of creating a duplicate.  A lock file names its holder.
@@ -142,7 +142,14 @@ class FileStore:
 
 
 class _Journal:
-    """Append-only, fsynced JSON lines."""
+    """Append-only JSON lines.  A create's intent (`creating`) is on disk (fsynced)
+    before `write` returns, since the create is sent next; any other entry is flushed
+    to the OS (it survives the process being killed) and reaches the disk with the next
+    fsync, another intent's or `close`'s.  After a crash of the whole machine an outcome
+    may be missing: the intent before it is still there, and the next apply looks for
+    that create instead of sending it again (updates and deletes are planned again)."""
+
+    _INTENTS = frozenset({"creating"})
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)  # library use: no lock taken
@@ -153,13 +160,13 @@ class _Journal:
         self._synced = 0  # lines known to be on disk
 
     def write(self, entry: dict[str, Any]) -> None:
-        """Append one line and return once it is on disk (fsynced).
+        """Append one line; for an intent, return once it is on disk.
 
         Group commit: the line is written under the lock, but the fsync is not; one
         fsync makes every line written before it durable, so threads that wrote while
         another was syncing share the next fsync instead of queueing one each behind
-        the lock (an fsync costs milliseconds: serialised, two per create were the
-        bottleneck of `apply --parallelism 16`, see benchmarks/deploy.py).
+        the lock (an fsync costs milliseconds on a busy disk: one per entry, serialised,
+        was the bottleneck of `apply --parallelism 16`, see benchmarks/deploy.py).
         """
         line = json.dumps(entry, sort_keys=True) + "\n"
         with self._lock:
@@ -167,15 +174,20 @@ class _Journal:
             self._handle.flush()
             self._written += 1
             mine = self._written
+        if entry.get("op") in self._INTENTS:
+            self._sync(mine)
+
+    def _sync(self, upto_line: int) -> None:
         with self._sync_lock:
-            if self._synced >= mine:
-                return  # an fsync that started after our write covered it
+            if self._synced >= upto_line:
+                return  # an fsync that started after that line was written covered it
             with self._lock:
                 upto = self._written  # every line flushed so far is in this fsync
             os.fsync(self._handle.fileno())
             self._synced = upto
 
     def close(self) -> None:
+        self._sync(self._written)
         self._handle.close()
 
 
