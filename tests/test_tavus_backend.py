@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
-import httpx
 import pytest
 
 from personactl.deploy.backends.base import CreateOutcomeUnknown
@@ -13,6 +14,7 @@ from personactl.deploy.backends.tavus import MAX_RETRY_AFTER, TavusBackend, pars
 from personactl.errors import ApiError
 from personactl.kinds import PERSONAS
 from personactl.serve.store import MASK
+from tests.httpfix import Drop, Reply, Script, Scripted, Seen, scripted, unused_port
 from tests.serverfix import API_KEY, server  # noqa: F401
 
 PERSONA = {
@@ -106,12 +108,13 @@ def test_wrong_key_never_leaks(server):  # noqa: F811
 def test_key_echoed_by_server_is_redacted():
     key = "sk-live-abcdef123456"
 
-    def handler(request):
-        return httpx.Response(400, json={"error": f"bad key {request.headers['x-api-key']}"})
+    def echo(req: Seen) -> Reply:
+        return Reply(400, {"error": f"bad key {req.headers['x-api-key']}"})
 
-    backend = TavusBackend("http://api", key, transport=httpx.MockTransport(handler))
-    with pytest.raises(ApiError) as err:
-        backend.patch(PERSONAS, "p1", [])
+    with scripted(echo) as api:
+        backend = TavusBackend(api.url, key)
+        with pytest.raises(ApiError) as err:
+            backend.patch(PERSONAS, "p1", [])
     assert key not in str(err.value) and "****" in str(err.value)
 
 
@@ -126,42 +129,39 @@ def test_lost_create_response_is_not_retried(backend, server, mode):  # noqa: F8
 
 
 def test_create_not_sent_is_retried():
-    calls = []
-
-    def handler(request):
-        calls.append(request)
-        if len(calls) == 1:
-            raise httpx.ConnectError("refused", request=request)
-        return httpx.Response(200, json={"persona_id": "p1", "persona_name": "x"})
-
-    backend = TavusBackend(
-        "http://api", "k", transport=httpx.MockTransport(handler), backoff_base=0.001
-    )
-    assert backend.create(PERSONAS, {"persona_name": "x"})["persona_id"] == "p1"
-    assert backend.request_count() == 2
+    """Connection refused: nothing was sent, so the create is sent again (here to a
+    server that starts listening on that port during the wait)."""
+    port = unused_port()
+    with ExitStack() as stack:
+        apis: list[Scripted] = []
+        backend = TavusBackend(f"http://127.0.0.1:{port}", "k", backoff_base=0.001)
+        backend.on_retry = lambda _line: apis.append(
+            stack.enter_context(
+                scripted(lambda _req: Reply(200, {"persona_id": "p1", "persona_name": "x"}), port)
+            )
+        )
+        assert backend.create(PERSONAS, {"persona_name": "x"})["persona_id"] == "p1"
+        assert backend.request_count() == 2
+        assert len(apis) == 1 and len(apis[0].seen) == 1
+        backend.close()
 
 
 def test_create_timeout_is_outcome_unknown():
-    def handler(request):
-        raise httpx.ReadTimeout("slow", request=request)
-
-    backend = TavusBackend("http://api", "k", transport=httpx.MockTransport(handler))
-    with pytest.raises(CreateOutcomeUnknown):
-        backend.create_conversation({"persona_id": "p1"})
-    assert backend.request_count() == 1
+    with scripted(lambda _req: Drop(after=2.0)) as api:
+        backend = TavusBackend(api.url, "k", timeout=0.2)
+        with pytest.raises(CreateOutcomeUnknown, match="read timed out"):
+            backend.create_conversation({"persona_id": "p1"})
+        assert backend.request_count() == 1 and len(api.seen) == 1
 
 
 def test_transport_errors_on_reads_are_retried():
-    def handler(request):
-        raise httpx.ReadError("reset", request=request)
-
-    transport = httpx.MockTransport(handler)
-    backend = TavusBackend(
-        "http://api", "k", transport=transport, backoff_base=0.001, max_retries=2
-    )
-    with pytest.raises(ApiError, match="DELETE /v2/personas/p1 failed after 3 attempts: ReadError"):
-        backend.delete(PERSONAS, "p1")
-    assert backend.request_count() == 3
+    with scripted(lambda _req: Drop()) as api:
+        backend = TavusBackend(api.url, "k", backoff_base=0.001, max_retries=2)
+        with pytest.raises(
+            ApiError, match="DELETE /v2/personas/p1 failed after 3 attempts: connection lost"
+        ):
+            backend.delete(PERSONAS, "p1")
+        assert backend.request_count() == 3 and len(api.seen) == 3
 
 
 def test_conversation(backend):
@@ -196,64 +196,87 @@ def test_parse_retry_after():
         assert parse_retry_after(bad) is None
 
 
-def _paged_api(n: int, *, with_total: bool = True, delay: float = 0.0):
-    """A MockTransport listing n user personas; records the pages asked for."""
-    asked: list[int] = []
+def _paged_api(n: int, *, with_total: bool = True, delay: float = 0.0) -> Script:
+    """A script listing n user personas."""
 
-    def handler(request):
-        page = int(request.url.params["page"])
-        limit = int(request.url.params["limit"])
-        asked.append(page)
+    def page(req: Seen) -> Reply:
+        number, limit = int(req.query["page"]), int(req.query["limit"])
         time.sleep(delay)
-        items = [{"persona_id": f"p{i}"} for i in range((page - 1) * limit, min(n, page * limit))]
-        body = {"data": items, **({"total_count": n} if with_total else {})}
-        return httpx.Response(200, json=body)
+        items = [
+            {"persona_id": f"p{i}"} for i in range((number - 1) * limit, min(n, number * limit))
+        ]
+        return Reply(200, {"data": items, **({"total_count": n} if with_total else {})})
 
-    return httpx.MockTransport(handler), asked
+    return page
+
+
+def _pages(api: Scripted) -> list[int]:
+    return [int(req.query["page"]) for req in api.seen]
 
 
 def test_list_fetches_pages_after_the_first_concurrently_in_order():
-    transport, asked = _paged_api(23, delay=0.05)
-    backend = TavusBackend("http://api", "k", page_size=5, transport=transport)
-    start = time.monotonic()
-    listed = [p["persona_id"] for p in backend.list_all(PERSONAS)]
-    elapsed = time.monotonic() - start
+    with scripted(_paged_api(23, delay=0.05)) as api:
+        backend = TavusBackend(api.url, "k", page_size=5)
+        start = time.monotonic()
+        listed = [p["persona_id"] for p in backend.list_all(PERSONAS)]
+        elapsed = time.monotonic() - start
     assert listed == [f"p{i}" for i in range(23)]
-    assert sorted(asked) == [1, 2, 3, 4, 5] and asked[0] == 1
+    assert sorted(_pages(api)) == [1, 2, 3, 4, 5] and _pages(api)[0] == 1
     assert backend.request_count() == 5
     assert elapsed < 0.05 * 4  # pages 2..5 overlapped: about two round trips, not five
 
 
 def test_list_without_total_count_pages_until_a_short_page():
-    transport, asked = _paged_api(12, with_total=False)
-    backend = TavusBackend("http://api", "k", page_size=5, transport=transport)
-    assert len(list(backend.list_all(PERSONAS))) == 12
-    assert asked == [1, 2, 3]
+    with scripted(_paged_api(12, with_total=False)) as api:
+        backend = TavusBackend(api.url, "k", page_size=5)
+        assert len(list(backend.list_all(PERSONAS))) == 12
+    assert _pages(api) == [1, 2, 3]
 
 
 def test_list_abandoned_early_cancels_the_pages_ahead():
-    transport, asked = _paged_api(500)
-    backend = TavusBackend("http://api", "k", page_size=5, list_parallelism=4, transport=transport)
-    listing = backend.list_all(PERSONAS)
-    first = [next(listing)["persona_id"] for _ in range(7)]
-    listing.close()
+    with scripted(_paged_api(500)) as api:
+        backend = TavusBackend(api.url, "k", page_size=5, list_parallelism=4)
+        listing = backend.list_all(PERSONAS)
+        first = [next(listing)["persona_id"] for _ in range(7)]
+        listing.close()
+        asked = _pages(api)
     assert first == [f"p{i}" for i in range(7)]
     assert len(asked) <= 1 + 4 + 1  # page 1, the window ahead, one refill: not 100 pages
     assert backend.request_count() == len(asked)
 
 
-def test_requests_share_a_connection_per_request_in_flight(server):  # noqa: F811
-    """Clients of one connection each are lent per request: one for requests one after
-    another, never more than the requests in flight at once, each kept warm."""
-    backend = TavusBackend(server.url, API_KEY)
-    try:
+def test_connections_are_kept_alive_and_reused():
+    """One connection for requests one after another; never more than the requests in
+    flight at once (the pool lends the most recently used first)."""
+
+    def create(_req: Seen) -> Reply:
+        time.sleep(0.005)
+        return Reply(200, {"persona_id": f"p{len(api.seen)}"})
+
+    with scripted(create) as api:
+        backend = TavusBackend(api.url, "k")
         for _ in range(5):
             backend.create(PERSONAS, PERSONA)
-        assert len(backend._clients._every) == 1
+        assert len({req.peer for req in api.seen}) == 1
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(lambda _: backend.create(PERSONAS, PERSONA), range(40)))
-        assert 1 <= len(backend._clients._every) <= 4
-        assert len(list(backend.list_all(PERSONAS))) == 45
-    finally:
+        assert 1 <= len({req.peer for req in api.seen}) <= 4
+        assert all(req.headers["content-type"] == "application/json" for req in api.seen)
+        assert json.loads(api.seen[0].body) == PERSONA
         backend.close()
-    assert backend._clients._every == []
+
+
+def test_the_proxy_the_environment_names_is_used_unless_no_proxy_says_otherwise(monkeypatch):
+    """As httpx did (and curl, requests): HTTP(S)_PROXY, bypassed for NO_PROXY hosts."""
+    listing = lambda _req: Reply(200, {"data": [], "total_count": 0})  # noqa: E731
+    with scripted(listing) as proxy, scripted(listing) as api:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        assert list(TavusBackend("http://tavus.invalid:8080", "k").list_all(PERSONAS)) == []
+        assert [req.target.split("?")[0] for req in proxy.seen] == [
+            "http://tavus.invalid:8080/v2/personas"
+        ]
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        assert list(TavusBackend(api.url, "k").list_all(PERSONAS)) == []
+        assert len(proxy.seen) == 1 and len(api.seen) == 1

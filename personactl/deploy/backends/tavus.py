@@ -4,25 +4,38 @@ Safe to share between threads (apply calls it from a pool).  Reads, patches and
 deletes are retried on 429, 5xx and transport errors with exponential backoff and
 jitter, honouring Retry-After.  Creates are retried only when the request was
 provably refused (429, connection never made): otherwise CreateOutcomeUnknown.
+
+The HTTP client is urllib3: one thread-safe pool of keep-alive connections, the most
+recently used lent first, a dropped one replaced before it is used.  It costs about a
+quarter of httpx's CPU per request, which decides how fast a parallel apply goes (see
+the README, "Speed").  Like httpx it honours HTTP(S)_PROXY, NO_PROXY, SSL_CERT_FILE and
+SSL_CERT_DIR, and otherwise trusts certifi's CA bundle.
 """
 
 from __future__ import annotations
 
+import http
+import json
 import math
+import os
 import random
 import ssl
 import threading
 import time
+import urllib.request
 from collections import deque
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode, urlsplit
 
-import httpx
+import certifi
+import urllib3
+from urllib3 import exceptions as u3
 
 from personactl import __version__, sensitive
 from personactl.deploy.backends.base import JSON, CreateOutcomeUnknown, DraftConflict
@@ -31,8 +44,22 @@ from personactl.kinds import Kind
 
 MAX_BACKOFF = 30.0  # seconds, cap of the exponential backoff
 MAX_RETRY_AFTER = 120.0  # seconds; a longer Retry-After is clamped rather than obeyed
+# Connections kept alive: more than any parallelism apply runs with plus the list pages
+# fetched ahead; the pool opens them only as requests need them.
+MAX_CONNECTIONS = 64
 # Transport errors raised before any byte of the request left: resending is safe.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# (NewConnectionError, refused or unresolvable, is a ConnectTimeoutError; a TLS error
+# is one of the handshake.)
+_NOT_SENT = (u3.ConnectTimeoutError, u3.SSLError, u3.ProxyError)
+# What each transport error is called in messages, most specific first.
+_FAILURES: tuple[tuple[type[Exception], str], ...] = (
+    (u3.NewConnectionError, "cannot connect"),
+    (u3.ConnectTimeoutError, "connect timed out"),
+    (u3.ReadTimeoutError, "read timed out"),
+    (u3.SSLError, "TLS error"),
+    (u3.ProxyError, "proxy error"),
+    (u3.ProtocolError, "connection lost"),
+)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -55,11 +82,40 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
-def _server_message(resp: httpx.Response) -> str:
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP response, read whole."""
+
+    what: str  # "METHOD /path", for messages
+    status: int
+    headers: Mapping[str, str]  # case-insensitive (urllib3's HTTPHeaderDict)
+    content: bytes
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def json(self) -> Any:
+        """The body as JSON; ValueError when it is not."""
+        return json.loads(self.content)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    @property
+    def reason(self) -> str:
+        try:
+            return http.HTTPStatus(self.status).phrase
+        except ValueError:
+            return ""
+
+
+def _server_message(resp: Answer) -> str:
     try:
         data = resp.json()
     except ValueError:
-        return resp.text.strip()[:200] or resp.reason_phrase
+        return resp.text.strip()[:200] or resp.reason
     if isinstance(data, dict):
         for key in ("message", "error", "detail"):
             if isinstance(data.get(key), str):
@@ -67,59 +123,52 @@ def _server_message(resp: httpx.Response) -> str:
     return str(data)[:200]
 
 
-class _Clients:
-    """httpx clients of one connection each, lent one per request (the most recently
-    returned first, so its connection is still warm).
-
-    Not one client shared by every thread: httpcore's pool rescans every connection
-    against every queued request on each request and each response, which at 16
-    parallel creates cost more CPU than the rest of the request.  A client is made
-    only when all are busy, so there are at most as many as requests ever in flight
-    at once, and their connections are reused across thread pools (apply's workers,
-    the list pages)."""
-
-    def __init__(self, make: Callable[[], httpx.Client]) -> None:
-        self._make = make
-        self._lock = threading.Lock()
-        self._idle: list[httpx.Client] = []
-        self._every: list[httpx.Client] = []
-
-    @contextmanager
-    def lend(self) -> Iterator[httpx.Client]:
-        with self._lock:
-            client = self._idle.pop() if self._idle else None
-        if client is None:
-            client = self._make()
-            with self._lock:
-                self._every.append(client)
-        try:
-            yield client
-        finally:
-            with self._lock:
-                self._idle.append(client)
-
-    def close(self) -> None:
-        with self._lock:
-            clients, self._every, self._idle = self._every, [], []
-        for client in clients:
-            client.close()
-
-
-def _tls_context(api_url: str) -> ssl.SSLContext:
-    """One verifying TLS context for every client (httpx builds one per client
-    otherwise: 50-90 ms each).  A plain-http API needs none: it gets an empty one that
-    trusts no certificate, so nothing could ever be sent over unverified TLS."""
-    if api_url.startswith("https:"):
-        return httpx.create_ssl_context()
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-
-
-def _conflict(resp: httpx.Response) -> Any:
+def _conflict(resp: Answer) -> Any:
     try:
         data = resp.json()
     except ValueError:
         return None
     return data.get("conflict") if isinstance(data, dict) else None
+
+
+def _failure(exc: Exception) -> str:
+    """A transport error in one line: what failed, then urllib3's own words."""
+    label = next((name for cls, name in _FAILURES if isinstance(exc, cls)), type(exc).__name__)
+    return f"{label}: {exc}"
+
+
+def _tls_context() -> ssl.SSLContext:
+    """One verifying context for every connection (urllib3 builds one per connection
+    otherwise, loading the CA bundle each time): SSL_CERT_FILE or SSL_CERT_DIR when
+    set, as httpx and OpenSSL read them, else certifi's bundle."""
+    context = urllib3.util.ssl_.create_urllib3_context()
+    cafile = os.environ.get("SSL_CERT_FILE")
+    capath = os.environ.get("SSL_CERT_DIR")
+    if cafile and Path(cafile).is_file():
+        context.load_verify_locations(cafile=cafile)
+    elif capath and Path(capath).is_dir():
+        context.load_verify_locations(capath=capath)
+    else:
+        context.load_verify_locations(cafile=certifi.where())
+    return context
+
+
+def _pool_manager(api_url: str, headers: dict[str, str], timeout: float) -> urllib3.PoolManager:
+    """Connections to the API, through the proxy the environment names for it, if any."""
+    parts = urlsplit(api_url)  # checked by the project (api_url_problem)
+    options: dict[str, Any] = {
+        "maxsize": MAX_CONNECTIONS,
+        "block": False,  # past maxsize, a connection is opened and closed after use
+        "headers": headers,
+        "retries": False,  # retries are ours (_send): urllib3 raises every error at once
+        "timeout": urllib3.Timeout(connect=timeout, read=timeout),
+    }
+    if parts.scheme == "https":
+        options["ssl_context"] = _tls_context()
+    proxy = urllib.request.getproxies_environment().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(parts.netloc):
+        return urllib3.ProxyManager(proxy, **options)
+    return urllib3.PoolManager(**options)
 
 
 class TavusBackend:
@@ -136,7 +185,6 @@ class TavusBackend:
         page_size: int = 100,
         list_parallelism: int = 8,
         backoff_base: float = 0.5,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.api_key_env = api_key_env
@@ -146,19 +194,9 @@ class TavusBackend:
         self.backoff_base = backoff_base
         self._secret = api_key  # only for the header and for redaction; never in repr
         sensitive.remember(api_key)  # an echo of it, in any encoding, is scrubbed too
-        headers = {"x-api-key": api_key, "user-agent": f"personactl/{__version__}"}
-        one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        tls = _tls_context(self.api_url)
-        self._clients = _Clients(
-            lambda: httpx.Client(
-                base_url=self.api_url,
-                headers=headers,
-                timeout=timeout,
-                limits=one,
-                verify=tls,
-                transport=transport,
-            )
-        )
+        self._headers = {"x-api-key": api_key, "user-agent": f"personactl/{__version__}"}
+        self._json_headers = {**self._headers, "content-type": "application/json"}
+        self._http = _pool_manager(self.api_url, self._headers, timeout)
         self._count_lock = threading.Lock()
         self._requests = 0
         # told of each retry before its wait (apply's progress display), from any thread
@@ -175,12 +213,18 @@ class TavusBackend:
     def _error(self, message: str, status: int | None = None) -> ApiError:
         return ApiError(self._redact(message), status)
 
-    def _backoff(self, attempt: int, resp: httpx.Response | None = None) -> float:
+    def _backoff(self, attempt: int, resp: Answer | None = None) -> float:
         retry_after = parse_retry_after(resp.headers.get("retry-after")) if resp else None
         if retry_after is not None:
             # at least what the server asked; a little extra spreads parallel workers
             return retry_after * random.uniform(1.0, 1.1)
         return min(MAX_BACKOFF, self.backoff_base * 2.0**attempt) * random.uniform(0.5, 1.0)
+
+    def _request(self, method: str, url: str, data: bytes | None) -> Answer:
+        """One HTTP exchange, no retries; urllib3's errors propagate."""
+        headers = self._headers if data is None else self._json_headers
+        resp = self._http.urlopen(method, url, body=data, headers=headers, redirect=False)
+        return Answer(f"{method} {urlsplit(url).path}", resp.status, resp.headers, resp.data)
 
     def _send(
         self,
@@ -188,44 +232,47 @@ class TavusBackend:
         path: str,
         *,
         body: Any = None,
-        params: dict[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
         resendable: bool = True,
-    ) -> httpx.Response:
+    ) -> Answer:
         """One logical request with retries.  Returns any non-retryable response.
 
         `resendable=False` (creates) never resends once the request may have
         reached the server: a lost response raises CreateOutcomeUnknown instead.
         """
         what = f"{method} {path}"
+        url = self.api_url + path + ("?" + urlencode(params) if params else "")
+        # encoded once for every attempt, compact UTF-8 as httpx's `json=` (NaN is not JSON)
+        data = None
+        if body is not None:
+            text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            data = text.encode()
         last, status = "", None
         for attempt in range(self.max_retries + 1):
             with self._count_lock:
                 self._requests += 1
-            resp: httpx.Response | None = None
+            resp: Answer | None = None
             try:
-                with self._clients.lend() as client:
-                    # an absolute URL: httpx merges a path into base_url with two URL parses
-                    url = httpx.URL(self.api_url + path)
-                    resp = client.request(method, url, json=body, params=params)
-            except httpx.LocalProtocolError as exc:
-                # refused by our own HTTP client: resending cannot help, and its message
-                # holds the offending header value (the key) as bytes
+                resp = self._request(method, url, data)
+            except ValueError:
+                # refused by http.client before sending: resending cannot help, and its
+                # message holds the offending header value (the key)
                 raise self._error(
-                    f"{what}: the request cannot be sent ({type(exc).__name__}: a header holds "
-                    "a line break or another character HTTP does not allow); nothing was sent"
+                    f"{what}: the request cannot be sent (a header holds a line break or "
+                    "another character HTTP does not allow); nothing was sent"
                 ) from None
-            except httpx.TransportError as exc:
+            except u3.HTTPError as exc:
                 if not resendable and not isinstance(exc, _NOT_SENT):
                     raise CreateOutcomeUnknown(
                         self._redact(
-                            f"{what}: the response was lost ({type(exc).__name__}); "
+                            f"{what}: the response was lost ({_failure(exc)}); "
                             "the create may or may not have happened"
                         )
                     ) from exc
                 # the host too: "connection refused" alone does not say which API
-                last, status = f"{type(exc).__name__}: {exc} (API at {self.api_url})", None
+                last, status = f"{_failure(exc)} (API at {self.api_url})", None
             else:
-                status = resp.status_code
+                status = resp.status
                 if status in (401, 403):
                     raise self._error(
                         f"authentication failed: the API rejected the key in ${self.api_key_env}"
@@ -252,20 +299,18 @@ class TavusBackend:
                 time.sleep(delay)
         raise self._error(f"{what} failed after {self.max_retries + 1} attempts: {last}", status)
 
-    def _expect(self, resp: httpx.Response, *ok: int) -> None:
-        if resp.is_success or resp.status_code in ok:
+    def _expect(self, resp: Answer, *ok: int) -> None:
+        if resp.ok or resp.status in ok:
             return
-        what = f"{resp.request.method} {resp.request.url.path}"
         raise self._error(
-            f"{what} failed: HTTP {resp.status_code}: {_server_message(resp)}", resp.status_code
+            f"{resp.what} failed: HTTP {resp.status}: {_server_message(resp)}", resp.status
         )
 
-    def _json(self, resp: httpx.Response) -> Any:
+    def _json(self, resp: Answer) -> Any:
         try:
             return resp.json()
         except ValueError:
-            what = f"{resp.request.method} {resp.request.url.path}"
-            raise self._error(f"{what}: the response is not JSON", resp.status_code) from None
+            raise self._error(f"{resp.what}: the response is not JSON", resp.status) from None
 
     @staticmethod
     def _path(kind: Kind, rid: str) -> str:
@@ -336,7 +381,7 @@ class TavusBackend:
 
     def get(self, kind: Kind, rid: str) -> JSON | None:
         resp = self._send("GET", self._path(kind, rid))
-        if resp.status_code == 404:
+        if resp.status == 404:
             return None
         self._expect(resp)
         data = self._json(resp)
@@ -364,7 +409,7 @@ class TavusBackend:
         path = self._path(kind, rid)
         params = {"force": "true"} if force else None
         resp = self._send("PATCH", path, body=ops, params=params)
-        if resp.status_code == 409 and _conflict(resp) == "maker_changes":
+        if resp.status == 409 and _conflict(resp) == "maker_changes":
             raise DraftConflict(
                 self._redact(
                     f"PATCH {path}: {rid} has unsaved changes in PAL Maker (a draft):"
@@ -374,7 +419,7 @@ class TavusBackend:
                 hint="save or discard the draft in PAL Maker, or apply with --discard-drafts",
             )
         self._expect(resp, 304)
-        if resp.status_code == 304 or not resp.content:
+        if resp.status == 304 or not resp.content:
             return False
         data = self._json(resp)
         return isinstance(data, dict) and data.get("discarded_maker_changes") is True
@@ -395,4 +440,4 @@ class TavusBackend:
             return self._requests
 
     def close(self) -> None:
-        self._clients.close()
+        self._http.clear()
