@@ -39,13 +39,23 @@ _flights: dict[tuple[str, str, int, int, int], threading.Lock] = {}  # derivatio
 _cores = threading.BoundedSemaphore(os.cpu_count() or 1)
 
 
+_derived: dict[tuple[str, str, int, int, int], str] = {}  # read without a lock: the hot path
+_DERIVED_MAX = 4096
+
+
 def _derive_once(value: str, salt: str, n: int, r: int, p: int) -> str:
     key = (value, salt, n, r, p)
+    done = _derived.get(key)
+    if done is not None:
+        return done
     with _flights_lock:
         flight = _flights.setdefault(key, threading.Lock())
     try:
         with flight, _cores:
-            return derive(value, salt, n, r, p)
+            done = derive(value, salt, n, r, p)
+        if len(_derived) < _DERIVED_MAX:
+            _derived[key] = done
+        return done
     finally:
         with _flights_lock:  # done: later callers hit the memo (and the table stays small)
             if _flights.get(key) is flight:

@@ -6,9 +6,12 @@ import json
 
 import jsonpatch
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from personactl import sensitive
 from personactl.compile.personas import CompiledPersona
+from personactl.deploy import diff as diff_module
 from personactl.deploy.diff import fingerprint, hashed, kept_as_sent, same, three_way
 from personactl.deploy.plan import Plan, build_plan, matches_target
 from personactl.deploy.planfile import plan_from_data
@@ -329,6 +332,33 @@ def test_kept_as_sent_reports_dropped_fields_not_secrets():
 )
 def test_kept_as_sent_compares_as_json(sent: dict, got: dict, lost: list[str]) -> None:
     assert kept_as_sent(sent, got) == lost
+
+
+_LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 2),
+    st.sampled_from([1.0, 0.0, 2.5]),
+    st.sampled_from(["x", "y", KEY, MASK]),
+)
+_JSON = st.recursive(
+    _LEAVES,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from("abc"), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+_OBJECTS = st.dictionaries(st.sampled_from("abcd"), _JSON, max_size=4)
+
+
+@settings(max_examples=400, deadline=None)
+@given(sent=_OBJECTS, live=_OBJECTS)
+def test_kept_as_sent_shortcut_agrees_with_the_walk(sent: dict, live: dict) -> None:
+    """The two-encode shortcut answers "nothing lost" only where the walk finds nothing,
+    and otherwise the walk answers; also for live values that share most of `sent`."""
+    assert kept_as_sent(sent, live) == diff_module._lost(sent, live, "")
+    merged = {**sent, **{k: v for k, v in live.items() if k not in ("a", "b")}}
+    assert kept_as_sent(sent, merged) == diff_module._lost(sent, merged, "")
 
 
 # -- plan building -------------------------------------------------------------------

@@ -118,6 +118,7 @@ def _derivations(repo: Path, apply: bool) -> int:
     from personactl.deploy.engine import make_plan, open_backend, open_state
 
     digests._run_salts.clear()
+    digests._derived.clear()
     derive.cache_clear()
     comp = compile_project(root=repo)
     env: dict[str, Any] = dict(SECRETS)

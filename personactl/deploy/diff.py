@@ -48,31 +48,41 @@ def fingerprint(obj: Any) -> str:
 
 
 def hashed(
-    desired: Any, previous: Any, environ: Mapping[str, str], *, secrets: bool | None = None
+    desired: Any,
+    previous: Any,
+    environ: Mapping[str, str],
+    *,
+    secrets: bool | None = None,
+    memo: dict[str, str] | None = None,
 ) -> Any:
     """The payload as state keeps it: each sensitive string as a salted digest
     (the previous digest is kept when the value did not change, so state does not churn;
-    an older-format one is rewritten).  `secrets`: whether it holds any, if known."""
+    an older-format one is rewritten).  `secrets`: whether it holds any, if known.
+    `memo`: sensitive string -> its new digest, shared by the payloads of one plan (the
+    personas of a fleet share their keys), for as long as `environ` does not change."""
     # one C-speed scan of the whole payload, not one per level
     if secrets is None:
         secrets = sensitive.contains(desired)
-    return _hashed(desired, previous, environ) if secrets else desired
+    return _hashed(desired, previous, environ, {} if memo is None else memo) if secrets else desired
 
 
-def _hashed(desired: Any, previous: Any, environ: Mapping[str, str]) -> Any:
+def _hashed(desired: Any, previous: Any, environ: Mapping[str, str], memo: dict[str, str]) -> Any:
     if _secret_string(desired):
-        real = sensitive.resolve(desired, environ)
-        return previous if is_current(previous) and verify(real, previous) else digest(real)
+        if is_current(previous) and verify(sensitive.resolve(desired, environ), previous):
+            return previous
+        if desired not in memo:
+            memo[desired] = digest(sensitive.resolve(desired, environ))
+        return memo[desired]
     if isinstance(desired, dict):
         prev = previous if isinstance(previous, dict) else {}
         return {
-            k: _hashed(v, prev.get(k), environ) if _may_hold_secret(v) else v
+            k: _hashed(v, prev.get(k), environ, memo) if _may_hold_secret(v) else v
             for k, v in desired.items()
         }
     if isinstance(desired, list):
         prev_list = previous if isinstance(previous, list) else []
         return [
-            _hashed(v, prev_list[i] if i < len(prev_list) else None, environ)
+            _hashed(v, prev_list[i] if i < len(prev_list) else None, environ, memo)
             if _may_hold_secret(v)
             else v
             for i, v in enumerate(desired)
@@ -181,8 +191,33 @@ def recorded(desired: Any, stored: Any, environ: Mapping[str, str]) -> bool:
     return same(desired, stored)
 
 
-def kept_as_sent(sent: Mapping[str, Any], live: Mapping[str, Any], ptr: str = "") -> list[str]:
+def kept_as_sent(sent: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
     """Pointers of non-secret values the API did not keep as sent (read-back check)."""
+    # the usual answer, none, from two C-speed encodes (the walk encoded each level)
+    if canonical(sent) == canonical(_as_kept(sent, live)):
+        return []
+    return _lost(sent, live, "")
+
+
+def _as_kept(sent: Mapping[str, Any], live: Mapping[str, Any]) -> dict[str, Any]:
+    """What `live` holds at the keys of `sent`, object levels alike, with each secret
+    sent taken as kept (the API masks it): equal to `sent` when all was kept.  A secret
+    inside a list is not: the walk (`_lost`) decides those."""
+    out: dict[str, Any] = {}
+    for key, value in sent.items():
+        got = live.get(key, _MISSING)
+        if got is _MISSING:
+            continue
+        if _secret_string(value):
+            out[key] = value
+        elif isinstance(value, Mapping) and isinstance(got, Mapping):
+            out[key] = _as_kept(value, got)
+        else:
+            out[key] = got
+    return out
+
+
+def _lost(sent: Mapping[str, Any], live: Mapping[str, Any], ptr: str) -> list[str]:
     lost: list[str] = []
     for key, value in sent.items():
         p = pointer(ptr, key)
@@ -193,7 +228,7 @@ def kept_as_sent(sent: Mapping[str, Any], live: Mapping[str, Any], ptr: str = ""
         if comparable and canonical(value) == canonical(got):
             continue  # kept: one C-speed comparison instead of a walk
         if isinstance(value, Mapping) and isinstance(got, Mapping):
-            lost.extend(kept_as_sent(value, got, p))
+            lost.extend(_lost(value, got, p))
         elif got is _MISSING or not _same_but_secrets(value, got):
             lost.append(p)
     return lost

@@ -55,7 +55,8 @@ class Change:
     @functools.cached_property  # asked by the plan check, every wave and every worker
     def depends_on(self) -> set[str]:
         """Addresses whose ids this change still needs (created earlier in the same apply)."""
-        return refs.targets([self.body, self.ops])
+        # a body (creates, partial updates) holds every value its ops send
+        return refs.targets(self.ops if self.body is None else self.body)
 
     def data(self, api: Api = "personas") -> JSON:
         return {
@@ -158,6 +159,7 @@ def _planned(
     pending: bool,
     environ: Mapping[str, str],
     ids: Mapping[str, str],
+    digested: dict[str, str],
 ) -> Change | None:
     # one encode of the payload answers where its secrets and references are
     encoded = json.dumps(item.payload)
@@ -169,7 +171,7 @@ def _planned(
         desired = refs.resolve(desired, ids, missing=None)
     deployed = live.get(resource.id) if resource else None
     previous = resource.applied if resource else None
-    applied = hashed(desired, previous, environ, secrets=bool(secret_names))
+    applied = hashed(desired, previous, environ, secrets=bool(secret_names), memo=digested)
     digests = secret_digests(secret_names, environ)
     if resource is None or deployed is None:
         ops = [{"op": "add", "path": pointer("", k), "value": v} for k, v in desired.items()]
@@ -258,13 +260,14 @@ def build_plan(
     targets = list(targets)
     ids = {a: r.id for a, r in state.resources.items() if r.id in live}
     managed = {r.id for r in state.resources.values()}
+    digested: dict[str, str] = {}  # see `hashed`
     changes: list[Change] = []
     for address, item in desired.items():
         if matches_target(address, targets):
             kind = state.kind(address)
             resource = state.resources.get(address)
             pending = address in state.pending
-            change = _planned(kind, item, resource, live, pending, environ, ids)
+            change = _planned(kind, item, resource, live, pending, environ, ids, digested)
             if change is not None and change.action == "create":
                 change = _adoptable(kind, change, live, managed)
             if change is not None:
