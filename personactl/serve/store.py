@@ -280,12 +280,17 @@ def _slots(body: Any, path: tuple[Segment, ...]) -> Iterator[tuple[JSON, str, li
         if not rest or not isinstance(node, dict):
             continue
         head = rest[0]
-        for key in list(node):
-            if head == "*" or head == key or (isinstance(head, re.Pattern) and head.fullmatch(key)):
-                if len(rest) == 1:
-                    yield node, key, [*keys, key]
-                else:
-                    stack.append((node[key], rest[1:], [*keys, key]))
+        if head == "*":
+            matched = list(node)
+        elif isinstance(head, str):  # a literal key: one lookup, not a scan of the keys
+            matched = [head] if head in node else []
+        else:
+            matched = [k for k in node if head.fullmatch(k)]
+        for key in matched:
+            if len(rest) == 1:
+                yield node, key, [*keys, key]
+            else:
+                stack.append((node[key], rest[1:], [*keys, key]))
 
 
 def _at(body: Any, keys: list[str]) -> Any:
