@@ -154,25 +154,42 @@ def timed_rss(
 
 
 def bare_creates(url: str, bodies: list[dict[str, Any]], parallelism: int) -> float:
-    """Seconds for a bare HTTP client (httpx, `parallelism` threads, a connection each)
-    to POST every body to /v2/personas: what the server itself allows, with none of
-    personactl's work (compile, plan, journal, read-back)."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Seconds for a bare HTTP client (the standard library's http.client, the cheapest
+    there is: `parallelism` threads with a keep-alive connection each) to POST every body
+    to /v2/personas: what the server itself allows, with none of personactl's work
+    (compile, plan, journal, read-back) and little of an HTTP library's."""
+    import http.client
+    import threading
+    from urllib.parse import urlsplit
 
-    import httpx
+    parts = urlsplit(url)
+    payloads = iter([json.dumps(body).encode() for body in bodies])
+    lock = threading.Lock()
+    headers = {"x-api-key": API_KEY, "content-type": "application/json"}
 
-    limits = httpx.Limits(max_connections=parallelism, max_keepalive_connections=parallelism)
-    with httpx.Client(base_url=url, headers={"x-api-key": API_KEY}, limits=limits) as client:
+    def worker() -> None:
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port)
+        try:
+            while True:
+                with lock:
+                    payload = next(payloads, None)
+                if payload is None:
+                    return
+                conn.request("POST", "/v2/personas", payload, headers)
+                resp = conn.getresponse()
+                text = resp.read()
+                if resp.status >= 400:
+                    sys.exit(f"bare create: HTTP {resp.status}: {text[:500]!r}")
+        finally:
+            conn.close()
 
-        def one(body: dict[str, Any]) -> None:
-            resp = client.post("/v2/personas", json=body)
-            if resp.is_error:
-                sys.exit(f"bare create: HTTP {resp.status_code}: {resp.text[:500]}")
-
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(parallelism) as pool:
-            list(pool.map(one, bodies))
-        return time.perf_counter() - t0
+    threads = [threading.Thread(target=worker) for _ in range(parallelism)]
+    t0 = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - t0
 
 
 def sent_bodies(repo: Path, env_name: str = "bench") -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ subprocess, and reports, in one run:
   busy machine slows both sides);
 - a no-change `personactl plan --detailed-exitcode` afterwards: the requests it makes
   (goal: only list pages, no per-persona GET) and its time;
-- the server floor: the same creates from a bare HTTP client (httpx, P threads) on a
+- the server floor: the same creates from a bare HTTP client (http.client, P threads) on a
   fresh server, i.e. what `personactl serve` itself allows on this machine;
 - for scale: `personactl validate` (start-up + compile, no API) and a plan against the
   empty server (start-up + compile + one list page).
@@ -345,7 +345,7 @@ def main() -> None:
         (
             "server floor, bare client",
             ms(floor),
-            f"the same {n} creates from bare httpx at parallelism {top['parallelism']}: "
+            f"the same {n} creates from bare http.client at parallelism {top['parallelism']}: "
             f"what serve allows; apply / (validate + floor) = "
             f"{res['ratio_to_validate_plus_server_floor']:.2f}x",
         ),

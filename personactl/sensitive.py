@@ -99,6 +99,33 @@ def names_in_json(text: str) -> set[str]:
     return set(_ENCODED.findall(text))
 
 
+def secret_literals(text: str) -> Iterator[tuple[int, int]]:
+    """Where the string values holding a placeholder are in `text`, a payload as
+    `json.dumps` writes it: (start, end) of each literal, its quotes included, in
+    order.  Keys are left out (a secret is only ever a value)."""
+    end = 0
+    for match in _ENCODED.finditer(text):
+        if match.start() < end:
+            continue  # a second placeholder in the literal just found
+        start = text.rfind('"', 0, match.start())
+        while _escaped(text, start):
+            start = text.rfind('"', 0, start)
+        end = text.find('"', match.end())
+        while _escaped(text, end):
+            end = text.find('"', end + 1)
+        end += 1
+        if not text.startswith(":", end):
+            yield start, end
+
+
+def _escaped(text: str, quote_at: int) -> bool:
+    """Whether the quote at `quote_at` is escaped: an odd run of backslashes before it."""
+    run = 0
+    while text[quote_at - 1 - run] == "\\":
+        run += 1
+    return run % 2 == 1
+
+
 # Values this process has resolved for a request: an API may echo a request body
 # back in an error, and no message personactl prints may carry one, in any encoding.
 _MIN_REDACTED = 4  # shorter values would blank out ordinary words

@@ -361,6 +361,32 @@ def test_kept_as_sent_shortcut_agrees_with_the_walk(sent: dict, live: dict) -> N
     assert kept_as_sent(sent, merged) == diff_module._lost(sent, merged, "")
 
 
+_TTS = sensitive.placeholder("TTS_KEY")
+_TEXTS = st.sampled_from(
+    ["x", 'a "quoted" \\ path\\', "é ünï 語", "\x00", "Bearer " + KEY, f"{KEY}:{_TTS}", KEY, _TTS]
+)
+_SECRET_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-2, 2), st.floats(-1e3, 1e3), _TEXTS),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(["k", 'q"t', "b\\s", "é", KEY]), inner, max_size=3),
+    ),
+    max_leaves=14,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(payload=st.dictionaries(st.sampled_from(["a", "layers", 'q"\\']), _SECRET_JSON, max_size=4))
+def test_creates_digested_on_the_json_text_as_by_the_walk(payload: dict) -> None:
+    """A create's applied payload made on its JSON text (diff._digested) equals the
+    walk's: every string value holding a secret becomes its digest, keys never do."""
+    env = {**ENV, "TTS_KEY": "sk-unit-tts-value"}
+    walked = json.loads(json.dumps(hashed(payload, None, env)))
+    on_text = hashed(payload, None, env, encoded=json.dumps(payload))
+    assert on_text == walked
+    assert json.dumps(on_text) == json.dumps(walked)  # types and key order alike
+
+
 # -- plan building -------------------------------------------------------------------
 
 

@@ -137,6 +137,27 @@ def test_envelope_get_and_latency(client, server):  # noqa: F811
     assert [p["persona_id"] for p in body["data"]] == [pid]
 
 
+def test_latency_is_the_response_time_and_the_request_is_carried_out_at_once(
+    client,
+    server,  # noqa: F811
+):
+    """As a remote API: the persona exists as soon as the create arrives, and the answer
+    leaves `latency_ms` after the arrival (serve's own work counts toward it)."""
+    server.set_faults(latency_ms=600)
+    with ThreadPoolExecutor(1) as pool:
+        start = time.monotonic()
+        answer = pool.submit(client.post, "/v2/personas", json=PERSONA)
+        while not server.store.list_personas(10, 1, "user")[0]:
+            assert time.monotonic() - start < 0.5, "the create waited for the latency"
+            time.sleep(0.01)
+        assert not answer.done()
+        created = answer.result().json()
+    assert time.monotonic() - start >= 0.6
+    assert [p["persona_id"] for p in server.store.list_personas(10, 1, "user")[0]] == [
+        created["persona_id"]
+    ]
+
+
 def test_sixteen_parallel_clients(client, server):  # noqa: F811
     server.set_faults(latency_ms=20)
 

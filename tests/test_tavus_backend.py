@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -224,6 +225,31 @@ def test_list_fetches_pages_after_the_first_concurrently_in_order():
     assert sorted(_pages(api)) == [1, 2, 3, 4, 5] and _pages(api)[0] == 1
     assert backend.request_count() == 5
     assert elapsed < 0.05 * 4  # pages 2..5 overlapped: about two round trips, not five
+
+
+def test_list_asks_for_the_expected_pages_at_once():
+    """A caller that knows how many there are at least (state manages them) has their
+    pages asked for together, page 1 among them; the pages beyond are still found."""
+    page = _paged_api(23, delay=0.1)
+    lock = threading.Lock()
+    in_flight = [0, 0]  # now, most at once
+
+    def counted(req: Seen) -> Reply:
+        with lock:
+            in_flight[0] += 1
+            in_flight[1] = max(in_flight)
+        try:
+            return page(req)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    with scripted(counted) as api:
+        backend = TavusBackend(api.url, "k", page_size=5)
+        listed = [p["persona_id"] for p in backend.list_all(PERSONAS, expected=14)]
+    assert listed == [f"p{i}" for i in range(23)]
+    assert sorted(_pages(api)) == [1, 2, 3, 4, 5]
+    assert in_flight[1] >= 3  # pages 1-3 at once
 
 
 def test_list_without_total_count_pages_until_a_short_page():

@@ -28,7 +28,12 @@ from personactl.errors import UserError
     envvar="PERSONACTL_SERVE_API_KEY",
     help="Require this x-api-key (also: PERSONACTL_SERVE_API_KEY).",
 )
-@click.option("--latency-ms", type=float, default=None, help="Fault injection: added latency.")
+@click.option(
+    "--latency-ms",
+    type=float,
+    default=None,
+    help="Fault injection: every /v2 answer takes at least this long (a remote API's latency).",
+)
 @click.option(
     "--rate-429",
     type=click.FloatRange(0, 1),

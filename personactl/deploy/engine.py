@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -102,17 +103,21 @@ def _require_secrets(
     payloads: Mapping[str, Any],
     environ: Mapping[str, str],
     locate: Callable[[], Mapping[str, Loc]] | None = None,
+    on_name: Callable[[str], None] | None = None,
 ) -> set[str]:
     """One line per secret not set or not sendable, naming the resources that need it, at
     the string that calls secret() (`locate`: name -> position, asked only on error).
-    Returns the names of every secret the payloads use."""
+    Returns the names of every secret the payloads use; `on_name` hears each usable one
+    as soon as it is first found."""
     users: dict[str, list[str]] = {}
     used: set[str] = set()
     for address, payload in payloads.items():
         for name in sensitive.names(payload):
-            used.add(name)
             if sensitive.unusable(name, environ):
                 users.setdefault(name, []).append(address)
+            elif on_name is not None and name not in used:
+                on_name(name)
+            used.add(name)
     locs = locate() if users and locate is not None else {}
     problems = []
     for name, needed_by in sorted(users.items()):
@@ -128,18 +133,23 @@ def _require_secrets(
     return used
 
 
-def _digest_ahead(
-    names: Iterable[str], state: State, environ: Mapping[str, str]
-) -> ThreadPoolExecutor:
-    """Start deriving each secret's digest (one scrypt each, tens of ms) on threads of
-    its own, while the API is listed; the plan then finds them memoised.  Only against
-    an empty state: with digests in state, the plan first verifies against theirs and
-    keeps their salt (a digest made ahead would be a second derivation)."""
-    values = [environ[n] for n in sorted(names)] if not state.resources else []
-    pool = ThreadPoolExecutor(max(1, len(values)), thread_name_prefix="personactl-digest")
-    for value in values:
-        pool.submit(digest, value)
-    return pool
+@contextmanager
+def _digest_ahead(state: State, environ: Mapping[str, str]) -> Iterator[Callable[[str], None]]:
+    """A function that starts deriving a secret's digest (one scrypt, tens of ms, which
+    releases the GIL) on a thread of its own, as soon as the secret is found: the plan
+    then finds it memoised, its derivation hidden behind the scan for secrets and the
+    listing of the API.  Only against an empty state: with digests in state, the plan
+    first verifies against theirs and keeps their salt (a digest made ahead would be a
+    second derivation).  Leaving the block waits for the derivations begun."""
+    if state.resources:
+        yield lambda _name: None
+        return
+    with ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="personactl-digest") as pool:
+
+        def start(name: str) -> None:
+            pool.submit(digest, environ[name])
+
+        yield start
 
 
 def make_plan(
@@ -160,9 +170,9 @@ def make_plan(
                 f"--target {target}: no such address", hint=did_you_mean(target, comp.resources)
             )
     payloads = {a: p.payload for a, p in comp.resources.items()}
-    names = _require_secrets(payloads, environ, comp.secret_locs)
-    with _digest_ahead(names, state, environ):
-        live = live_by_id(backend, kinds_in(known, comp.env.api))
+    with _digest_ahead(state, environ) as ahead:
+        _require_secrets(payloads, environ, comp.secret_locs, on_name=ahead)
+        live = live_by_id(backend, kinds_in(known, comp.env.api), state)
         plan = build_plan(
             environment=comp.env.name,
             backend=comp.env.backend,
@@ -268,7 +278,7 @@ def apply(
                 _require_secrets({c.address: [c.body, c.ops] for c in plan.changes}, environ)
                 check_destroy(plan, allow_destroy)
                 kinds = kinds_in((c.address for c in plan.changes), env.api)
-                live = live_by_id(backend, kinds)
+                live = live_by_id(backend, kinds, state)
                 check_fresh(plan, state, live, environ, project.command(env, "plan"))
             else:
                 assert comp is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
@@ -42,11 +43,15 @@ class _NotStarted(Exception):
     """A change skipped because apply was asked to stop before it began."""
 
 
-def live_by_id(backend: Backend, kinds: Iterable[Kind]) -> dict[str, JSON]:
-    """Every deployed resource of these kinds, from the paginated lists (no GET per one)."""
+def live_by_id(
+    backend: Backend, kinds: Iterable[Kind], state: State | None = None
+) -> dict[str, JSON]:
+    """Every deployed resource of these kinds, from the paginated lists (no GET per one);
+    those `state` manages are expected there, and their pages asked for at once."""
+    managed = Counter(state.kind(a) for a in state.resources) if state is not None else Counter()
     live: dict[str, JSON] = {}
     for kind in dict.fromkeys(kinds):
-        for resource in backend.list_all(kind):
+        for resource in backend.list_all(kind, managed[kind]):
             rid = kind.id_of(resource)
             if rid:
                 live[rid] = resource
@@ -389,7 +394,7 @@ def read_back(outcome: Outcome, backend: Backend, state: State) -> None:
     if not written:
         return
     try:
-        live = live_by_id(backend, kinds_in((c.address for c in written), state.api))
+        live = live_by_id(backend, kinds_in((c.address for c in written), state.api), state)
     except ApiError as exc:
         outcome.warnings.append(f"could not read back applied resources: {exc.problem.message}")
         return

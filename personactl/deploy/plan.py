@@ -115,13 +115,19 @@ class Plan:
 # -- building a plan ----------------------------------------------------------------
 
 
-def secret_digests(names: Iterable[str], environ: Mapping[str, str]) -> dict[str, str]:
+def secret_digests(
+    names: Iterable[str], environ: Mapping[str, str], memo: dict[str, str] | None = None
+) -> dict[str, str]:
     """name -> salted digest for each secret a payload uses, by name (to detect changes
-    before apply)."""
-    return {
-        name: digest(sensitive.resolve(sensitive.placeholder(name), environ))
-        for name in sorted(names)
-    }
+    before apply).  `memo` as `diff.hashed`'s: a placeholder is a sensitive string."""
+    memo = {} if memo is None else memo
+    out = {}
+    for name in sorted(names):
+        whole = sensitive.placeholder(name)
+        if whole not in memo:
+            memo[whole] = digest(sensitive.resolve(whole, environ))
+        out[name] = memo[whole]
+    return out
 
 
 def matches_target(address: str, targets: Iterable[str]) -> bool:
@@ -169,10 +175,13 @@ def _planned(
         # references to resources already deployed become their ids; the others stay
         # placeholders that apply fills in once those are created
         desired = refs.resolve(desired, ids, missing=None)
+        encoded = json.dumps(desired)
     deployed = live.get(resource.id) if resource else None
     previous = resource.applied if resource else None
-    applied = hashed(desired, previous, environ, secrets=bool(secret_names), memo=digested)
-    digests = secret_digests(secret_names, environ)
+    applied = hashed(
+        desired, previous, environ, secrets=bool(secret_names), memo=digested, encoded=encoded
+    )
+    digests = secret_digests(secret_names, environ, digested)
     if resource is None or deployed is None:
         ops = [{"op": "add", "path": pointer("", k), "value": v} for k, v in desired.items()]
         return Change(

@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import random
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -68,7 +69,7 @@ STOCK_FACE = {"face_id": "r79e1c033f", "face_name": "Stock face", "status": "com
 class Faults:
     """Misbehaviour to inject into /v2 requests; shares are probabilities in 0..1."""
 
-    latency_ms: float = 0.0  # added to every request
+    latency_ms: float = 0.0  # every /v2 answer takes at least this long after arrival
     rate_429: float = 0.0
     rate_5xx: float = 0.0  # answered 500, 502 or 503
     retry_after: float = 1.0  # seconds, sent on 429s; fractions allowed
@@ -586,13 +587,22 @@ class App:
             given = _header(request.scope, b"x-api-key").decode("latin-1").encode()
             if not hmac.compare_digest(given, self._api_key):
                 return _error(401, "Invalid access token", key="message")
+        arrived = time.monotonic()
+        response = await self._answer(route, request)
         if ctl.faults.latency_ms:
-            await asyncio.sleep(ctl.faults.latency_ms / 1000)
-        fault = ctl.injected()
+            # a remote API's response time: this server's own work counts toward it (on
+            # top, 16 creates in flight would each wait for the others' CPU as well)
+            remaining = ctl.faults.latency_ms / 1000 - (time.monotonic() - arrived)
+            if remaining > 0:
+                await asyncio.sleep(remaining)
+        return response
+
+    async def _answer(self, route: _Route, request: Request) -> Response:
+        fault = self.ctl.injected()
         if fault is not None:
             return fault
         try:
-            return await route.handler(request, ctl)
+            return await route.handler(request, self.ctl)
         except NotFound as exc:
             return _error(404, str(exc))
         except ValueError as exc:

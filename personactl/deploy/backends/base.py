@@ -33,8 +33,10 @@ class Backend(Protocol):
 
     name: str
 
-    def list_all(self, kind: Kind) -> Iterator[JSON]:
-        """Every resource of the account's own (`kind.list_filter`), page by page."""
+    def list_all(self, kind: Kind, expected: int = 0) -> Iterator[JSON]:
+        """Every resource of the account's own (`kind.list_filter`), page by page.
+        `expected`: how many there are at least, as far as the caller knows (the pages
+        they fill can be asked for at once)."""
         ...
 
     def get(self, kind: Kind, rid: str) -> JSON | None:

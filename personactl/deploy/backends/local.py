@@ -43,7 +43,7 @@ class LocalBackend:
     def __repr__(self) -> str:
         return "LocalBackend()"
 
-    def list_all(self, kind: Kind) -> Iterator[JSON]:
+    def list_all(self, kind: Kind, expected: int = 0) -> Iterator[JSON]:  # noqa: ARG002
         """The account's own resources, as `kind.list_filter` asks of the API."""
         page = 1
         while True:

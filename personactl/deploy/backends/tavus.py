@@ -5,11 +5,8 @@ deletes are retried on 429, 5xx and transport errors with exponential backoff an
 jitter, honouring Retry-After.  Creates are retried only when the request was
 provably refused (429, connection never made): otherwise CreateOutcomeUnknown.
 
-The HTTP client is urllib3: one thread-safe pool of keep-alive connections, the most
-recently used lent first, a dropped one replaced before it is used.  It costs about a
-quarter of httpx's CPU per request, which decides how fast a parallel apply goes (see
-the README, "Speed").  Like httpx it honours HTTP(S)_PROXY, NO_PROXY, SSL_CERT_FILE and
-SSL_CERT_DIR, and otherwise trusts certifi's CA bundle.
+The HTTP exchanges themselves are personactl.deploy.backends.connections (http.client,
+a pool of keep-alive connections, proxies and TLS as curl has them).
 """
 
 from __future__ import annotations
@@ -17,49 +14,28 @@ from __future__ import annotations
 import http
 import json
 import math
-import os
 import random
-import ssl
 import threading
 import time
-import urllib.request
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
-
-import certifi
-import urllib3
-from urllib3 import exceptions as u3
+from urllib.parse import quote, urlencode
 
 from personactl import __version__, sensitive
 from personactl.deploy.backends.base import JSON, CreateOutcomeUnknown, DraftConflict
+from personactl.deploy.backends.connections import Answer, Pool, TransportError
 from personactl.errors import ApiError
 from personactl.kinds import Kind
 
+# request bodies: compact UTF-8, and NaN is not JSON (one encoder: building one per
+# call costs as much as a persona's encode)
+_BODY = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 MAX_BACKOFF = 30.0  # seconds, cap of the exponential backoff
 MAX_RETRY_AFTER = 120.0  # seconds; a longer Retry-After is clamped rather than obeyed
-# Connections kept alive: more than any parallelism apply runs with plus the list pages
-# fetched ahead; the pool opens them only as requests need them.
-MAX_CONNECTIONS = 64
-# Transport errors raised before any byte of the request left: resending is safe.
-# (NewConnectionError, refused or unresolvable, is a ConnectTimeoutError; a TLS error
-# is one of the handshake.)
-_NOT_SENT = (u3.ConnectTimeoutError, u3.SSLError, u3.ProxyError)
-# What each transport error is called in messages, most specific first.
-_FAILURES: tuple[tuple[type[Exception], str], ...] = (
-    (u3.NewConnectionError, "cannot connect"),
-    (u3.ConnectTimeoutError, "connect timed out"),
-    (u3.ReadTimeoutError, "read timed out"),
-    (u3.SSLError, "TLS error"),
-    (u3.ProxyError, "proxy error"),
-    (u3.ProtocolError, "connection lost"),
-)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -82,40 +58,23 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
-@dataclass(frozen=True)
-class Answer:
-    """One HTTP response, read whole."""
+def _json(resp: Answer) -> Any:
+    """The body as JSON; ValueError when it is not."""
+    return json.loads(resp.content)
 
-    what: str  # "METHOD /path", for messages
-    status: int
-    headers: Mapping[str, str]  # case-insensitive (urllib3's HTTPHeaderDict)
-    content: bytes
 
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-    def json(self) -> Any:
-        """The body as JSON; ValueError when it is not."""
-        return json.loads(self.content)
-
-    @property
-    def text(self) -> str:
-        return self.content.decode("utf-8", "replace")
-
-    @property
-    def reason(self) -> str:
-        try:
-            return http.HTTPStatus(self.status).phrase
-        except ValueError:
-            return ""
+def _reason(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def _server_message(resp: Answer) -> str:
     try:
-        data = resp.json()
+        data = _json(resp)
     except ValueError:
-        return resp.text.strip()[:200] or resp.reason
+        return resp.content.decode("utf-8", "replace").strip()[:200] or _reason(resp.status)
     if isinstance(data, dict):
         for key in ("message", "error", "detail"):
             if isinstance(data.get(key), str):
@@ -125,50 +84,10 @@ def _server_message(resp: Answer) -> str:
 
 def _conflict(resp: Answer) -> Any:
     try:
-        data = resp.json()
+        data = _json(resp)
     except ValueError:
         return None
     return data.get("conflict") if isinstance(data, dict) else None
-
-
-def _failure(exc: Exception) -> str:
-    """A transport error in one line: what failed, then urllib3's own words."""
-    label = next((name for cls, name in _FAILURES if isinstance(exc, cls)), type(exc).__name__)
-    return f"{label}: {exc}"
-
-
-def _tls_context() -> ssl.SSLContext:
-    """One verifying context for every connection (urllib3 builds one per connection
-    otherwise, loading the CA bundle each time): SSL_CERT_FILE or SSL_CERT_DIR when
-    set, as httpx and OpenSSL read them, else certifi's bundle."""
-    context = urllib3.util.ssl_.create_urllib3_context()
-    cafile = os.environ.get("SSL_CERT_FILE")
-    capath = os.environ.get("SSL_CERT_DIR")
-    if cafile and Path(cafile).is_file():
-        context.load_verify_locations(cafile=cafile)
-    elif capath and Path(capath).is_dir():
-        context.load_verify_locations(capath=capath)
-    else:
-        context.load_verify_locations(cafile=certifi.where())
-    return context
-
-
-def _pool_manager(api_url: str, headers: dict[str, str], timeout: float) -> urllib3.PoolManager:
-    """Connections to the API, through the proxy the environment names for it, if any."""
-    parts = urlsplit(api_url)  # checked by the project (api_url_problem)
-    options: dict[str, Any] = {
-        "maxsize": MAX_CONNECTIONS,
-        "block": False,  # past maxsize, a connection is opened and closed after use
-        "headers": headers,
-        "retries": False,  # retries are ours (_send): urllib3 raises every error at once
-        "timeout": urllib3.Timeout(connect=timeout, read=timeout),
-    }
-    if parts.scheme == "https":
-        options["ssl_context"] = _tls_context()
-    proxy = urllib.request.getproxies_environment().get(parts.scheme)
-    if proxy and not urllib.request.proxy_bypass(parts.netloc):
-        return urllib3.ProxyManager(proxy, **options)
-    return urllib3.PoolManager(**options)
 
 
 class TavusBackend:
@@ -194,9 +113,8 @@ class TavusBackend:
         self.backoff_base = backoff_base
         self._secret = api_key  # only for the header and for redaction; never in repr
         sensitive.remember(api_key)  # an echo of it, in any encoding, is scrubbed too
-        self._headers = {"x-api-key": api_key, "user-agent": f"personactl/{__version__}"}
-        self._json_headers = {**self._headers, "content-type": "application/json"}
-        self._http = _pool_manager(self.api_url, self._headers, timeout)
+        headers = {"x-api-key": api_key, "user-agent": f"personactl/{__version__}"}
+        self._http = Pool(self.api_url, headers, timeout)
         self._count_lock = threading.Lock()
         self._requests = 0
         # told of each retry before its wait (apply's progress display), from any thread
@@ -214,17 +132,13 @@ class TavusBackend:
         return ApiError(self._redact(message), status)
 
     def _backoff(self, attempt: int, resp: Answer | None = None) -> float:
-        retry_after = parse_retry_after(resp.headers.get("retry-after")) if resp else None
+        retry_after = parse_retry_after(resp.retry_after) if resp else None
         if retry_after is not None:
             # at least what the server asked; a little extra spreads parallel workers
             return retry_after * random.uniform(1.0, 1.1)
         return min(MAX_BACKOFF, self.backoff_base * 2.0**attempt) * random.uniform(0.5, 1.0)
 
-    def _request(self, method: str, url: str, data: bytes | None) -> Answer:
-        """One HTTP exchange, no retries; urllib3's errors propagate."""
-        headers = self._headers if data is None else self._json_headers
-        resp = self._http.urlopen(method, url, body=data, headers=headers, redirect=False)
-        return Answer(f"{method} {urlsplit(url).path}", resp.status, resp.headers, resp.data)
+    _JSON_BODY = {"content-type": "application/json"}
 
     def _send(
         self,
@@ -241,19 +155,16 @@ class TavusBackend:
         reached the server: a lost response raises CreateOutcomeUnknown instead.
         """
         what = f"{method} {path}"
-        url = self.api_url + path + ("?" + urlencode(params) if params else "")
-        # encoded once for every attempt, compact UTF-8 as httpx's `json=` (NaN is not JSON)
-        data = None
-        if body is not None:
-            text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-            data = text.encode()
+        target = path + ("?" + urlencode(params) if params else "")
+        # encoded once for every attempt
+        data = None if body is None else _BODY.encode(body).encode()
         last, status = "", None
         for attempt in range(self.max_retries + 1):
             with self._count_lock:
                 self._requests += 1
             resp: Answer | None = None
             try:
-                resp = self._request(method, url, data)
+                resp = self._http.request(method, target, data, self._JSON_BODY if data else None)
             except ValueError:
                 # refused by http.client before sending: resending cannot help, and its
                 # message holds the offending header value (the key)
@@ -261,16 +172,16 @@ class TavusBackend:
                     f"{what}: the request cannot be sent (a header holds a line break or "
                     "another character HTTP does not allow); nothing was sent"
                 ) from None
-            except u3.HTTPError as exc:
-                if not resendable and not isinstance(exc, _NOT_SENT):
+            except TransportError as exc:
+                if not resendable and exc.sent:
                     raise CreateOutcomeUnknown(
                         self._redact(
-                            f"{what}: the response was lost ({_failure(exc)}); "
+                            f"{what}: the response was lost ({exc}); "
                             "the create may or may not have happened"
                         )
                     ) from exc
                 # the host too: "connection refused" alone does not say which API
-                last, status = f"{_failure(exc)} (API at {self.api_url})", None
+                last, status = f"{exc} (API at {self.api_url})", None
             else:
                 status = resp.status
                 if status in (401, 403):
@@ -300,7 +211,7 @@ class TavusBackend:
         raise self._error(f"{what} failed after {self.max_retries + 1} attempts: {last}", status)
 
     def _expect(self, resp: Answer, *ok: int) -> None:
-        if resp.ok or resp.status in ok:
+        if 200 <= resp.status < 300 or resp.status in ok:
             return
         raise self._error(
             f"{resp.what} failed: HTTP {resp.status}: {_server_message(resp)}", resp.status
@@ -308,7 +219,7 @@ class TavusBackend:
 
     def _json(self, resp: Answer) -> Any:
         try:
-            return resp.json()
+            return _json(resp)
         except ValueError:
             raise self._error(f"{resp.what}: the response is not JSON", resp.status) from None
 
@@ -330,39 +241,36 @@ class TavusBackend:
             raise self._error(f"GET {kind.collection}: the response has no `data` list")
         return items, data.get("total_count")
 
-    def _pages(self, kind: Kind) -> Generator[tuple[list[Any], Any], None, None]:
-        """Every page in order, for as long as the caller asks.  Once page 1 tells the
-        total_count, the pages it implies are fetched concurrently (at most
-        `list_parallelism` in flight, on this client); past them, or without a
-        total_count, one page at a time.  Pages the caller does not ask for are
-        cancelled, or their answers dropped if already in flight."""
-        first = self._list_page(kind, 1)
-        yield first
-        total = first[1]
-        last = 1
-        if isinstance(total, int) and not isinstance(total, bool) and total > 0:
-            last = -(-total // self.page_size)
-        page = 2
-        if last > 2 and self.list_parallelism > 1:
-            workers = min(self.list_parallelism, last - 1)
-            with ThreadPoolExecutor(workers, thread_name_prefix="personactl-list") as pool:
-                window: deque[Future[tuple[list[Any], Any]]] = deque()
-                try:
-                    while page <= last or window:
-                        while page <= last and len(window) < workers:
-                            window.append(pool.submit(self._list_page, kind, page))
-                            page += 1
-                        yield window.popleft().result()
-                finally:
-                    for future in window:
-                        future.cancel()
+    def _pages(self, kind: Kind, expected: int = 0) -> Generator[tuple[list[Any], Any], None, None]:
+        """Every page in order, for as long as the caller asks.  The pages the caller
+        expects (`expected` resources), and once page 1 tells the total_count the pages
+        it implies, are fetched concurrently (at most `list_parallelism` in flight);
+        past them, or without a total_count, one page at a time.  Pages the caller does
+        not ask for are cancelled, or their answers dropped if already in flight."""
+        last = max(1, -(-expected // self.page_size))
+        workers = max(1, self.list_parallelism)
+        page = 1
+        with ThreadPoolExecutor(workers, thread_name_prefix="personactl-list") as pool:
+            window: deque[Future[tuple[list[Any], Any]]] = deque()
+            try:
+                while page <= last or window:
+                    while page <= last and len(window) < workers:
+                        window.append(pool.submit(self._list_page, kind, page))
+                        page += 1
+                    items, total = window.popleft().result()
+                    if isinstance(total, int) and not isinstance(total, bool) and total > 0:
+                        last = max(last, -(-total // self.page_size))
+                    yield items, total
+            finally:
+                for future in window:
+                    future.cancel()
         while True:
             yield self._list_page(kind, page)
             page += 1
 
-    def list_all(self, kind: Kind) -> Iterator[JSON]:
+    def list_all(self, kind: Kind, expected: int = 0) -> Iterator[JSON]:
         seen: set[str] = set()
-        pages = self._pages(kind)
+        pages = self._pages(kind, expected)
         try:
             for items, total in pages:
                 # dedupe: a create during listing can shift a resource onto the next page
@@ -440,4 +348,4 @@ class TavusBackend:
             return self._requests
 
     def close(self) -> None:
-        self._http.clear()
+        self._http.close()
