@@ -294,25 +294,39 @@ def resolve(value: Any, environ: Mapping[str, str] | None = None) -> Any:
     is remembered for `scrub`.  A secret that is not set or holds a line break is an error."""
     source = os.environ if environ is None else environ
     encoded = _json_or_none(value)
-    found = names(value) if encoded is None else names_in_json(encoded)
-    problems = {n: why for n in sorted(found) if (why := unusable(n, source))}
+    if encoded is not None:
+        filled = resolve_json(encoded, source)
+        if filled is not None:
+            return json.loads(filled)  # one C-speed decode makes the copy, not a walk
+    _check_usable(names(value), source)
+
+    def sub(text: str) -> str:
+        return _PLACEHOLDER.sub(lambda m: _value_of(m.group(1), source), text)
+
+    return map_strings(value, sub, _PREFIX)
+
+
+def resolve_json(encoded: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """`resolve` on a payload's JSON text (as json.dumps writes it): the text with each
+    placeholder replaced by its value, JSON-escaped.  None when a placeholder is not
+    where the text can show it (a name with characters JSON escapes): walk instead."""
+    source = os.environ if environ is None else environ
+    _check_usable(names_in_json(encoded), source)
+    if encoded.count(_ENCODED_PREFIX) != len(_ENCODED.findall(encoded)):
+        return None
+    return _ENCODED.sub(lambda m: json.dumps(_value_of(m.group(1), source))[1:-1], encoded)
+
+
+def _check_usable(found: set[str], environ: Mapping[str, str]) -> None:
+    problems = {n: why for n in sorted(found) if (why := unusable(n, environ))}
     if problems:
         raise SecretError(problems)
 
-    def value_of(match: re.Match[str]) -> str:
-        value = source[match.group(1)]
-        remember(value)
-        return value
 
-    if encoded is not None and encoded.count(_ENCODED_PREFIX) == len(_ENCODED.findall(encoded)):
-        # every placeholder was found in the JSON text: substituted there (each value
-        # JSON-escaped), one C-speed decode makes the copy instead of a walk
-        return json.loads(_ENCODED.sub(lambda m: json.dumps(value_of(m))[1:-1], encoded))
-
-    def sub(text: str) -> str:
-        return _PLACEHOLDER.sub(value_of, text)
-
-    return map_strings(value, sub, _PREFIX)
+def _value_of(name: str, environ: Mapping[str, str]) -> str:
+    value = environ[name]
+    remember(value)
+    return value
 
 
 def _json_or_none(value: Any) -> str | None:

@@ -223,6 +223,9 @@ def test_resolve_substitutes_every_placeholder_exactly(name: str) -> None:
     }
     assert payload["layers"]["llm"]["api_key"] == key  # a copy: the payload is unchanged
     assert sensitive.resolve([], {}) == [] and sensitive.resolve("x", {}) == "x"
+    # what apply sends for a create: the plan's JSON text, filled in (None: walked instead)
+    text = sensitive.resolve_json(json.dumps(payload), {name: value})
+    assert text is None if name != "K" else json.loads(text) == resolved
 
 
 def test_a_header_http_refuses_is_not_retried_nor_printed_as_bytes(

@@ -11,7 +11,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from personactl import refs, sensitive
-from personactl.deploy.backends.base import JSON, Backend, CreateOutcomeUnknown, DraftConflict
+from personactl.deploy.backends.base import (
+    JSON,
+    Backend,
+    CreateOutcomeUnknown,
+    DraftConflict,
+    Encoded,
+)
 from personactl.deploy.diff import fingerprint, kept_as_sent, same
 from personactl.deploy.plan import Change, Plan
 from personactl.deploy.state import Recorder, Resource, State, now
@@ -150,7 +156,8 @@ def _create(
             # next plan compares every declared value (secrets included) with it.
             return adopted, applied if same(earlier, body) else {}
     recorder.creating(change.address, body)
-    sent = sensitive.resolve(body, environ)
+    filled = sensitive.resolve_json(change.body_json, environ) if change.body_json else None
+    sent = Encoded(filled) if filled is not None else sensitive.resolve(body, environ)
     sent_at = datetime.now(timezone.utc)
     maybe_created = earlier is not None
     for _attempt in range(3):
@@ -225,6 +232,7 @@ def _with_ids(change: Change, recorder: Recorder) -> Change:
         ops=refs.resolve(change.ops, ids),
         body=refs.resolve(change.body, ids),
         applied=refs.resolve(change.applied, ids),
+        body_json=None,  # the body changed
     )
 
 

@@ -42,6 +42,8 @@ class Change:
     # a create whose body is what state records for this address, gone from the
     # configuration (a renamed file): `state mv` keeps that resource
     moved_from: str | None = None
+    # `body` as json.dumps wrote it while planning, for the request (never in plan files)
+    body_json: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def sort_key(self) -> tuple[int, str]:
@@ -195,6 +197,7 @@ def _planned(
             secret_digests=digests,
             recreate=resource is not None,
             pending=pending,
+            body_json=encoded,
         )
     diff = three_way(desired, previous, deployed, environ)
     if not diff.ops:

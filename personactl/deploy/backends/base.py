@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from personactl.errors import ApiError
 from personactl.kinds import Kind
 
 JSON = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A request body already encoded as JSON, secrets filled in: apply fills a create's
+    placeholders into the text its plan encoded, instead of walking the body for a copy
+    that the HTTP client would encode again."""
+
+    text: str
+
+    def value(self) -> JSON:
+        decoded: JSON = json.loads(self.text)
+        return decoded
 
 
 class CreateOutcomeUnknown(ApiError):
@@ -43,7 +58,7 @@ class Backend(Protocol):
         """One resource, or None when it does not exist (404)."""
         ...
 
-    def create(self, kind: Kind, payload: JSON) -> JSON:
+    def create(self, kind: Kind, payload: JSON | Encoded) -> JSON:
         """POST the collection; returns the created resource (with its id field)."""
         ...
 

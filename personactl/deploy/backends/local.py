@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from personactl import sensitive
-from personactl.deploy.backends.base import JSON, DraftConflict
+from personactl.deploy.backends.base import JSON, DraftConflict, Encoded
 from personactl.digests import digest
 from personactl.errors import ApiError
 from personactl.kinds import Kind
@@ -58,7 +58,9 @@ class LocalBackend:
         with self._database():
             return self.store.get(kind, rid)
 
-    def create(self, kind: Kind, payload: JSON) -> JSON:
+    def create(self, kind: Kind, payload: JSON | Encoded) -> JSON:
+        if isinstance(payload, Encoded):
+            payload = payload.value()
         with self._database():
             try:
                 return self.store.create(kind, _sealed(payload))

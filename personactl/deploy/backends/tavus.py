@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from personactl import __version__, sensitive
-from personactl.deploy.backends.base import JSON, CreateOutcomeUnknown, DraftConflict
+from personactl.deploy.backends.base import JSON, CreateOutcomeUnknown, DraftConflict, Encoded
 from personactl.deploy.backends.connections import Answer, Pool, TransportError
 from personactl.errors import ApiError
 from personactl.kinds import Kind
@@ -157,7 +157,10 @@ class TavusBackend:
         what = f"{method} {path}"
         target = path + ("?" + urlencode(params) if params else "")
         # encoded once for every attempt
-        data = None if body is None else _BODY.encode(body).encode()
+        if isinstance(body, Encoded):
+            data: bytes | None = body.text.encode()
+        else:
+            data = None if body is None else _BODY.encode(body).encode()
         last, status = "", None
         for attempt in range(self.max_retries + 1):
             with self._count_lock:
@@ -302,7 +305,7 @@ class TavusBackend:
             raise self._error(f"GET {self._path(kind, rid)}: unexpected response shape")
         return data
 
-    def create(self, kind: Kind, payload: JSON) -> JSON:
+    def create(self, kind: Kind, payload: JSON | Encoded) -> JSON:
         """The API's response: Tavus itself answers only the id, the name and created_at."""
         resp = self._send("POST", kind.collection, body=payload, resendable=False)
         self._expect(resp)
