@@ -31,6 +31,16 @@ def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def dumps_with(data: Mapping[str, Any], encoded: Mapping[str, str]) -> str:
+    """`json.dumps(data)` where the value of each key in `encoded` is the JSON text given
+    (already encoded elsewhere: not encoded again).  Those keys come last."""
+    head = json.dumps({k: v for k, v in data.items() if k not in encoded})
+    tail = ", ".join(f"{json.dumps(k)}: {text}" for k, text in encoded.items())
+    if not tail:
+        return head
+    return f"{head[:-1]}, {tail}}}" if head != "{}" else f"{{{tail}}}"
+
+
 def to_json_rows(data: Mapping[str, Any]) -> str:
     """A JSON object with each entry of its object-valued members on one line.
 

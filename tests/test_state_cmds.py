@@ -240,6 +240,36 @@ def test_journal_syncs_a_create_intent_before_it_is_sent(tmp_path, monkeypatch):
     assert sorted(store.load().resources) == ["a", "c"]
 
 
+def test_journal_lines_take_the_texts_planning_encoded(tmp_path):
+    """A create's body and applied payload go into the journal as the JSON text the plan
+    made of them: the lines read back as the entries they stand for."""
+    from personactl.output import dumps_with
+
+    store = FileStore(tmp_path / "env.json", "env")
+    recorder = store.recorder(State("env"))
+    body = {"persona_name": 'a "quoted" é', "layers": {"llm": {"model": "m"}}}
+    applied = {**body, "layers": {"llm": {"model": "m", "api_key": "scrypt$..."}}}
+    recorder.creating("a", body, json.dumps(body))
+    recorder.put("a", Resource("p1", applied, "", "2026-12-02"), json.dumps(applied))
+    lines = [json.loads(line) for line in store.journal_path.read_text().splitlines()]
+    assert lines == [
+        {"op": "creating", "address": "a", "body": body},
+        {
+            "op": "put",
+            "address": "a",
+            "resource": {
+                "persona_id": "p1",
+                "applied": applied,
+                "fingerprint": "",
+                "updated_at": "2026-12-02",
+            },
+        },
+    ]
+    recorder.close()
+    assert store.load().resources["a"].applied == applied
+    assert dumps_with({}, {"k": "[1]"}) == '{"k": [1]}' and dumps_with({"a": 1}, {}) == '{"a": 1}'
+
+
 def test_save_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "state" / "env.json"
     state = State("env")

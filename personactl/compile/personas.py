@@ -6,6 +6,7 @@ rendering; what differs is the kind's folder, body key, schema and address prefi
 
 from __future__ import annotations
 
+import json
 import re
 import stat
 from collections.abc import Callable, Mapping
@@ -39,7 +40,7 @@ class CompiledResource:
     personactl.refs).  A cached one reads its body when first asked for it: `validate`
     after an edit needs the addresses of the other files' resources, not their bodies."""
 
-    __slots__ = ("_load", "_payload", "address", "kind", "source")
+    __slots__ = ("_encoded", "_load", "_payload", "address", "kind", "source")
 
     def __init__(
         self,
@@ -51,6 +52,7 @@ class CompiledResource:
         self.address, self.source, self.kind = address, source, kind
         self._payload: dict[str, Any] | None = None if callable(payload) else payload
         self._load = payload if callable(payload) else None
+        self._encoded: str | None = None
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -58,6 +60,14 @@ class CompiledResource:
             assert self._load is not None
             self._payload, self._load = self._load(), None
         return self._payload
+
+    @property
+    def encoded(self) -> str:
+        """`payload` as json.dumps writes it, once: a plan finds its secrets and
+        references in it, and a create is sent as it, filled in."""
+        if self._encoded is None:
+            self._encoded = json.dumps(self.payload)
+        return self._encoded
 
     def masked(self) -> dict[str, Any]:
         return dict(sensitive.mask(self.payload))

@@ -54,29 +54,26 @@ def hashed(
     *,
     secrets: bool | None = None,
     memo: dict[str, str] | None = None,
-    encoded: str | None = None,
 ) -> Any:
     """The payload as state keeps it: each sensitive string as a salted digest
     (the previous digest is kept when the value did not change, so state does not churn;
     an older-format one is rewritten).  `secrets`: whether it holds any, if known.
     `memo`: sensitive string -> its new digest, shared by the payloads of one plan (the
     personas of a fleet share their keys), for as long as `environ` does not change.
-    `encoded`: `desired` as json.dumps wrote it, if at hand."""
+    With nothing previous (a create), `digested_json` does the same on the JSON text."""
     # one C-speed scan of the whole payload, not one per level
     if secrets is None:
         secrets = sensitive.contains(desired)
     if not secrets:
         return desired
-    memo = {} if memo is None else memo
-    if previous is None and encoded is not None:
-        return _digested(encoded, environ, memo)
-    return _hashed(desired, previous, environ, memo)
+    return _hashed(desired, previous, environ, {} if memo is None else memo)
 
 
-def _digested(encoded: str, environ: Mapping[str, str], memo: dict[str, str]) -> Any:
-    """`_hashed` with nothing previous (a create), on the payload's JSON text: each string
-    holding a secret replaced where it stands, one C-speed decode for the copy, instead
-    of a walk through every object of the payload."""
+def digested_json(encoded: str, environ: Mapping[str, str], memo: dict[str, str]) -> str:
+    """`hashed` with nothing previous (a create) on a payload's JSON text (as json.dumps
+    writes it), giving the text: each string holding a secret replaced where it stands,
+    instead of a walk through every object of the payload (and the text is what the
+    journal writes)."""
     parts: list[str] = []
     end = 0
     for start, stop in sensitive.secret_literals(encoded):
@@ -86,7 +83,7 @@ def _digested(encoded: str, environ: Mapping[str, str], memo: dict[str, str]) ->
         parts += [encoded[end:start], json.dumps(memo[secret])]
         end = stop
     parts.append(encoded[end:])
-    return json.loads("".join(parts))
+    return "".join(parts)
 
 
 def _hashed(desired: Any, previous: Any, environ: Mapping[str, str], memo: dict[str, str]) -> Any:

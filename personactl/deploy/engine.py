@@ -100,19 +100,19 @@ _NEAR_NAME = 0.85
 
 
 def _require_secrets(
-    payloads: Mapping[str, Any],
+    uses: Mapping[str, Iterable[str]],
     environ: Mapping[str, str],
     locate: Callable[[], Mapping[str, Loc]] | None = None,
     on_name: Callable[[str], None] | None = None,
 ) -> set[str]:
-    """One line per secret not set or not sendable, naming the resources that need it, at
-    the string that calls secret() (`locate`: name -> position, asked only on error).
-    Returns the names of every secret the payloads use; `on_name` hears each usable one
-    as soon as it is first found."""
+    """One line per secret not set or not sendable, naming the resources that need it
+    (`uses`: address -> the secrets its payload calls), at the string that calls secret()
+    (`locate`: name -> position, asked only on error).  Returns the names of every secret
+    used; `on_name` hears each usable one as soon as it is first found."""
     users: dict[str, list[str]] = {}
     used: set[str] = set()
-    for address, payload in payloads.items():
-        for name in sensitive.names(payload):
+    for address, names in uses.items():
+        for name in names:
             if sensitive.unusable(name, environ):
                 users.setdefault(name, []).append(address)
             elif on_name is not None and name not in used:
@@ -169,9 +169,9 @@ def make_plan(
             raise UserError(
                 f"--target {target}: no such address", hint=did_you_mean(target, comp.resources)
             )
-    payloads = {a: p.payload for a, p in comp.resources.items()}
+    uses = {a: sensitive.names_in_json(r.encoded) for a, r in comp.resources.items()}
     with _digest_ahead(state, environ) as ahead:
-        _require_secrets(payloads, environ, comp.secret_locs, on_name=ahead)
+        _require_secrets(uses, environ, comp.secret_locs, on_name=ahead)
         live = live_by_id(backend, kinds_in(known, comp.env.api), state)
         plan = build_plan(
             environment=comp.env.name,
@@ -275,7 +275,9 @@ def apply(
                 plan = saved
                 if on_start is not None:
                     on_start(plan)
-                _require_secrets({c.address: [c.body, c.ops] for c in plan.changes}, environ)
+                _require_secrets(
+                    {c.address: sensitive.names([c.body, c.ops]) for c in plan.changes}, environ
+                )
                 check_destroy(plan, allow_destroy)
                 kinds = kinds_in((c.address for c in plan.changes), env.api)
                 live = live_by_id(backend, kinds, state)

@@ -155,7 +155,7 @@ def _create(
             # Created from an older configuration: record nothing as applied, so the
             # next plan compares every declared value (secrets included) with it.
             return adopted, applied if same(earlier, body) else {}
-    recorder.creating(change.address, body)
+    recorder.creating(change.address, body, change.body_json)
     filled = sensitive.resolve_json(change.body_json, environ) if change.body_json else None
     sent = Encoded(filled) if filled is not None else sensitive.resolve(body, environ)
     sent_at = datetime.now(timezone.utc)
@@ -233,6 +233,8 @@ def _with_ids(change: Change, recorder: Recorder) -> Change:
         body=refs.resolve(change.body, ids),
         applied=refs.resolve(change.applied, ids),
         body_json=None,  # the body changed
+        applied_json=None,
+        references=None,
     )
 
 
@@ -266,7 +268,8 @@ def _run(change: Change, run: _Run) -> None:
     kind = recorder.state.kind(change.address)
     if change.action == "create":
         rid, applied = _create(kind, change, backend, recorder, environ)
-        recorder.put(change.address, Resource(rid, applied, "", now()))
+        as_planned = change.applied_json if applied is change.applied else None
+        recorder.put(change.address, Resource(rid, applied, "", now()), as_planned)
     elif change.action == "update":
         assert change.id is not None
         _update(change, kind, run)

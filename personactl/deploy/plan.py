@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from personactl import refs, sensitive
-from personactl.deploy.diff import fingerprint, hashed, pointer, recorded, three_way
+from personactl.deploy.diff import digested_json, fingerprint, hashed, pointer, recorded, three_way
 from personactl.deploy.state import Resource, State, now
 from personactl.digests import digest
 from personactl.errors import UserError
@@ -44,6 +44,10 @@ class Change:
     moved_from: str | None = None
     # `body` as json.dumps wrote it while planning, for the request (never in plan files)
     body_json: str | None = field(default=None, compare=False, repr=False)
+    # `applied` likewise, for the journal
+    applied_json: str | None = field(default=None, compare=False, repr=False)
+    # the addresses `body` references, when planning found them (else `depends_on` looks)
+    references: frozenset[str] | None = field(default=None, compare=False, repr=False)
 
     @property
     def sort_key(self) -> tuple[int, str]:
@@ -57,6 +61,8 @@ class Change:
     @functools.cached_property  # asked by the plan check, every wave and every worker
     def depends_on(self) -> set[str]:
         """Addresses whose ids this change still needs (created earlier in the same apply)."""
+        if self.references is not None:
+            return set(self.references)
         # a body (creates, partial updates) holds every value its ops send
         return refs.targets(self.ops if self.body is None else self.body)
 
@@ -158,6 +164,11 @@ class Desired(Protocol):
     @property
     def payload(self) -> JSON: ...
 
+    @property
+    def encoded(self) -> str:
+        """`payload` as json.dumps writes it."""
+        ...
+
 
 def _planned(
     kind: Kind,
@@ -170,7 +181,7 @@ def _planned(
     digested: dict[str, str],
 ) -> Change | None:
     # one encode of the payload answers where its secrets and references are
-    encoded = json.dumps(item.payload)
+    encoded = item.encoded
     secret_names = sensitive.names_in_json(encoded)
     desired = dict(item.payload)
     if refs.targets_in_json(encoded):
@@ -180,9 +191,12 @@ def _planned(
         encoded = json.dumps(desired)
     deployed = live.get(resource.id) if resource else None
     previous = resource.applied if resource else None
-    applied = hashed(
-        desired, previous, environ, secrets=bool(secret_names), memo=digested, encoded=encoded
-    )
+    applied_json: str | None = None
+    if previous is None:  # a create: its applied payload made on, and kept as, JSON text
+        applied_json = digested_json(encoded, environ, digested) if secret_names else encoded
+        applied = json.loads(applied_json) if secret_names else desired
+    else:
+        applied = hashed(desired, previous, environ, secrets=bool(secret_names), memo=digested)
     digests = secret_digests(secret_names, environ, digested)
     if resource is None or deployed is None:
         ops = [{"op": "add", "path": pointer("", k), "value": v} for k, v in desired.items()]
@@ -198,6 +212,8 @@ def _planned(
             recreate=resource is not None,
             pending=pending,
             body_json=encoded,
+            applied_json=applied_json,
+            references=frozenset(refs.targets_in_json(encoded)),
         )
     diff = three_way(desired, previous, deployed, environ)
     if not diff.ops:

@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol
 
 from personactl.errors import UserError
 from personactl.kinds import Api, Kind, kind_of
+from personactl.output import dumps_with
 
 FORMAT_VERSION = 1
 JournalOp = Literal["put", "rm", "creating", "not_created"]
@@ -192,13 +193,17 @@ def unreadable(where: str, exc: Exception) -> UserError:
     )
 
 
+# A store's journal: takes an entry, and the JSON text of those of its values that were
+# encoded already (a create's body and applied payload, as planning encoded them), which
+# a store that writes JSON may use instead of encoding them again.
+Sink = Callable[[dict[str, Any], Mapping[str, str]], None]
+
+
 class Recorder:
     """Thread-safe record of an apply's successes: each one reaches the store's journal
     (`sink`, durable when it returns) before the next step; `close` saves the state."""
 
-    def __init__(
-        self, state: State, sink: Callable[[dict[str, Any]], None], finish: Callable[[], None]
-    ) -> None:
+    def __init__(self, state: State, sink: Sink, finish: Callable[[], None]) -> None:
         self.state = state
         self._sink = sink
         self._finish = finish
@@ -211,21 +216,25 @@ class Recorder:
         with self._lock:
             return self.state.pending.get(address)
 
-    def creating(self, address: str, body: dict[str, Any]) -> None:
-        """Journal a create about to be sent (body with placeholders, no secret values)."""
-        self._record({"op": "creating", "address": address, "body": body})
+    def creating(self, address: str, body: dict[str, Any], body_json: str | None = None) -> None:
+        """Journal a create about to be sent (body with placeholders, no secret values;
+        `body_json`: it as json.dumps wrote it, if at hand)."""
+        entry = {"op": "creating", "address": address, "body": body}
+        self._record(entry, {"body": body_json} if body_json is not None else {})
 
     def not_created(self, address: str) -> None:
         """A create journaled by `creating` was refused: nothing to look for later."""
         self._record({"op": "not_created", "address": address})
 
-    def put(self, address: str, resource: Resource) -> None:
-        entry = {
-            "op": "put",
-            "address": address,
-            "resource": resource.data(self.state.kind(address).id_field),
-        }
-        self._record(entry)
+    def put(self, address: str, resource: Resource, applied_json: str | None = None) -> None:
+        """Journal a resource as applied (`applied_json`: its applied payload as json.dumps
+        wrote it, if at hand)."""
+        data = resource.data(self.state.kind(address).id_field)
+        entry = {"op": "put", "address": address, "resource": data}
+        encoded = {}
+        if applied_json is not None:
+            encoded["resource"] = dumps_with(data, {"applied": applied_json})
+        self._record(entry, encoded)
 
     def remove(self, address: str) -> None:
         self._record({"op": "rm", "address": address})
@@ -243,8 +252,8 @@ class Recorder:
             self._claimed.add(rid)
             return True
 
-    def _record(self, entry: dict[str, Any]) -> None:
-        self._sink(entry)
+    def _record(self, entry: dict[str, Any], encoded: Mapping[str, str] | None = None) -> None:
+        self._sink(entry, encoded or {})
         with self._lock:
             self.state.apply_entry(entry, self._owners)
 

@@ -203,7 +203,7 @@ class PostgresStore:
             pool.close()
             raise
 
-        def sink(entry: dict[str, Any]) -> None:
+        def sink(entry: dict[str, Any], _encoded: Mapping[str, str]) -> None:
             with pool.connection() as conn, self._errors(f"cannot record {entry['address']}"):
                 _journal(conn, self.environment, entry)
 
