@@ -18,6 +18,8 @@ import hmac
 import os
 import secrets
 import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 SCHEME = "scrypt$"
@@ -67,6 +69,22 @@ def digest(value: str, salt: str | None = None) -> str:
     if salt is None:
         salt = _run_salts.get(value) or _run_salts.setdefault(value, secrets.token_hex(16))
     return _derive_once(value, salt, _N, _R, _P)
+
+
+def _memoised(value: str) -> bool:
+    salt = _run_salts.get(value)
+    return salt is not None and (value, salt, _N, _R, _P) in _derived
+
+
+def digest_all(values: Iterable[str]) -> None:
+    """Derive the digests of several values at once, one thread each (as many at a time
+    as there are cores), for a caller about to ask `digest` for each: a body with two
+    new keys waits for one scrypt instead of two in a row."""
+    distinct = [v for v in dict.fromkeys(values) if not _memoised(v)]
+    if len(distinct) < 2:
+        return
+    with ThreadPoolExecutor(len(distinct), thread_name_prefix="personactl-digest") as pool:
+        list(pool.map(digest, distinct))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -146,3 +146,14 @@ def test_a_remembered_match_is_only_that_exact_pair() -> None:
     tampered = stored[:-1] + ("0" if stored[-1] != "0" else "1")
     assert not digests.verify("value-one", tampered)
     assert not digests.verify("value-two", stored)
+
+
+def test_digest_all_derives_new_values_at_once_and_the_memo_answers_after() -> None:
+    digests._run_salts.clear()
+    digests._derived.clear()
+    derive.cache_clear()
+    digests.digest_all(["value-one", "value-two", "value-one"])
+    assert derive.cache_info().misses == 2
+    assert digests.digest("value-one") == digests.digest("value-one")
+    digests.digest_all(["value-one", "value-two"])  # memoised: nothing derived again
+    assert derive.cache_info().misses == 2

@@ -325,22 +325,28 @@ def _replaced(body: JSON, keys: list[str], value: Any) -> JSON:
 def _seal(name: str, new: JSON, old: JSON | None) -> JSON:
     """`new` with its sensitive values sealed, keeping `old`'s seal of an unchanged one.
     `new` itself is left as it was (it may share objects with the caller's payload)."""
+    slots = [
+        (value, keys, _at(old, keys))
+        for path in _SEALED_PATHS.get(name, ())
+        for parent, key, keys in _slots(new, path)
+        if isinstance(value := parent[key], str) and not _is_seal(value)
+    ]
+    digests.digest_all(
+        value
+        for value, _keys, before in slots
+        if value != MASK and not (_is_seal(before) and _verifies(value, before))
+    )
     sealed = new
-    for path in _SEALED_PATHS.get(name, ()):
-        for parent, key, keys in list(_slots(new, path)):
-            value = parent[key]
-            if not isinstance(value, str) or _is_seal(value):
-                continue
-            before = _at(old, keys)
-            if value == MASK:
-                if not _is_seal(before):
-                    raise ValueError(f"{'.'.join(keys)}: {MASK} stands for no stored secret")
-                seal = before
-            elif _is_seal(before) and _verifies(value, before):
-                seal = before
-            else:
-                seal = digests.digest(value)
-            sealed = _replaced(sealed, keys, seal)
+    for value, keys, before in slots:
+        if value == MASK:
+            if not _is_seal(before):
+                raise ValueError(f"{'.'.join(keys)}: {MASK} stands for no stored secret")
+            seal = before
+        elif _is_seal(before) and _verifies(value, before):
+            seal = before
+        else:
+            seal = digests.digest(value)
+        sealed = _replaced(sealed, keys, seal)
     return sealed
 
 
