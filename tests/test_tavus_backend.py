@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -289,6 +290,9 @@ def test_connections_are_kept_alive_and_reused():
         assert 1 <= len({req.peer for req in api.seen}) <= 4
         assert all(req.headers["content-type"] == "application/json" for req in api.seen)
         assert json.loads(api.seen[0].body) == PERSONA
+        # the body is a write of its own: Nagle must not hold it back for an ACK
+        idle = backend._http._idle[0].sock
+        assert idle is not None and idle.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
         backend.close()
 
 

@@ -180,6 +180,11 @@ class Pool:
                     conn.connect()
                 except OSError as exc:  # refused, unresolvable, timed out, TLS, proxy
                     raise TransportError(_connect_failure(exc), exc, sent=False) from exc
+                # http.client sends the headers and the body in two writes: without this,
+                # Nagle holds the body back until the server acknowledges the headers,
+                # which a delayed ACK can put off for 40 ms and more
+                if isinstance(conn.sock, socket.socket):
+                    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             try:
                 conn.request(method, target, body=body, headers=sent_headers)
                 resp = conn.getresponse()
