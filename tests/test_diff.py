@@ -357,8 +357,10 @@ def test_kept_as_sent_shortcut_agrees_with_the_walk(sent: dict, live: dict) -> N
     """The two-encode shortcut answers "nothing lost" only where the walk finds nothing,
     and otherwise the walk answers; also for live values that share most of `sent`."""
     assert kept_as_sent(sent, live) == diff_module._lost(sent, live, "")
+    assert kept_as_sent(sent, live, json.dumps(sent)) == diff_module._lost(sent, live, "")
     merged = {**sent, **{k: v for k, v in live.items() if k not in ("a", "b")}}
     assert kept_as_sent(sent, merged) == diff_module._lost(sent, merged, "")
+    assert kept_as_sent(sent, merged, json.dumps(sent)) == diff_module._lost(sent, merged, "")
 
 
 _TTS = sensitive.placeholder("TTS_KEY")

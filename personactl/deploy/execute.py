@@ -451,9 +451,11 @@ def read_back(outcome: Outcome, backend: Backend, state: State) -> None:
             continue
         resource.fingerprint = fingerprint(deployed)
         sent = (change.body or {}) if change.action == "create" else _sent_values(change)
+        sent_json = change.body_json if change.action == "create" else None
         if change.depends_on:
             sent = refs.resolve(sent, ids)  # as sent: with the ids of the references
-        for path in kept_as_sent(sent, deployed):
+            sent_json = None
+        for path in kept_as_sent(sent, deployed, sent_json):
             outcome.warnings.append(f"{change.address}: the API did not keep {path} as sent")
 
 
