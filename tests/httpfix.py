@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -57,7 +58,10 @@ class Scripted:
 
 
 @contextmanager
-def scripted(script: Script, port: int = 0) -> Iterator[Scripted]:
+def scripted(
+    script: Script, port: int = 0, tls: ssl.SSLContext | None = None
+) -> Iterator[Scripted]:
+    """`tls`: serve https with this server context."""
     seen: list[Seen] = []
     lock = threading.Lock()
 
@@ -99,10 +103,13 @@ def scripted(script: Script, port: int = 0) -> Iterator[Scripted]:
 
     httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     httpd.daemon_threads = True
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
-        yield Scripted(f"http://127.0.0.1:{httpd.server_address[1]}", seen)
+        scheme = "https" if tls is not None else "http"
+        yield Scripted(f"{scheme}://127.0.0.1:{httpd.server_address[1]}", seen)
     finally:
         httpd.shutdown()
         httpd.server_close()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import pytest
+import trustme
 
 from personactl.deploy.backends.base import CreateOutcomeUnknown
 from personactl.deploy.backends.tavus import MAX_RETRY_AFTER, TavusBackend, parse_retry_after
@@ -310,3 +312,24 @@ def test_the_proxy_the_environment_names_is_used_unless_no_proxy_says_otherwise(
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
         assert list(TavusBackend(api.url, "k").list_all(PERSONAS)) == []
         assert len(proxy.seen) == 1 and len(api.seen) == 1
+
+
+def test_https_verifies_the_server_against_ssl_cert_file(monkeypatch, tmp_path):
+    """TLS against a local server whose certificate a throwaway CA signed: trusted when
+    SSL_CERT_FILE names that CA, and otherwise refused as a TLS error before anything is
+    sent (so a create is tried again, never reported as maybe made)."""
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    listing = lambda _req: Reply(200, {"data": [], "total_count": 0})  # noqa: E731
+    with scripted(listing, tls=server_context) as api:
+        assert api.url.startswith("https://")
+        monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+        ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+        assert list(TavusBackend(api.url, "k").list_all(PERSONAS)) == []
+        monkeypatch.delenv("SSL_CERT_FILE")  # certifi's bundle does not know this CA
+        untrusted = TavusBackend(api.url, "k", max_retries=1, backoff_base=0.001)
+        with pytest.raises(ApiError, match="failed after 2 attempts: TLS error: .*CERTIFICATE"):
+            untrusted.create(PERSONAS, PERSONA)
+        assert len(api.seen) == 1  # the list; the refused create never reached it

@@ -78,21 +78,24 @@ def digested_json(encoded: str, environ: Mapping[str, str], memo: dict[str, str]
     end = 0
     for start, stop in sensitive.secret_literals(encoded):
         secret = json.loads(encoded[start:stop])
-        if secret not in memo:
-            memo[secret] = digest(sensitive.resolve(secret, environ))
-        parts += [encoded[end:start], json.dumps(memo[secret])]
+        parts += [encoded[end:start], json.dumps(new_digest(secret, environ, memo))]
         end = stop
     parts.append(encoded[end:])
     return "".join(parts)
+
+
+def new_digest(sensitive_string: str, environ: Mapping[str, str], memo: dict[str, str]) -> str:
+    """The digest of a string holding secrets, made once per `memo` (see `hashed`)."""
+    if sensitive_string not in memo:
+        memo[sensitive_string] = digest(sensitive.resolve(sensitive_string, environ))
+    return memo[sensitive_string]
 
 
 def _hashed(desired: Any, previous: Any, environ: Mapping[str, str], memo: dict[str, str]) -> Any:
     if _secret_string(desired):
         if is_current(previous) and verify(sensitive.resolve(desired, environ), previous):
             return previous
-        if desired not in memo:
-            memo[desired] = digest(sensitive.resolve(desired, environ))
-        return memo[desired]
+        return new_digest(desired, environ, memo)
     if isinstance(desired, dict):
         prev = previous if isinstance(previous, dict) else {}
         return {

@@ -10,9 +10,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 from personactl import refs, sensitive
-from personactl.deploy.diff import digested_json, fingerprint, hashed, pointer, recorded, three_way
+from personactl.deploy.diff import (
+    digested_json,
+    fingerprint,
+    hashed,
+    new_digest,
+    pointer,
+    recorded,
+    three_way,
+)
 from personactl.deploy.state import Resource, State, now
-from personactl.digests import digest
 from personactl.errors import UserError
 from personactl.kinds import Api, Kind, kind_of
 
@@ -129,13 +136,7 @@ def secret_digests(
     """name -> salted digest for each secret a payload uses, by name (to detect changes
     before apply).  `memo` as `diff.hashed`'s: a placeholder is a sensitive string."""
     memo = {} if memo is None else memo
-    out = {}
-    for name in sorted(names):
-        whole = sensitive.placeholder(name)
-        if whole not in memo:
-            memo[whole] = digest(sensitive.resolve(whole, environ))
-        out[name] = memo[whole]
-    return out
+    return {n: new_digest(sensitive.placeholder(n), environ, memo) for n in sorted(names)}
 
 
 def matches_target(address: str, targets: Iterable[str]) -> bool:

@@ -60,7 +60,7 @@ class Answer:
     retry_after: str | None  # the Retry-After header, if any
 
 
-def tls_context() -> ssl.SSLContext:
+def _tls_context() -> ssl.SSLContext:
     """One verifying context for every connection."""
     cafile = os.environ.get("SSL_CERT_FILE")
     capath = os.environ.get("SSL_CERT_DIR")
@@ -126,7 +126,7 @@ class Pool:
         self._prefix = parts.path.rstrip("/")
         self._headers = dict(headers)
         self._timeout = timeout
-        self._tls = tls_context() if self._https else None
+        self._tls = _tls_context() if self._https else None
         self._proxy = _proxy_for(parts.scheme, parts.netloc)
         if self._proxy is not None and not self._https:
             self._headers.update(self._proxy.headers)  # a plain-http proxy reads them

@@ -31,9 +31,10 @@ from personactl.deploy.backends.connections import Answer, Pool, TransportError
 from personactl.errors import ApiError
 from personactl.kinds import Kind
 
-# request bodies: compact UTF-8, and NaN is not JSON (one encoder: building one per
-# call costs as much as a persona's encode)
+# request bodies: compact UTF-8, and NaN is not JSON (one encoder for all: json.dumps
+# with arguments builds a new one per call)
 _BODY = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_JSON_BODY = {"content-type": "application/json"}
 MAX_BACKOFF = 30.0  # seconds, cap of the exponential backoff
 MAX_RETRY_AFTER = 120.0  # seconds; a longer Retry-After is clamped rather than obeyed
 
@@ -138,8 +139,6 @@ class TavusBackend:
             return retry_after * random.uniform(1.0, 1.1)
         return min(MAX_BACKOFF, self.backoff_base * 2.0**attempt) * random.uniform(0.5, 1.0)
 
-    _JSON_BODY = {"content-type": "application/json"}
-
     def _send(
         self,
         method: str,
@@ -167,7 +166,7 @@ class TavusBackend:
                 self._requests += 1
             resp: Answer | None = None
             try:
-                resp = self._http.request(method, target, data, self._JSON_BODY if data else None)
+                resp = self._http.request(method, target, data, _JSON_BODY if data else None)
             except ValueError:
                 # refused by http.client before sending: resending cannot help, and its
                 # message holds the offending header value (the key)
