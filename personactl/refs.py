@@ -14,12 +14,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from personactl.sensitive import map_strings
+from personactl.sensitive import encoded_placeholders, json_unescaped, map_strings
 
 KNOWN_AFTER_APPLY = "(known after apply)"
 _PREFIX = "\x00personactl-ref:"
 _PLACEHOLDER = re.compile("\x00personactl-ref:([^\x00]*)\x00")
-_ENCODED = re.compile(r"\\u0000personactl-ref:([^\\]*)\\u0000")
+_ENCODED = encoded_placeholders("ref")  # an address may hold what JSON escapes (café)
 
 
 def placeholder(address: str) -> str:
@@ -40,7 +40,7 @@ def targets(value: Any) -> set[str]:
 
 def targets_in_json(text: str) -> set[str]:
     """Every address referenced in a payload encoded by `json.dumps`."""
-    return set(_ENCODED.findall(text))
+    return {json_unescaped(raw) for raw in _ENCODED.findall(text)}
 
 
 def resolve(value: Any, ids: Mapping[str, str], missing: str | None = KNOWN_AFTER_APPLY) -> Any:

@@ -63,8 +63,22 @@ def placeholder(name: str) -> str:
 
 
 # The same placeholders as json.dumps writes them: one C-speed encode answers
-# "where are the secrets" for a whole payload without a Python-level walk.
-_ENCODED = re.compile(r"\\u0000personactl-secret:([^\\]*)\\u0000")
+# "where are the secrets" for a whole payload without a Python-level walk.  A name is
+# read escape by escape (`K\u00c9Y` is KÉY; only the NUL that ends it is `\u0000`).
+def encoded_placeholders(tag: str) -> re.Pattern[str]:
+    """The placeholders `\\x00personactl-TAG:NAME\\x00` as json.dumps writes them, the
+    name captured as written (`json_unescaped` reads it)."""
+    return re.compile(
+        rf"\\u0000personactl-{tag}:((?:[^\\]|\\[^u]|\\u(?!0000)[0-9a-fA-F]{{4}})*)\\u0000"
+    )
+
+
+def json_unescaped(raw: str) -> str:
+    """A name captured from JSON text, its escapes read."""
+    return str(json.loads(f'"{raw}"')) if "\\" in raw else raw
+
+
+_ENCODED = encoded_placeholders("secret")
 _ENCODED_PREFIX = "\\u0000personactl-secret:"
 
 
@@ -96,13 +110,20 @@ def names(value: Any) -> set[str]:
 def names_in_json(text: str) -> set[str]:
     """Every secret name in a payload encoded by `json.dumps` (for callers that need its
     references too, refs.targets_in_json: one encode for both)."""
-    return set(_ENCODED.findall(text))
+    return {json_unescaped(raw) for raw in _ENCODED.findall(text)}
+
+
+def placeholders_visible(text: str) -> bool:
+    """Whether every placeholder in `text` (as json.dumps writes a payload) can be read
+    there (not when a name holds a NUL, which ends a placeholder)."""
+    return text.count(_ENCODED_PREFIX) == len(_ENCODED.findall(text))
 
 
 def secret_literals(text: str) -> Iterator[tuple[int, int]]:
     """Where the string values holding a placeholder are in `text`, a payload as
     `json.dumps` writes it: (start, end) of each literal, its quotes included, in
-    order.  Keys are left out (a secret is only ever a value)."""
+    order.  Keys are left out (a secret is only ever a value).  Complete only when
+    `placeholders_visible(text)`."""
     end = 0
     for match in _ENCODED.finditer(text):
         if match.start() < end:
@@ -308,13 +329,15 @@ def resolve(value: Any, environ: Mapping[str, str] | None = None) -> Any:
 
 def resolve_json(encoded: str, environ: Mapping[str, str] | None = None) -> str | None:
     """`resolve` on a payload's JSON text (as json.dumps writes it): the text with each
-    placeholder replaced by its value, JSON-escaped.  None when a placeholder is not
-    where the text can show it (a name with characters JSON escapes): walk instead."""
+    placeholder replaced by its value, JSON-escaped.  None when a placeholder cannot be
+    read in the text (`placeholders_visible`): walk instead."""
     source = os.environ if environ is None else environ
     _check_usable(names_in_json(encoded), source)
-    if encoded.count(_ENCODED_PREFIX) != len(_ENCODED.findall(encoded)):
+    if not placeholders_visible(encoded):
         return None
-    return _ENCODED.sub(lambda m: json.dumps(_value_of(m.group(1), source))[1:-1], encoded)
+    return _ENCODED.sub(
+        lambda m: json.dumps(_value_of(json_unescaped(m.group(1)), source))[1:-1], encoded
+    )
 
 
 def _check_usable(found: set[str], environ: Mapping[str, str]) -> None:

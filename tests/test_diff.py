@@ -384,7 +384,9 @@ def test_creates_digested_on_the_json_text_as_by_the_walk(payload: dict) -> None
     walk's: every string value holding a secret becomes its digest, keys never do."""
     env = {**ENV, "TTS_KEY": "sk-unit-tts-value"}
     walked = json.loads(json.dumps(hashed(payload, None, env)))
-    on_text = json.loads(diff_module.digested_json(json.dumps(payload), env, {}))
+    text = diff_module.digested_json(json.dumps(payload), env, {})
+    assert text is not None
+    on_text = json.loads(text)
     assert on_text == walked
     assert json.dumps(on_text) == json.dumps(walked)  # types and key order alike
 
@@ -489,3 +491,29 @@ def test_plan_data_round_trips_and_holds_no_secret_values():
 )
 def test_matches_target(address, targets, hit):
     assert matches_target(address, targets) is hit
+
+
+@pytest.mark.parametrize("name", ["KÉY", 'K"Q', "K\\B"])
+def test_a_secret_whose_name_json_escapes_is_found_and_digested(name: str) -> None:
+    """A name JSON writes escaped (`K\\u00c9Y`) is read from the text: its secret is
+    required, digested on the text as by the walk, and never kept as a placeholder."""
+    key = sensitive.placeholder(name)
+    payload = {"layers": {"llm": {"api_key": key, "tools": [f"Bearer {key}"]}}}
+    env = {name: "sk-unit-escaped"}
+    text = diff_module.digested_json(json.dumps(payload), env, {})
+    assert text is not None
+    assert json.loads(text) == json.loads(json.dumps(hashed(payload, None, env)))
+    plan = build_plan(
+        environment="test",
+        backend="local",
+        desired={"p": CompiledPersona("p", "personas/p.yaml", payload)},
+        state=State("test"),
+        live={},
+        environ=env,
+    )
+    change = plan.changes[0]
+    assert verify("sk-unit-escaped", (change.applied or {})["layers"]["llm"]["api_key"])
+    assert sensitive.MASK not in json.dumps(change.applied) and "personactl-secret" not in (
+        change.applied_json or ""
+    )
+    assert list(change.secret_digests) == [name]

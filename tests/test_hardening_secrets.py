@@ -205,7 +205,7 @@ def test_resolve_names_the_secret_never_the_value() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["K", "KÉY", 'K"Q', "K\\B"],  # the last three are escaped in JSON text: walked instead
+    ["K", "KÉY", 'K"Q', "K\\B"],  # the last three are escaped in JSON text
 )
 def test_resolve_substitutes_every_placeholder_exactly(name: str) -> None:
     value = 'v"al\\ue é ☃ \udcff'  # quotes, a backslash, non-ASCII, a surrogate (bytes)
@@ -223,9 +223,10 @@ def test_resolve_substitutes_every_placeholder_exactly(name: str) -> None:
     }
     assert payload["layers"]["llm"]["api_key"] == key  # a copy: the payload is unchanged
     assert sensitive.resolve([], {}) == [] and sensitive.resolve("x", {}) == "x"
-    # what apply sends for a create: the plan's JSON text, filled in (None: walked instead)
+    # what apply sends for a create: the plan's JSON text, filled in
+    assert sensitive.names_in_json(json.dumps(payload)) == {name}
     text = sensitive.resolve_json(json.dumps(payload), {name: value})
-    assert text is None if name != "K" else json.loads(text) == resolved
+    assert text is not None and json.loads(text) == resolved
 
 
 def test_a_header_http_refuses_is_not_retried_nor_printed_as_bytes(

@@ -201,3 +201,13 @@ def test_conversation_render_resolves_refs(cli_run, example_repo: Path) -> None:
     )
     after = json.loads(cli_run(*args, cwd=example_repo).out)
     assert (after["custom_greeting"], after["persona_id"]) == ("t-9", "p-1")
+
+
+def test_references_are_found_whatever_json_escapes_in_the_address() -> None:
+    """An address from a file named `café.yaml` is written `caf\\u00e9` in JSON text."""
+    from personactl import refs
+
+    quoted = refs.placeholder('x"y')
+    payload = {"a": refs.placeholder("café/v1"), "b": ["id " + quoted]}
+    assert refs.targets(payload) == {"café/v1", 'x"y'}
+    assert refs.resolve(payload, {"café/v1": "p1", 'x"y': "p2"}) == {"a": "p1", "b": ["id p2"]}

@@ -69,11 +69,13 @@ def hashed(
     return _hashed(desired, previous, environ, {} if memo is None else memo)
 
 
-def digested_json(encoded: str, environ: Mapping[str, str], memo: dict[str, str]) -> str:
+def digested_json(encoded: str, environ: Mapping[str, str], memo: dict[str, str]) -> str | None:
     """`hashed` with nothing previous (a create) on a payload's JSON text (as json.dumps
     writes it), giving the text: each string holding a secret replaced where it stands,
     instead of a walk through every object of the payload (and the text is what the
-    journal writes)."""
+    journal writes).  None when a secret's name hides from the text: walk instead."""
+    if not sensitive.placeholders_visible(encoded):
+        return None
     parts: list[str] = []
     end = 0
     for start, stop in sensitive.secret_literals(encoded):

@@ -195,6 +195,7 @@ def _planned(
     applied_json: str | None = None
     if previous is None:  # a create: its applied payload made on, and kept as, JSON text
         applied_json = digested_json(encoded, environ, digested) if secret_names else encoded
+    if applied_json is not None:
         applied = json.loads(applied_json) if secret_names else desired
     else:
         applied = hashed(desired, previous, environ, secrets=bool(secret_names), memo=digested)
