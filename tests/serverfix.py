@@ -1,19 +1,23 @@
 """A real `personactl serve` (uvicorn on 127.0.0.1, free port) in a background thread.
 
 Use `live_server(db_path, ...)` as a context manager, or import the `server`
-fixture into a test module (`from tests.serverfix import server`).
+fixture into a test module (`from tests.serverfix import server`).  `running(cmd, port)`
+runs a server as a process of its own instead (`serve_cmd` spells `personactl serve`).
 """
 
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -81,3 +85,58 @@ def live_server(
 def server(tmp_path: Path) -> Iterator[LiveServer]:
     with live_server(tmp_path / "serve.sqlite") as live:
         yield live
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve_cmd(port: int, *args: str) -> list[str]:
+    return [sys.executable, "-m", "personactl", "serve", "--port", str(port), *args]
+
+
+@dataclass
+class Running:
+    """A server process, its address, and where its output goes."""
+
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: IO[bytes]
+    printed: str | None = None  # all it printed, once stopped
+
+    def output(self) -> str:
+        """What it printed (so far, while it runs), stdout and stderr together."""
+        if self.printed is not None:
+            return self.printed
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
+
+
+@contextmanager
+def running(
+    cmd: list[str], port: int, *, env: Mapping[str, str] | None = None, timeout: float = 30.0
+) -> Iterator[Running]:
+    """`cmd`, a server listening on `port`, once GET /_stats answers there; terminated
+    after the block.  Its output goes to a file (a pipe nobody reads would fill and stall
+    a server that logs every request); it fails the test, with that output, if it dies
+    or does not answer in `timeout` seconds."""
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        server = Running(f"http://127.0.0.1:{port}", proc, log)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    httpx.get(f"{server.url}/_stats")
+                    break
+                except httpx.TransportError:
+                    assert proc.poll() is None, server.output()
+                    assert time.monotonic() < deadline, f"server did not start\n{server.output()}"
+                    time.sleep(0.05)
+            yield server
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            server.printed = server.output()

@@ -28,6 +28,7 @@ import psycopg
 import pytest
 
 from tests.conftest import SECRETS, assert_no_secrets, build_tree
+from tests.serverfix import free_port, running, serve_cmd
 from tests.test_faults import BASE
 
 API_KEY = "ci-tavus-key-0123456789"
@@ -62,27 +63,10 @@ class Serve:
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Serve]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    cmd = [sys.executable, "-m", "personactl", "serve", "--port", str(port)]
-    cmd += ["--db", str(tmp_path / "serve.sqlite"), "--api-key", API_KEY]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            httpx.get(f"{url}/_stats").raise_for_status()
-            break
-        except httpx.TransportError:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            assert time.monotonic() < deadline, "personactl serve did not start"
-            time.sleep(0.05)
-    try:
-        yield Serve(url, proc)
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    port = free_port()
+    args = ["--db", str(tmp_path / "serve.sqlite"), "--api-key", API_KEY]
+    with running(serve_cmd(port, *args), port) as served:
+        yield Serve(served.url, served.proc)
 
 
 @dataclass

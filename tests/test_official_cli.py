@@ -11,10 +11,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ import pytest
 
 from personactl.kinds import PERSONAS, TOOLS
 from personactl.serve.store import Store
+from tests.serverfix import free_port, running, serve_cmd
 
 API_KEY = "cli-test-key-5e1ec7"
 TOOL_TOKEN = "sk-tool-DO-NOT-LEAK-93be1f"
@@ -69,29 +68,10 @@ class Serve:
 @pytest.fixture(scope="module")
 def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
     """`personactl serve` as a subprocess on a free port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     db = tmp_path_factory.mktemp("serve") / "serve.db"
-    cmd = [sys.executable, "-m", "personactl", "serve", "--port", str(port), "--db", str(db)]
-    proc = subprocess.Popen(
-        [*cmd, "--api-key", API_KEY], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"{url}/_stats")
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-                assert time.monotonic() < deadline, "personactl serve did not start"
-                time.sleep(0.05)
-        yield Serve(url, db)
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with running(serve_cmd(port, "--db", str(db), "--api-key", API_KEY), port) as served:
+        yield Serve(served.url, db)
 
 
 @dataclass

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.serverfix import API_KEY, LiveServer, server  # noqa: F401
+from tests.serverfix import API_KEY, LiveServer, free_port, running, serve_cmd, server  # noqa: F401
 
 PERSONA = {"persona_name": "Router", "system_prompt": "Route.", "default_replica_id": "r1"}
 ACCESS_LINE = '"GET /v2/personas HTTP/1.1" 200'
@@ -69,34 +65,6 @@ def test_paths_static_first_then_by_segment(client: httpx.Client, server: LiveSe
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def started(cmd: list[str], port: int, output: list[str]) -> Iterator[str]:
-    """A server process listening on `port`; what it printed (stdout and stderr) is
-    appended to `output` once it has stopped."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                httpx.get(f"{url}/_stats")
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.communicate()[0]
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        output.append(proc.communicate(timeout=10)[0])
-
-
 # A serve whose GET of one persona has a bug, as `personactl serve` runs it (its logging).
 BROKEN = """
 import sys
@@ -111,25 +79,24 @@ app.run(port=int(sys.argv[1]), db_path=sys.argv[2], seed_system=False)
 
 
 def test_a_handler_that_raises_is_a_500_with_its_traceback_logged(tmp_path: Path) -> None:
-    port, output = free_port(), []
+    port = free_port()
     cmd = [sys.executable, "-c", BROKEN, str(port), str(tmp_path / "serve.sqlite")]
-    with started(cmd, port, output) as url, httpx.Client(base_url=url) as client:
+    with running(cmd, port) as served, httpx.Client(base_url=served.url) as client:
         resp = client.get("/v2/personas/p1")
         assert resp.status_code == 500
         assert resp.text == '{"error":"Internal Server Error"}'  # one line of JSON
         assert client.get("/v2/personas").status_code == 200  # the connection lives on
-    log = output[0]
+    log = served.output()
     assert "Exception in ASGI application" in log and "Traceback" in log
     assert "RuntimeError: a bug in a handler" in log
 
 
 @pytest.mark.parametrize("quiet", [False, True])
 def test_no_access_log(tmp_path: Path, quiet: bool) -> None:
-    port, output = free_port(), []
-    cmd = [sys.executable, "-m", "personactl", "serve", "--port", str(port)]
-    cmd += ["--db", str(tmp_path / "serve.sqlite"), *(["--no-access-log"] if quiet else [])]
-    with started(cmd, port, output) as url:
-        assert httpx.get(f"{url}/v2/personas").status_code == 200
-    log = output[0]
+    port = free_port()
+    args = ["--db", str(tmp_path / "serve.sqlite"), *(["--no-access-log"] if quiet else [])]
+    with running(serve_cmd(port, *args), port) as served:
+        assert httpx.get(f"{served.url}/v2/personas").status_code == 200
+    log = served.output()
     assert "Uvicorn running on" in log  # the server's own lines stay
     assert (ACCESS_LINE in log) is not quiet, log

@@ -2,9 +2,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,7 +10,7 @@ import pytest
 
 from personactl.serve.app import FAULTS_ENV, Faults
 from personactl.serve.store import MASK
-from tests.serverfix import API_KEY, live_server, server  # noqa: F401
+from tests.serverfix import API_KEY, free_port, live_server, running, serve_cmd, server  # noqa: F401
 
 PERSONA = {
     "persona_name": "Storyteller",
@@ -184,28 +181,12 @@ def test_no_auth_when_no_key(tmp_path):
 
 
 def test_serve_command(tmp_path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     db = tmp_path / "sub" / "serve.sqlite"
-    cmd = [sys.executable, "-m", "personactl", "serve", "--port", str(port), "--db", str(db)]
-    cmd += ["--api-key", "k", "--rate-429", "0"]
+    cmd = serve_cmd(port, "--db", str(db), "--api-key", "k", "--rate-429", "0")
     env = {**os.environ, FAULTS_ENV: json.dumps({"latency_ms": 1})}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                resp = httpx.get(f"{url}/v2/personas", headers={"x-api-key": "k"})
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.05)
+    with running(cmd, port, env=env) as served:
+        resp = httpx.get(f"{served.url}/v2/personas", headers={"x-api-key": "k"})
         assert resp.json()["total_count"] == 2  # the seeded system personas
-        assert httpx.get(f"{url}/_faults").json()["latency_ms"] == 1
+        assert httpx.get(f"{served.url}/_faults").json()["latency_ms"] == 1
         assert db.exists()
-    finally:
-        proc.terminate()
-        proc.wait(10)
